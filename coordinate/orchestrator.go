@@ -1,0 +1,174 @@
+package coordinate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Orchestrator is the side that decides when a run starts and steers it
+// afterwards. One orchestrator serves a run; its methods may be called
+// concurrently with each other and with any number of members.
+type Orchestrator interface {
+	// AwaitReady blocks until the readiness rule r holds and returns the
+	// ready workers. When the rule cannot hold (the deadline passed short
+	// of the quorum, or ctx ended) the error is a *ReadinessError that says
+	// who is ready and who is missing.
+	AwaitReady(ctx context.Context, r Readiness) ([]WorkerStatus, error)
+	// Start publishes the start instant at and returns the Signal as
+	// published (its Events is nil: each member has its own). A run starts
+	// once; a second Start returns ErrStarted.
+	Start(ctx context.Context, at time.Time) (Signal, error)
+	// Send sends a control event to every joined member and returns it with
+	// its Seq assigned (any Seq the caller set is ignored). Seq grows by one
+	// per event, so members apply each event once, in order.
+	Send(ctx context.Context, e Event) (Event, error)
+}
+
+// Readiness is the rule AwaitReady waits for: all Workers ready, or, once
+// Deadline has passed, at least Quorum of them.
+type Readiness struct {
+	// Workers is how many workers make "all". Zero means len(Expect).
+	Workers int
+	// Quorum, if positive, is the smallest number of ready workers the run
+	// may start with once Deadline has passed. Zero means all are needed.
+	Quorum int
+	// Deadline, if positive, is how long AwaitReady waits for all Workers
+	// before it settles for Quorum (or gives up when Quorum is zero or not
+	// met). Zero means no deadline: wait until all are ready or ctx ends.
+	Deadline time.Duration
+	// Expect optionally lists the IDs of the workers that should join. When
+	// set, only those workers count as ready, and an error names the ones
+	// still missing, including those that never joined.
+	Expect []string
+}
+
+// want returns the number of workers that make "all".
+func (r Readiness) want() int {
+	if r.Workers == 0 {
+		return len(r.Expect)
+	}
+	return r.Workers
+}
+
+// Validate reports the first field of r that makes no sense.
+func (r Readiness) Validate() error {
+	switch {
+	case r.Workers < 0:
+		return fmt.Errorf("%w: Readiness.Workers is %d, must not be negative", ErrInvalid, r.Workers)
+	case r.Workers == 0 && len(r.Expect) == 0:
+		return fmt.Errorf("%w: Readiness.Workers is 0 and Readiness.Expect is empty: nobody to wait for", ErrInvalid)
+	case len(r.Expect) > 0 && r.Workers > len(r.Expect):
+		return fmt.Errorf("%w: Readiness.Workers is %d but Readiness.Expect lists only %d IDs", ErrInvalid, r.Workers, len(r.Expect))
+	case r.Quorum < 0:
+		return fmt.Errorf("%w: Readiness.Quorum is %d, must not be negative", ErrInvalid, r.Quorum)
+	case r.Quorum > r.want():
+		return fmt.Errorf("%w: Readiness.Quorum is %d, more than the %d workers expected", ErrInvalid, r.Quorum, r.want())
+	case r.Deadline < 0:
+		return fmt.Errorf("%w: Readiness.Deadline is %s, must not be negative", ErrInvalid, r.Deadline)
+	case r.Quorum > 0 && r.Deadline == 0:
+		return fmt.Errorf("%w: Readiness.Quorum is set but Readiness.Deadline is zero, so the quorum would never apply", ErrInvalid)
+	}
+	seen := make(map[string]bool, len(r.Expect))
+	for i, id := range r.Expect {
+		if id == "" {
+			return fmt.Errorf("%w: Readiness.Expect[%d] is empty", ErrInvalid, i)
+		}
+		if seen[id] {
+			return fmt.Errorf("%w: Readiness.Expect lists %q twice", ErrInvalid, id)
+		}
+		seen[id] = true
+	}
+	return nil
+}
+
+// WorkerStatus is what the orchestrator knows about one worker.
+type WorkerStatus struct {
+	ID     string
+	Status Status
+	// Phase is the phase the worker last reported.
+	Phase string
+	// Ready is when the worker first reported ready; zero if it has not.
+	Ready time.Time
+	// LastBeat is the worker's last heartbeat or state report.
+	LastBeat time.Time
+	// Concurrency is the worker's configured number of goroutines.
+	Concurrency int
+	// Err is the error the worker left with, if it failed.
+	Err error
+}
+
+// ReadinessError is returned by AwaitReady when the readiness rule did not
+// hold in time. errors.Is(err, ErrNotReady) is true, and so is
+// errors.Is(err, context.Canceled) (or DeadlineExceeded) when ctx ended.
+type ReadinessError struct {
+	Ready    int // how many workers were ready
+	Want     int // how many make "all"
+	Quorum   int // the quorum that applied after the deadline, 0 if none
+	Waited   time.Duration
+	ReadyIDs []string // the ready workers, sorted
+	// Missing lists the workers known not to be ready, sorted: the expected
+	// IDs not ready when Readiness.Expect was given, else the joined workers
+	// not ready. NeverJoined counts the rest of the shortfall, whose IDs
+	// are unknown.
+	Missing     []string
+	NeverJoined int
+	// Cause is ctx.Err() when the context ended; nil when the deadline passed.
+	Cause error
+}
+
+// Error says how many of how many were ready, and who.
+func (e *ReadinessError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d of %d workers ready after %s", ErrNotReady, e.Ready, e.Want, e.Waited.Round(time.Millisecond))
+	if e.Cause != nil {
+		fmt.Fprintf(&b, " (%v)", e.Cause)
+	} else if e.Quorum > 0 {
+		fmt.Fprintf(&b, " (deadline passed, quorum %d not met)", e.Quorum)
+	} else {
+		b.WriteString(" (deadline passed)")
+	}
+	fmt.Fprintf(&b, "; ready: [%s]; missing: [%s]", listIDs(e.ReadyIDs), listIDs(e.Missing))
+	if e.NeverJoined > 0 {
+		fmt.Fprintf(&b, " and %d that never joined", e.NeverJoined)
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrNotReady and the cause, if any.
+func (e *ReadinessError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{ErrNotReady}
+	}
+	return []error{ErrNotReady, e.Cause}
+}
+
+// maxListed bounds the IDs an error message lists, so that a fleet of
+// thousands does not make a megabyte error.
+const maxListed = 20
+
+// listIDs joins ids for an error message, eliding past maxListed.
+func listIDs(ids []string) string {
+	if len(ids) <= maxListed {
+		return strings.Join(ids, " ")
+	}
+	return fmt.Sprintf("%s ... %d more", strings.Join(ids[:maxListed], " "), len(ids)-maxListed)
+}
+
+// More errors, beside those in coordinate.go.
+var (
+	// ErrNotReady is wrapped by a *ReadinessError.
+	ErrNotReady = errors.New("coordinate: workers not ready")
+	// ErrStarted is returned by Start when the run has already started.
+	ErrStarted = errors.New("coordinate: start already issued")
+	// ErrLeft is returned by a Member's methods after Leave.
+	ErrLeft = errors.New("coordinate: member has left")
+	// ErrDuplicate is returned by Join when a worker with the same ID has
+	// already joined this run.
+	ErrDuplicate = errors.New("coordinate: duplicate worker ID")
+	// ErrInvalid is wrapped by errors about bad arguments; the message
+	// names the field.
+	ErrInvalid = errors.New("coordinate: invalid argument")
+)

@@ -1,0 +1,160 @@
+// Command quickstart runs a coordinated warmup-then-measure load test on an
+// embedded SQLite database, with no server and no network: it seeds a table,
+// warms a pool of connections, profiles the table, waits for a start signal
+// from an in-process orchestrator, warms up, measures, and prints the startup
+// waterfall and the measured latencies.
+//
+//	go run ./examples/quickstart
+//	go run ./examples/quickstart -workers 16 -warmup 1s -duration 10s -json result.json
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // the embedded database, pure Go
+
+	"github.com/startline/startline/coordinate"
+	"github.com/startline/startline/loadtest"
+	"github.com/startline/startline/pool/dialect"
+	"github.com/startline/startline/pool/sqlpool"
+	"github.com/startline/startline/profile"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	workers := flag.Int("workers", 8, "concurrent workers, each with its own connection")
+	warmup := flag.Duration("warmup", 2*time.Second, "warmup before the measured window")
+	duration := flag.Duration("duration", 5*time.Second, "length of the measured window")
+	rows := flag.Int("rows", 100_000, "rows to seed the table with")
+	jsonPath := flag.String("json", "", "also write the result as JSON to this file")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	dir, err := os.MkdirTemp("", "startline-quickstart-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "bench.db")+
+		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		return err
+	}
+	p := sqlpool.New(db, sqlpool.Options{})
+	defer p.Close()
+
+	seedStart := time.Now()
+	if err := seed(ctx, db, *rows); err != nil {
+		return fmt.Errorf("seeding: %w", err)
+	}
+	fmt.Printf("seeded %d rows into accounts in %s\n\n", *rows, time.Since(seedStart).Round(time.Millisecond))
+
+	// An orchestrator in this process: it starts the run 10ms after the
+	// worker reports ready, as one on another host would.
+	coord := coordinate.NewLocal(coordinate.LocalOptions{})
+	go func() {
+		_, _ = coord.StartWhenReady(ctx, coordinate.Readiness{Workers: 1}, 10*time.Millisecond)
+	}()
+
+	sinks := []loadtest.Sink{loadtest.TextSink{W: os.Stdout}}
+	if *jsonPath != "" {
+		f, err := os.Create(*jsonPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		sinks = append(sinks, loadtest.JSONSink{W: f, Indent: true})
+	}
+
+	r, err := loadtest.New(loadtest.Config{
+		Pool:        p,
+		Profiler:    &profile.SQLProfiler{DB: db, Dialect: dialect.SQLite},
+		Coordinator: coord,
+		Workers:     *workers,
+		Warmup:      *warmup,
+		Duration:    *duration,
+		Sinks:       sinks,
+		Workload:    workload(),
+	})
+	if err != nil {
+		return err
+	}
+	_, err = r.Run(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil // interrupted: the report of what was measured is printed
+	}
+	return err
+}
+
+// workload reads the accounts table three ways; the parameters come from the
+// profile: ids from the key's range, names and regions from sampled values.
+func workload() loadtest.Workload {
+	accounts := func(w *loadtest.Worker) *profile.Table { return w.Profile().Table("accounts") }
+	return loadtest.Workload{
+		Tables: []profile.TableSpec{{Table: "accounts", Key: "id", Columns: []string{"name", "region"}, Sample: 1000}},
+		Operations: []loadtest.Operation{
+			loadtest.QueryOp("point_select", 70, "SELECT id, name, balance FROM accounts WHERE id = ?",
+				func(w *loadtest.Worker, buf []any) []any {
+					return append(buf, accounts(w).RandomID(w.Rand()))
+				}),
+			loadtest.QueryOp("name_lookup", 20, "SELECT id, balance FROM accounts WHERE name = ?",
+				func(w *loadtest.Worker, buf []any) []any {
+					return append(buf, accounts(w).Value("name", w.Rand()))
+				}),
+			loadtest.QueryOp("region_top", 10,
+				"SELECT id, balance FROM accounts WHERE region = ? ORDER BY balance DESC LIMIT 10",
+				func(w *loadtest.Worker, buf []any) []any {
+					return append(buf, accounts(w).Value("region", w.Rand()))
+				}),
+		},
+	}
+}
+
+var regions = []string{"emea", "amer", "apac", "latam", "anz"}
+
+// seed creates the accounts table with n rows.
+func seed(ctx context.Context, db *sql.DB, n int) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, q := range []string{
+		`CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT NOT NULL, balance INTEGER NOT NULL, region TEXT NOT NULL)`,
+		`CREATE INDEX accounts_name ON accounts (name)`,
+		`CREATE INDEX accounts_region_balance ON accounts (region, balance)`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO accounts (id, name, balance, region) VALUES (?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 1; i <= n; i++ {
+		if _, err := ins.ExecContext(ctx, i, fmt.Sprintf("user-%07d", i), r.IntN(1_000_000), regions[r.IntN(len(regions))]); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,238 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/startline/startline/coordinate"
+	"github.com/startline/startline/pool"
+	"github.com/startline/startline/pool/dialect"
+	"github.com/startline/startline/profile"
+)
+
+// DefaultDrain is how long a Runner waits, when Config.Drain is zero, for
+// operations still in flight at the end of the measured window before it
+// cancels their context.
+const DefaultDrain = 5 * time.Second
+
+// Config describes one load test. The zero value of every optional field
+// means the default its comment gives; New rejects what cannot work.
+type Config struct {
+	// RunID names the run in results and in the coordinator. It must match
+	// [A-Za-z0-9][A-Za-z0-9_.-]{0,63}. Default: "run-" and a timestamp.
+	RunID string
+	// Node names this process in merged timelines and to the coordinator.
+	// Default: host name and process id.
+	Node string
+
+	// Pool is the database the workload runs against. Required. The Runner
+	// warms it and takes one session per worker, and never closes it.
+	Pool pool.Pool
+	// Conns is the number of connections warmed before the run. Default:
+	// Workers.
+	Conns int
+	// ConnParallel bounds how many connections are opened at once. Default:
+	// pool.DefaultParallel.
+	ConnParallel int
+
+	// Profiler reads the workload's tables before the run. Required when
+	// Workload.Tables is not empty.
+	Profiler profile.Profiler
+
+	// Coordinator gives the start signal. Nil means start as soon as the
+	// workers are ready, with no one else to wait for.
+	Coordinator coordinate.Coordinator
+
+	// Workload is what the workers do. Required.
+	Workload Workload
+	// Workers is the number of concurrent workers (goroutines), each with
+	// its own session. It must be positive.
+	Workers int
+	// Warmup is how long operations run before the measured window; their
+	// results are kept apart. Zero means no warmup.
+	Warmup time.Duration
+	// Duration is the length of the measured window. It must be positive.
+	Duration time.Duration
+	// Drain bounds how long operations in flight at the end of the measured
+	// window may take before their context is cancelled. Default: DefaultDrain.
+	Drain time.Duration
+
+	// Sinks receive the test start and the result.
+	Sinks []Sink
+	// BackgroundTestStart records the test start in the sinks concurrently
+	// with the run instead of before the start signal. Its span still
+	// appears on the timeline; its error, if any, is returned by Run.
+	BackgroundTestStart bool
+	// ReferenceOrder reproduces the reference harness's order: report
+	// RUNNING and record the test start after the start signal, on the path
+	// to the first query. It exists to measure what that order costs.
+	ReferenceOrder bool
+
+	// Hooks are called as the run goes through its phases.
+	Hooks Hooks
+	// Seed seeds the workers' random sources (worker i uses Seed+i). Zero
+	// means a random seed; the seed used is recorded in the Result.
+	Seed uint64
+	// Logger receives warnings (for example ignored control events).
+	// Default: discard.
+	Logger *slog.Logger
+}
+
+// Workload is a weighted set of named operations, and the tables whose
+// profile gives them their parameters.
+type Workload struct {
+	// Tables are profiled before the run; operations read the profile
+	// through Worker.Profile.
+	Tables []profile.TableSpec
+	// Operations are chosen at random in proportion to their weights.
+	Operations []Operation
+}
+
+// Operation is one kind of work a worker does.
+type Operation struct {
+	// Name identifies the operation in results; names are unique.
+	Name string
+	// Weight is the operation's relative frequency. Zero means never
+	// chosen; weights must not all be zero.
+	Weight int
+	// Run does the operation once. It is called by one worker goroutine at a
+	// time, with that worker's state, and must return when ctx is done.
+	Run func(ctx context.Context, w *Worker) error
+}
+
+// QueryOp returns an operation that runs query on the worker's session, with
+// the arguments that args appends to buf (buf is reused from call to call, so
+// that building the arguments need not allocate). args may be nil.
+func QueryOp(name string, weight int, query string, args func(w *Worker, buf []any) []any) Operation {
+	return Operation{Name: name, Weight: weight, Run: func(ctx context.Context, w *Worker) error {
+		var a []any
+		if args != nil {
+			a = args(w, w.args[:0])
+			w.args = a
+		}
+		_, err := w.session.Query(ctx, query, a...)
+		return err
+	}}
+}
+
+var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// ValidRunID reports whether id can name a run: 1 to 64 letters, digits,
+// '_', '.' or '-', starting with a letter or digit.
+func ValidRunID(id string) error {
+	if !runIDPattern.MatchString(id) {
+		return fmt.Errorf("run id %q: want 1-64 of [A-Za-z0-9_.-], starting with a letter or digit", id)
+	}
+	return nil
+}
+
+// withDefaults returns cfg with its defaults filled in, or the first field
+// that is invalid.
+func (cfg Config) withDefaults() (Config, error) {
+	bad := func(field, format string, args ...any) (Config, error) {
+		return cfg, &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
+	if cfg.Pool == nil {
+		return bad("Pool", "is required")
+	}
+	if cfg.Workers <= 0 {
+		return bad("Workers", "must be positive, got %d", cfg.Workers)
+	}
+	if cfg.Conns < 0 {
+		return bad("Conns", "must not be negative, got %d", cfg.Conns)
+	}
+	if cfg.ConnParallel < 0 {
+		return bad("ConnParallel", "must not be negative, got %d", cfg.ConnParallel)
+	}
+	if cfg.Warmup < 0 {
+		return bad("Warmup", "must not be negative, got %v", cfg.Warmup)
+	}
+	if cfg.Duration <= 0 {
+		return bad("Duration", "must be positive, got %v", cfg.Duration)
+	}
+	if cfg.Drain < 0 {
+		return bad("Drain", "must not be negative, got %v", cfg.Drain)
+	}
+	if cfg.RunID != "" {
+		if err := ValidRunID(cfg.RunID); err != nil {
+			return bad("RunID", "%v", err)
+		}
+	}
+	ops := cfg.Workload.Operations
+	if len(ops) == 0 {
+		return bad("Workload.Operations", "is empty")
+	}
+	names := make(map[string]bool, len(ops))
+	total := 0
+	for i, op := range ops {
+		field := "Workload.Operations[" + strconv.Itoa(i) + "]"
+		switch {
+		case op.Name == "":
+			return bad(field+".Name", "is empty")
+		case names[op.Name]:
+			return bad(field+".Name", "%q is used twice", op.Name)
+		case op.Weight < 0:
+			return bad(field+".Weight", "must not be negative, got %d", op.Weight)
+		case op.Run == nil:
+			return bad(field+".Run", "is nil")
+		}
+		names[op.Name] = true
+		total += op.Weight
+	}
+	if total == 0 {
+		return bad("Workload.Operations", "weights sum to zero")
+	}
+	for i, t := range cfg.Workload.Tables {
+		field := "Workload.Tables[" + strconv.Itoa(i) + "]"
+		if err := dialect.ValidIdent(t.Table); err != nil {
+			return bad(field+".Table", "%v", err)
+		}
+		if t.Key != "" {
+			if err := dialect.ValidIdent(t.Key); err != nil {
+				return bad(field+".Key", "%v", err)
+			}
+		}
+		for j, c := range t.Columns {
+			if err := dialect.ValidIdent(c); err != nil {
+				return bad(field+".Columns["+strconv.Itoa(j)+"]", "%v", err)
+			}
+		}
+		if t.Sample < 0 {
+			return bad(field+".Sample", "must not be negative, got %d", t.Sample)
+		}
+	}
+	if len(cfg.Workload.Tables) > 0 && cfg.Profiler == nil {
+		return bad("Profiler", "is required when Workload.Tables is not empty")
+	}
+	for i, s := range cfg.Sinks {
+		if s == nil {
+			return bad("Sinks["+strconv.Itoa(i)+"]", "is nil")
+		}
+	}
+
+	if cfg.Conns == 0 {
+		cfg.Conns = cfg.Workers
+	}
+	if cfg.ConnParallel == 0 {
+		cfg.ConnParallel = pool.DefaultParallel
+	}
+	if cfg.Drain == 0 {
+		cfg.Drain = DefaultDrain
+	}
+	if cfg.Node == "" {
+		host, _ := os.Hostname()
+		if host == "" {
+			host = "node"
+		}
+		cfg.Node = host + "-" + strconv.Itoa(os.Getpid())
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,168 @@
+package loadtest
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/startline/startline/timing"
+)
+
+// Result is what a run measured. Its JSON form (see MarshalJSON) is a
+// contract that tools read.
+type Result struct {
+	RunID string `json:"run_id"`
+	Node  string `json:"node"`
+	// StartedAt is the wall-clock anchor of the timeline: offsets in
+	// Timeline are from it.
+	StartedAt time.Time `json:"started_at"`
+	// Timeline holds every mark of the run, up to a failure if there was one.
+	Timeline timing.Timeline `json:"-"`
+	// Config records the run's shape.
+	Config RunConfig `json:"config"`
+	// Phases holds the warmup and the measure statistics, kept apart.
+	Phases Phases `json:"phases"`
+	// Operations holds the measure phase's statistics per operation.
+	Operations map[string]Stats `json:"operations"`
+	// WarmupOperations holds the warmup phase's statistics per operation.
+	WarmupOperations map[string]Stats `json:"warmup_operations,omitempty"`
+	// Stopped says why the run ended before the end of its window, if it did.
+	Stopped string `json:"stopped,omitempty"`
+	// Error is the error that ended the run, if any.
+	Error string `json:"error,omitempty"`
+}
+
+// Phases are the statistics of the two windows.
+type Phases struct {
+	Warmup  Stats `json:"warmup"`
+	Measure Stats `json:"measure"`
+}
+
+// RunConfig is the part of a Config that a result records.
+type RunConfig struct {
+	Workers    int           `json:"workers"`
+	Conns      int           `json:"conns"`
+	Warmup     time.Duration `json:"warmup_ns"`
+	Duration   time.Duration `json:"duration_ns"`
+	Operations []OpConfig    `json:"operations"`
+	Seed       uint64        `json:"seed"`
+	// Reference is true for a run in the reference harness's order.
+	Reference bool `json:"reference_order,omitempty"`
+}
+
+// OpConfig is one operation as configured.
+type OpConfig struct {
+	Name   string `json:"name"`
+	Weight int    `json:"weight"`
+}
+
+// RunInfo is what a sink is told at the test start.
+type RunInfo struct {
+	RunID     string
+	Node      string
+	StartedAt time.Time
+	Config    RunConfig
+}
+
+func (ru *run) runConfig() RunConfig {
+	c := RunConfig{
+		Workers: ru.cfg.Workers, Conns: ru.cfg.Conns,
+		Warmup: ru.cfg.Warmup, Duration: ru.cfg.Duration,
+		Seed: ru.cfg.Seed, Reference: ru.cfg.ReferenceOrder,
+	}
+	for _, op := range ru.cfg.Workload.Operations {
+		c.Operations = append(c.Operations, OpConfig{Name: op.Name, Weight: op.Weight})
+	}
+	return c
+}
+
+func (ru *run) runInfo() RunInfo {
+	return RunInfo{RunID: ru.cfg.RunID, Node: ru.cfg.Node, StartedAt: ru.rec.Anchor(), Config: ru.runConfig()}
+}
+
+// result merges the workers' tallies into a Result. It is called after
+// every worker goroutine has returned.
+func (ru *run) result() *Result {
+	res := &Result{
+		RunID:     ru.cfg.RunID,
+		Node:      ru.cfg.Node,
+		StartedAt: ru.rec.Anchor(),
+		Timeline:  ru.rec.Timeline(),
+		Config:    ru.runConfig(),
+		Stopped:   ru.stopReason,
+	}
+	ops := ru.cfg.Workload.Operations
+	var windows [2]time.Duration
+	if ru.started {
+		windows[inWarmup] = min(ru.stoppedAt, ru.measureAt) - ru.startAt
+		windows[inMeasure] = max(0, ru.stoppedAt-ru.measureAt)
+	}
+	var byPhase [2]tally
+	var byOp [2][]tally
+	for ph := range byOp {
+		byOp[ph] = make([]tally, len(ops))
+		for _, w := range ru.workers {
+			for i := range ops {
+				byOp[ph][i].merge(&w.tallies[ph][i])
+			}
+		}
+		for i := range ops {
+			byPhase[ph].merge(&byOp[ph][i])
+		}
+	}
+	res.Phases.Warmup = byPhase[inWarmup].stats(windows[inWarmup])
+	res.Phases.Measure = byPhase[inMeasure].stats(windows[inMeasure])
+	res.Operations = make(map[string]Stats, len(ops))
+	for i, op := range ops {
+		res.Operations[op.Name] = byOp[inMeasure][i].stats(windows[inMeasure])
+		if byOp[inWarmup][i].ops > 0 {
+			if res.WarmupOperations == nil {
+				res.WarmupOperations = make(map[string]Stats, len(ops))
+			}
+			res.WarmupOperations[op.Name] = byOp[inWarmup][i].stats(windows[inWarmup])
+		}
+	}
+	return res
+}
+
+// resultFields is Result without its methods, so that MarshalJSON can embed
+// it without recursing.
+type resultFields Result
+
+// resultJSON is the wire form of a Result: the timeline's marks sit at the
+// top level, with the anchor as started_at.
+type resultJSON struct {
+	*resultFields
+	ClockOffset time.Duration `json:"clock_offset_ns"`
+	ClockError  time.Duration `json:"clock_error_ns"`
+	Marks       []timing.Mark `json:"timeline"`
+}
+
+// MarshalJSON encodes the result in its documented form: run_id,
+// started_at (RFC 3339), timeline (the marks, offsets from started_at),
+// phases.warmup and phases.measure, and operations.
+func (r *Result) MarshalJSON() ([]byte, error) {
+	marks := r.Timeline.Marks
+	if marks == nil {
+		marks = []timing.Mark{}
+	}
+	return json.Marshal(resultJSON{
+		resultFields: (*resultFields)(r),
+		ClockOffset:  r.Timeline.ClockOffset,
+		ClockError:   r.Timeline.ClockError,
+		Marks:        marks,
+	})
+}
+
+// UnmarshalJSON decodes what MarshalJSON encoded.
+func (r *Result) UnmarshalJSON(b []byte) error {
+	w := resultJSON{resultFields: (*resultFields)(r)}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	r.Timeline = timing.Timeline{
+		Node: r.Node, Anchor: r.StartedAt,
+		ClockOffset: w.ClockOffset, ClockError: w.ClockError,
+		Marks: w.Marks,
+	}
+	return nil
+}

@@ -1,0 +1,518 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/startline/startline/coordinate"
+	"github.com/startline/startline/pool"
+	"github.com/startline/startline/profile"
+	"github.com/startline/startline/timing"
+)
+
+// Runner runs a load test described by a Config. A Runner may run many
+// times, one run at a time; each run warms the pool again, profiles again
+// and produces its own Result.
+type Runner struct {
+	cfg   Config
+	hooks hookTable
+	mu    sync.Mutex // held for the whole of a run
+}
+
+// New validates cfg, fills in its defaults and returns a Runner. The error
+// names the first invalid field and matches ErrInvalidConfig.
+func New(cfg Config) (*Runner, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Workload.Operations = append([]Operation(nil), cfg.Workload.Operations...)
+	cfg.Workload.Tables = append([]profile.TableSpec(nil), cfg.Workload.Tables...)
+	cfg.Sinks = append([]Sink(nil), cfg.Sinks...)
+	return &Runner{cfg: cfg, hooks: cfg.Hooks.table()}, nil
+}
+
+// Run runs the load test: it warms the pool, profiles the tables, waits for
+// the start signal, runs the warmup and the measured window, and tears
+// down. It returns the Result even when a phase fails, with the timeline up
+// to the failure, and an error (a *PhaseError, or several joined) naming
+// the phase and worker.
+//
+// Cancelling ctx ends the run early: workers stop, what was measured so far
+// is kept and written to the sinks, and Run returns the context's error.
+func (r *Runner) Run(ctx context.Context) (*Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cfg := r.cfg
+	if cfg.RunID == "" {
+		cfg.RunID = "run-" + time.Now().UTC().Format("20060102T150405.000000")
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = rand.Uint64() | 1
+	}
+	ru := &run{
+		cfg:   cfg,
+		hooks: r.hooks,
+		rec:   timing.NewRecorder(cfg.Node, 32+cfg.Conns+2*cfg.Workers),
+	}
+	err := ru.execute(ctx)
+	res := ru.result()
+	if err != nil {
+		res.Error = err.Error()
+	}
+	if serr := ru.writeSinks(ctx, res); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	return res, err
+}
+
+// run is the state of one Run.
+type run struct {
+	cfg     Config
+	hooks   hookTable
+	rec     *timing.Recorder
+	profile *profile.Profile
+	member  coordinate.Member
+	signal  coordinate.Signal
+	workers []*Worker
+	plan    *plan
+	group   *errgroup.Group
+
+	startAt, measureAt, stoppedAt time.Duration
+	started                       bool // the gate opened
+	testStart                     chan error
+	stopReason                    string
+}
+
+// phase runs fn as the process-level span phase: it calls the hooks,
+// records the mark and wraps fn's error in a PhaseError.
+func (ru *run) phase(ph timing.Phase, fn func() error) error {
+	start := ru.rec.Now()
+	ru.hooks.start(ph, timing.Process, start)
+	err := fn()
+	end := ru.rec.Span(ph, timing.Process, start, err)
+	ru.hooks.done(ph, timing.Process, start, end, err)
+	var pe *PhaseError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pe):
+		return err // already names its phase and worker
+	}
+	return &PhaseError{Phase: ph, Worker: timing.Process, Err: err}
+}
+
+func (ru *run) execute(ctx context.Context) (err error) {
+	cfg := ru.cfg
+	// runCtx is what operations see: it outlives ctx's end of the measured
+	// window by at most cfg.Drain, and ends at once if ctx does.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ru.group = new(errgroup.Group) // the worker goroutines; waited for in teardown
+	defer func() {
+		err = errors.Join(err, ru.teardown(ctx, cancel, err))
+	}()
+
+	if err := ru.phase(timing.PoolInit, func() error { return ru.warmPool(ctx) }); err != nil {
+		return err
+	}
+	if len(cfg.Workload.Tables) > 0 {
+		if err := ru.phase(timing.SetupProfile, func() error {
+			p, err := cfg.Profiler.Profile(ctx, cfg.Workload.Tables)
+			ru.profile = p
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	if cfg.Coordinator != nil {
+		if err := ru.phase(timing.CoordRegister, func() (err error) {
+			ru.member, err = cfg.Coordinator.Join(ctx, coordinate.Worker{ID: cfg.Node, Concurrency: cfg.Workers})
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	if !cfg.ReferenceOrder {
+		if err := ru.beforeFirstQuery(ctx); err != nil {
+			return err
+		}
+	}
+	if err := ru.phase(timing.ScaleWarmup, func() error { return ru.startWorkers(runCtx) }); err != nil {
+		return err
+	}
+	if err := ru.awaitSignal(ctx); err != nil {
+		return err
+	}
+	if cfg.ReferenceOrder {
+		if err := ru.beforeFirstQuery(ctx); err != nil {
+			return err
+		}
+	}
+	return ru.drive(ctx, runCtx, cancel)
+}
+
+// beforeFirstQuery reports RUNNING and records the test start: writes that
+// belong before the start signal, except in the reference order.
+func (ru *run) beforeFirstQuery(ctx context.Context) error {
+	if ru.member != nil {
+		status := coordinate.StatusReady
+		if ru.cfg.ReferenceOrder {
+			status = coordinate.StatusRunning
+		}
+		if err := ru.phase(timing.HeartbeatRunning, func() error {
+			return ru.member.SetState(ctx, coordinate.State{Status: status, Phase: string(timing.CoordWait)})
+		}); err != nil {
+			return err
+		}
+	}
+	if len(ru.cfg.Sinks) == 0 {
+		return nil
+	}
+	info := ru.runInfo()
+	if !ru.cfg.BackgroundTestStart {
+		return ru.phase(timing.ResultsTestStart, func() error { return ru.recordTestStart(ctx, info) })
+	}
+	// In the background: the span is recorded when the writes end.
+	ru.testStart = make(chan error, 1)
+	start := ru.rec.Now()
+	ru.hooks.start(timing.ResultsTestStart, timing.Process, start)
+	go func() {
+		err := ru.recordTestStart(ctx, info)
+		end := ru.rec.Span(timing.ResultsTestStart, timing.Process, start, err)
+		ru.hooks.done(timing.ResultsTestStart, timing.Process, start, end, err)
+		ru.testStart <- err
+	}()
+	return nil
+}
+
+func (ru *run) recordTestStart(ctx context.Context, info RunInfo) error {
+	var errs []error
+	for i, s := range ru.cfg.Sinks {
+		if err := s.TestStart(ctx, info); err != nil {
+			errs = append(errs, fmt.Errorf("sink %d: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// warmPool opens the pool's connections, one pool.conn mark each.
+func (ru *run) warmPool(ctx context.Context) error {
+	onConn := ru.cfg.Hooks.ConnOpened
+	return ru.cfg.Pool.Warm(ctx, pool.WarmOptions{
+		Conns:    ru.cfg.Conns,
+		Parallel: ru.cfg.ConnParallel,
+		OnConn: func(ci pool.ConnInfo) {
+			m := timing.Mark{
+				Phase: timing.PoolConn, Worker: timing.Process,
+				Start: ru.rec.Offset(ci.Start), End: ru.rec.Offset(ci.End),
+				Detail: "conn=" + strconv.Itoa(ci.Index),
+			}
+			if ci.Err != nil {
+				m.Err = ci.Err.Error()
+			}
+			ru.rec.Record(m)
+			if onConn != nil {
+				onConn(ConnOpenedInfo{Index: ci.Index, Start: m.Start, End: m.End, Err: ci.Err})
+			}
+		},
+	})
+}
+
+// startWorkers takes a session per worker and starts the worker goroutines,
+// which wait at the gate until the start instant.
+func (ru *run) startWorkers(runCtx context.Context) error {
+	ops := ru.cfg.Workload.Operations
+	p := &plan{ops: ops, rec: ru.rec, hooks: ru.hooks, gate: make(chan struct{})}
+	for _, op := range ops {
+		p.total += op.Weight
+		p.cumWeights = append(p.cumWeights, p.total)
+	}
+	ch := make(chan struct{})
+	p.scaled.Store(&ch)
+	p.target.Store(int64(ru.cfg.Workers))
+	ru.plan = p
+	return ru.addWorkers(runCtx, ru.cfg.Workers)
+}
+
+// addWorkers grows the set of worker goroutines to n.
+func (ru *run) addWorkers(runCtx context.Context, n int) error {
+	for i := len(ru.workers); i < n; i++ {
+		s, err := ru.cfg.Pool.Session(runCtx)
+		if err != nil {
+			return &PhaseError{Phase: timing.ScaleWarmup, Worker: i, Err: err}
+		}
+		w := &Worker{
+			id:      i,
+			rand:    rand.New(rand.NewPCG(ru.cfg.Seed, uint64(i))),
+			session: s,
+			profile: ru.profile,
+		}
+		for ph := range w.tallies {
+			w.tallies[ph] = make([]tally, len(ru.plan.ops))
+		}
+		ru.workers = append(ru.workers, w)
+		ru.group.Go(func() error { w.run(runCtx, ru.plan); return nil })
+	}
+	return nil
+}
+
+// awaitSignal waits for the start signal, sleeps until its instant and
+// opens the gate. The coord.wait span ends at the start instant, so that the
+// time until T is accounted for.
+func (ru *run) awaitSignal(ctx context.Context) error {
+	if ru.member == nil {
+		now := time.Now()
+		ru.signal = coordinate.Signal{At: now, Published: now}
+		ru.signalled()
+	} else if err := ru.phase(timing.CoordWait, func() (err error) {
+		if ru.signal, err = ru.member.Wait(ctx); err != nil {
+			return err
+		}
+		ru.signalled()
+		return coordinate.SleepUntil(ctx, ru.signal.At)
+	}); err != nil {
+		return err
+	}
+	if n := ru.signal.Concurrency; n > 0 && n != ru.cfg.Workers {
+		ru.plan.setTarget(n)
+	}
+	// The workers start from the later of T and now: in the reference
+	// order, writes after the signal delay them.
+	ru.startAt = max(ru.rec.Offset(ru.signal.At), ru.rec.Now())
+	ru.measureAt = ru.startAt + ru.cfg.Warmup
+	ru.plan.measureAt = ru.measureAt
+	ru.plan.endAt = ru.measureAt + ru.cfg.Duration
+	if ru.cfg.ReferenceOrder {
+		return nil // the gate opens after the writes, in drive
+	}
+	ru.openGate()
+	return nil
+}
+
+// signalled records the start signal's instant and calls its hook.
+func (ru *run) signalled() {
+	received := ru.rec.Now()
+	at := ru.rec.Offset(ru.signal.At)
+	ru.rec.Instant(timing.CoordStart, timing.Process, at)
+	if f := ru.cfg.Hooks.StartSignal; f != nil {
+		f(StartSignalInfo{At: ru.signal.At, Published: ru.signal.Published, Offset: at, Received: received})
+	}
+}
+
+func (ru *run) openGate() {
+	ru.started = true
+	close(ru.plan.gate)
+}
+
+// drive runs the warmup and measured windows: it follows the clock to call
+// the phase hooks, applies control events, and returns when the window ends
+// or the run is stopped.
+func (ru *run) drive(ctx, runCtx context.Context, cancel context.CancelFunc) error {
+	p := ru.plan
+	if !ru.started {
+		// Reference order: the writes happened after T; start from now.
+		ru.startAt = ru.rec.Now()
+		ru.measureAt = ru.startAt + ru.cfg.Warmup
+		p.measureAt, p.endAt = ru.measureAt, ru.measureAt+ru.cfg.Duration
+		ru.openGate()
+	}
+	if ru.member != nil && !ru.cfg.ReferenceOrder {
+		// Not on the path to the first query: the workers are already running.
+		if err := ru.member.SetState(ctx, coordinate.State{Status: coordinate.StatusRunning, Phase: string(timing.Warmup)}); err != nil {
+			ru.cfg.Logger.Warn("reporting RUNNING failed", "err", err)
+		}
+	}
+	var events <-chan coordinate.Event
+	if ru.member != nil {
+		events = ru.signal.Events
+	}
+	inWarmupWindow := ru.cfg.Warmup > 0
+	if inWarmupWindow {
+		ru.hooks.start(timing.Warmup, timing.Process, ru.startAt)
+	} else {
+		ru.hooks.start(timing.Measure, timing.Process, ru.measureAt)
+	}
+	defer func() {
+		// The window that was open when the run ended ends now.
+		ph, start := timing.Measure, ru.measureAt
+		if inWarmupWindow {
+			ph, start = timing.Warmup, ru.startAt
+		}
+		ru.window(ph, start, ru.stoppedAt)
+	}()
+	var lastSeq int64
+	var runErr error
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		next := p.endAt
+		if inWarmupWindow {
+			next = ru.measureAt
+		}
+		timer.Reset(next - ru.rec.Now())
+		select {
+		case <-timer.C:
+			if inWarmupWindow && ru.rec.Now() >= ru.measureAt {
+				inWarmupWindow = false
+				ru.window(timing.Warmup, ru.startAt, ru.measureAt)
+				ru.hooks.start(timing.Measure, timing.Process, ru.measureAt)
+				continue
+			}
+			if ru.rec.Now() >= p.endAt {
+				ru.stoppedAt = p.endAt
+				return nil
+			}
+		case <-ctx.Done():
+			ru.halt("context: " + context.Cause(ctx).Error())
+			return ctx.Err()
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if ev.Seq <= lastSeq {
+				ru.cfg.Logger.Warn("ignoring stale control event", "seq", ev.Seq, "last", lastSeq)
+				continue
+			}
+			lastSeq = ev.Seq
+			switch ev.Kind {
+			case coordinate.EventStop:
+				ru.halt("stop: " + ev.Reason)
+				return nil
+			case coordinate.EventAbort:
+				ru.halt("abort: " + ev.Reason)
+				cancel()
+				runErr = fmt.Errorf("%w: %s", ErrAborted, ev.Reason)
+				return &PhaseError{Phase: ru.currentPhase(), Worker: timing.Process, Err: runErr}
+			case coordinate.EventScale:
+				ru.scale(runCtx, ev.Concurrency)
+			default:
+				ru.cfg.Logger.Warn("ignoring unknown control event", "seq", ev.Seq, "kind", string(ev.Kind))
+			}
+		}
+	}
+}
+
+func (ru *run) currentPhase() timing.Phase {
+	if ru.rec.Now() < ru.measureAt {
+		return timing.Warmup
+	}
+	return timing.Measure
+}
+
+// halt stops the workers before the end of the window.
+func (ru *run) halt(reason string) {
+	ru.stoppedAt = ru.rec.Now()
+	ru.stopReason = reason
+	ru.plan.stop.Store(true)
+	ru.plan.setTarget(int(ru.plan.target.Load())) // wakes parked workers
+}
+
+// scale changes the number of active workers, starting new ones if needed;
+// it is recorded as a scale mark on the timeline.
+func (ru *run) scale(runCtx context.Context, n int) {
+	if n <= 0 {
+		ru.cfg.Logger.Warn("ignoring scale event with a non-positive target", "target", n)
+		return
+	}
+	start := ru.rec.Now()
+	var err error
+	if n > len(ru.workers) {
+		err = ru.addWorkers(runCtx, n)
+	}
+	ru.plan.setTarget(min(n, len(ru.workers)))
+	ru.rec.Record(timing.Mark{Phase: PhaseScale, Worker: timing.Process, Start: start, End: ru.rec.Now(),
+		Detail: "target=" + strconv.Itoa(n), Err: errString(err)})
+}
+
+// PhaseScale marks a change of the target concurrency during a run.
+const PhaseScale timing.Phase = "scale"
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// teardown stops the workers (at once if the run failed, else after
+// letting operations in flight finish within cfg.Drain), closes their
+// sessions, waits for the background test start and leaves the coordinator.
+func (ru *run) teardown(ctx context.Context, cancel context.CancelFunc, runErr error) error {
+	return ru.phase(timing.Teardown, func() error {
+		if ru.plan != nil {
+			ru.plan.stop.Store(true)
+			if !ru.started || runErr != nil {
+				cancel()
+			}
+			ru.plan.setTarget(int(ru.plan.target.Load())) // wakes parked workers
+		}
+		done := make(chan struct{})
+		go func() { _ = ru.group.Wait(); close(done) }()
+		drain := time.NewTimer(ru.cfg.Drain)
+		select {
+		case <-done:
+		case <-drain.C:
+			cancel()
+			<-done
+		}
+		drain.Stop()
+		if ru.stoppedAt == 0 && ru.started {
+			ru.stoppedAt = min(ru.rec.Now(), ru.plan.endAt)
+		}
+		var errs []error
+		for _, w := range ru.workers {
+			if err := w.session.Close(); err != nil {
+				errs = append(errs, &PhaseError{Phase: timing.Teardown, Worker: w.id, Err: err})
+			}
+		}
+		if ru.testStart != nil {
+			if err := <-ru.testStart; err != nil {
+				errs = append(errs, &PhaseError{Phase: timing.ResultsTestStart, Worker: timing.Process, Err: err})
+			}
+		}
+		if ru.member != nil {
+			lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+			defer lcancel()
+			if err := ru.member.Leave(lctx, runErr); err != nil {
+				errs = append(errs, fmt.Errorf("leaving the coordinator: %w", err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// flushTimeout bounds the writes made after the run (leaving the
+// coordinator, writing the sinks) when the run's context is already done.
+const flushTimeout = 30 * time.Second
+
+// writeSinks gives the result to every sink, even when ctx is done, so
+// that what was measured is not lost.
+func (ru *run) writeSinks(ctx context.Context, res *Result) error {
+	if len(ru.cfg.Sinks) == 0 {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+	defer cancel()
+	var errs []error
+	for i, s := range ru.cfg.Sinks {
+		if err := s.Write(wctx, res); err != nil {
+			errs = append(errs, fmt.Errorf("loadtest: writing the result to sink %d: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// window records the warmup or measure span and calls its Done hook.
+func (ru *run) window(ph timing.Phase, start, end time.Duration) {
+	ru.rec.Record(timing.Mark{Phase: ph, Worker: timing.Process, Start: start, End: end, Detail: ru.stopReason})
+	ru.hooks.done(ph, timing.Process, start, end, nil)
+}

@@ -1,0 +1,219 @@
+package sqlpool
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/startline/startline/pool"
+)
+
+// Options changes how sessions use the DB. The zero value pins a connection
+// per session and prepares statements, which suits most load tests.
+type Options struct {
+	// Shared makes sessions run their queries on the shared *sql.DB instead
+	// of pinning one *sql.Conn each; database/sql then picks any idle
+	// connection for each query.
+	Shared bool
+	// NoPrepare makes Query send the query text every time instead of
+	// preparing it once per session. Use it when query texts are not a small
+	// fixed set (the per-session statement cache is not bounded), or when the
+	// driver already caches statements itself.
+	NoPrepare bool
+}
+
+// Pool is a [pool.Pool] over a *sql.DB. Its methods are safe for concurrent
+// use, as pool.Pool documents.
+type Pool struct {
+	db     *sql.DB
+	opts   Options
+	closed atomic.Bool
+
+	mu      sync.Mutex // serializes changes to the DB's idle limit
+	maxIdle int        // the largest MaxIdleConns this Pool has set
+}
+
+// New returns a Pool over db, which it takes ownership of.
+func New(db *sql.DB, opts Options) *Pool {
+	return &Pool{db: db, opts: opts}
+}
+
+// DB returns the underlying *sql.DB, still owned by the Pool.
+func (p *Pool) DB() *sql.DB { return p.db }
+
+// Warm implements [pool.Pool]. Each connection is taken with db.Conn and
+// verified with PingContext.
+//
+// database/sql does not report its idle limits, so Warm sets MaxIdleConns to
+// the largest Conns it has been asked to warm (or more, never less than
+// before through this Pool), and sets ConnMaxIdleTime to 0 (no limit): idle
+// closing would undo the warm-up while workers wait for the start signal.
+// If the DB's MaxOpenConns is lower than opts.Conns, Warm returns a
+// [*pool.OptionError] naming both.
+func (p *Pool) Warm(ctx context.Context, opts pool.WarmOptions) error {
+	if p.closed.Load() {
+		return pool.ErrClosed
+	}
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	if max := p.db.Stats().MaxOpenConnections; max > 0 && max < opts.Conns {
+		return &pool.OptionError{
+			Field:  "WarmOptions.Conns",
+			Reason: fmt.Sprintf("%d exceeds the sql.DB's MaxOpenConns (%d); raise it with SetMaxOpenConns", opts.Conns, max),
+		}
+	}
+	p.mu.Lock()
+	if opts.Conns > p.maxIdle {
+		p.maxIdle = opts.Conns
+		p.db.SetMaxIdleConns(p.maxIdle)
+	}
+	p.db.SetConnMaxIdleTime(0)
+	p.mu.Unlock()
+
+	return pool.WarmConns(ctx, opts, func(ctx context.Context, _ int) (func(), error) {
+		c, err := p.db.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("sqlpool: open: %w", err)
+		}
+		if err := c.PingContext(ctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("sqlpool: ping: %w", err)
+		}
+		return func() { c.Close() }, nil
+	})
+}
+
+// Session implements [pool.Pool]. Unless Options.Shared is set it takes a
+// connection from the DB and pins it until the Session is closed. The
+// returned value is a [*Session].
+func (p *Pool) Session(ctx context.Context) (pool.Session, error) {
+	if p.closed.Load() {
+		return nil, pool.ErrClosed
+	}
+	s := &Session{opts: p.opts, q: p.db}
+	if !p.opts.Shared {
+		c, err := p.db.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("sqlpool: session: %w", err)
+		}
+		s.conn, s.q = c, c
+	}
+	return s, nil
+}
+
+// Close closes the DB. Closing twice returns nil.
+func (p *Pool) Close() error {
+	if p.closed.Swap(true) {
+		return nil
+	}
+	if err := p.db.Close(); err != nil {
+		return fmt.Errorf("sqlpool: close: %w", err)
+	}
+	return nil
+}
+
+// querier is what *sql.Conn and *sql.DB have in common for a Session.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+// Session is one worker's [pool.Session]. Like every pool.Session it is used
+// by one goroutine at a time, which is why its statement cache has no lock.
+type Session struct {
+	opts   Options
+	conn   *sql.Conn // nil when Options.Shared
+	q      querier   // conn, or the DB
+	stmts  map[string]*sql.Stmt
+	closed bool
+}
+
+// Conn returns the pinned connection, for callers that want typed scans or
+// driver-specific calls (e.g. conn.Raw), or nil when Options.Shared is set.
+// The connection stays owned by the Session: do not close it.
+func (s *Session) Conn() *sql.Conn { return s.conn }
+
+// Query implements [pool.Session]. Unless Options.NoPrepare is set, the first
+// Query of a given text prepares it and later ones reuse the statement.
+func (s *Session) Query(ctx context.Context, query string, args ...any) (int64, error) {
+	if s.closed {
+		return 0, pool.ErrClosed
+	}
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if s.opts.NoPrepare {
+		rows, err = s.q.QueryContext(ctx, query, args...)
+	} else {
+		var st *sql.Stmt
+		if st, err = s.stmt(ctx, query); err != nil {
+			return 0, err
+		}
+		rows, err = st.QueryContext(ctx, args...)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlpool: query: %w", err)
+	}
+	var n int64
+	for rows.Next() {
+		n++
+	}
+	err = rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, fmt.Errorf("sqlpool: query: %w", err)
+	}
+	return n, nil
+}
+
+// stmt returns the session's prepared statement for query, preparing it on
+// first use.
+func (s *Session) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := s.q.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("sqlpool: prepare: %w", err)
+	}
+	if s.stmts == nil {
+		s.stmts = make(map[string]*sql.Stmt)
+	}
+	s.stmts[query] = st
+	return st, nil
+}
+
+// Close closes the session's statements and gives its connection back to
+// the pool. Closing twice returns nil.
+func (s *Session) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
+	s.stmts = nil
+	if s.conn != nil {
+		if err := s.conn.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlpool: close session: %w", err)
+	}
+	return nil
+}
+
+var (
+	_ pool.Pool    = (*Pool)(nil)
+	_ pool.Session = (*Session)(nil)
+)
