@@ -38,8 +38,10 @@ type Worker struct {
 
 // Signal is the start signal, as the orchestrator issued it.
 type Signal struct {
-	// At is the start instant T. Workers start their first operation at T,
-	// not when they learn of it.
+	// At is the start instant T, on the worker's own wall clock: a
+	// coordinator whose reference clock is another host's converts it with
+	// the offset it measured (see Clocked). Workers start their first
+	// operation at T, not when they learn of it.
 	At time.Time
 	// Published is when the orchestrator issued the signal, on its clock.
 	Published time.Time
@@ -47,7 +49,8 @@ type Signal struct {
 	// goroutines.
 	Concurrency int
 	// Events delivers control events that arrive after the start, until the
-	// member leaves; it is nil when the coordinator sends none.
+	// member leaves; it is nil when the coordinator sends none, and in the
+	// orchestrator's own copy returned by Orchestrator.Start.
 	Events <-chan Event
 }
 
@@ -102,3 +105,13 @@ var (
 	// ErrLate is returned by Join when the run has already started.
 	ErrLate = errors.New("coordinate: run already started")
 )
+
+// Clocked is implemented by a Member that measured its clock against the
+// coordinator's reference clock (a database's clock, say) when it joined. A
+// Runner asks for it once after Join and records it on its timeline, so that
+// timelines from many hosts merge on one axis.
+type Clocked interface {
+	// ClockOffset returns how far the local wall clock runs ahead of the
+	// reference clock, and a bound on the error of that estimate.
+	ClockOffset() (offset, bound time.Duration)
+}

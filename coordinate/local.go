@@ -12,7 +12,7 @@ import (
 // LocalOptions configures a Local. The zero value works.
 type LocalOptions struct {
 	// Heartbeat is how often each member records a heartbeat (LastBeat).
-	// Zero means one second.
+	// Zero or negative means one second.
 	Heartbeat time.Duration
 	// WaitTimeout bounds Member.Wait: a worker that has waited this long
 	// without a start signal gives up with ErrWaitTimeout. Zero means two

@@ -104,11 +104,11 @@ type WorkerStatus struct {
 // hold in time. errors.Is(err, ErrNotReady) is true, and so is
 // errors.Is(err, context.Canceled) (or DeadlineExceeded) when ctx ended.
 type ReadinessError struct {
-	Ready    int // how many workers were ready
-	Want     int // how many make "all"
-	Quorum   int // the quorum that applied after the deadline, 0 if none
-	Waited   time.Duration
-	ReadyIDs []string // the ready workers, sorted
+	Ready    int           // how many workers were ready
+	Want     int           // how many make "all"
+	Quorum   int           // the quorum that applied after the deadline, 0 if none
+	Waited   time.Duration // how long AwaitReady waited
+	ReadyIDs []string      // the ready workers, sorted
 	// Missing lists the workers known not to be ready, sorted: the expected
 	// IDs not ready when Readiness.Expect was given, else the joined workers
 	// not ready. NeverJoined counts the rest of the shortfall, whose IDs
@@ -163,7 +163,7 @@ var (
 	ErrNotReady = errors.New("coordinate: workers not ready")
 	// ErrStarted is returned by Start when the run has already started.
 	ErrStarted = errors.New("coordinate: start already issued")
-	// ErrLeft is returned by a Member's methods after Leave.
+	// ErrLeft is returned by a Member's Wait and SetState after Leave.
 	ErrLeft = errors.New("coordinate: member has left")
 	// ErrDuplicate is returned by Join when a worker with the same ID has
 	// already joined this run.

@@ -135,6 +135,9 @@ func (ru *run) execute(ctx context.Context) (err error) {
 	if cfg.Coordinator != nil {
 		if err := ru.phase(timing.CoordRegister, func() (err error) {
 			ru.member, err = cfg.Coordinator.Join(ctx, coordinate.Worker{ID: cfg.Node, Concurrency: cfg.Workers})
+			if c, ok := ru.member.(coordinate.Clocked); ok {
+				ru.rec.SetClockOffset(c.ClockOffset())
+			}
 			return err
 		}); err != nil {
 			return err

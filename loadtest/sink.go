@@ -98,5 +98,3 @@ func statsRow(w io.Writer, name string, s Stats) {
 	fmt.Fprintf(w, "%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t\n", name, s.Ops, s.Errors, s.Throughput,
 		f(l.P50), f(l.P90), f(l.P99), f(l.P999), f(l.Max))
 }
-
-

@@ -88,19 +88,23 @@ func TestWarmConnsHoldsAllThenReleases(t *testing.T) {
 }
 
 func TestWarmConnsDefaultParallel(t *testing.T) {
-	// Every open blocks until DefaultParallel are in flight at once; a bound
-	// below that would deadlock, one above it would show in maxInFlight.
-	f := &fakeConns{failAt: -1, block: make(chan struct{})}
+	// Each open waits until DefaultParallel opens are in flight at once: a
+	// lower bound would deadlock, a higher one would show in maxInFlight.
+	var inFlight, maxInFlight atomic.Int64
+	full := make(chan struct{})
 	var once sync.Once
-	var started atomic.Int64
 	open := func(ctx context.Context, i int) (func(), error) {
-		if started.Add(1) == pool.DefaultParallel {
-			once.Do(func() { close(f.block) })
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		storeMax(&maxInFlight, n)
+		if n == pool.DefaultParallel {
+			once.Do(func() { close(full) })
 		}
-		return f.openConn(ctx, i)
+		<-full
+		return func() {}, nil
 	}
 	require.NoError(t, pool.WarmConns(context.Background(), pool.WarmOptions{Conns: 3 * pool.DefaultParallel}, open))
-	assert.EqualValues(t, pool.DefaultParallel, f.maxInFlight.Load())
+	assert.EqualValues(t, pool.DefaultParallel, maxInFlight.Load())
 }
 
 func TestWarmConnsFailure(t *testing.T) {

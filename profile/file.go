@@ -178,9 +178,9 @@ func decode(data []byte) (*Profile, error) {
 	if err := dec.Decode(&fp); err != nil {
 		return nil, syntaxError(data, dec, err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		off := dec.InputOffset()
-		line, col := position(data, off)
+	rest := data[dec.InputOffset():]
+	if trimmed := bytes.TrimLeft(rest, " \t\r\n"); len(trimmed) > 0 {
+		line, col := position(data, int64(len(data)-len(trimmed)))
 		return nil, fmt.Errorf("%w: line %d, column %d: data after the profile", ErrBadFile, line, col)
 	}
 	if fp.Version != fileVersion {
@@ -278,7 +278,7 @@ func syntaxError(data []byte, dec *json.Decoder, err error) error {
 	)
 	switch {
 	case errors.As(err, &se):
-		off = se.Offset
+		off = se.Offset - 1 // Offset counts the bad byte itself
 	case errors.As(err, &te):
 		off, field = te.Offset, te.Field
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):

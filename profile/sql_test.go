@@ -228,6 +228,8 @@ func TestSQLProfilerQueryErrorNamesTableAndPhase(t *testing.T) {
 	db, _ := itemsDB(t)
 	p := &profile.SQLProfiler{DB: db, Dialect: dialect.SQLite}
 
+	// A misspelt column is an error, not (as SQLite does with a
+	// double-quoted unknown name) a string literal sampled 1000 times.
 	_, err := p.Profile(context.Background(), []profile.TableSpec{{Table: "items", Columns: []string{"nosuch"}}})
 	var qe *profile.QueryError
 	require.ErrorAs(t, err, &qe)

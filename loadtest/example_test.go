@@ -1,0 +1,83 @@
+package loadtest_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/startline/startline/loadtest"
+	"github.com/startline/startline/pool/dialect"
+	"github.com/startline/startline/pool/sqlpool"
+	"github.com/startline/startline/profile"
+	"github.com/startline/startline/timing"
+)
+
+// A load test on an SQLite database: four workers look up random ids from
+// the profiled id range of a table. The hooks print the process's phases as
+// they end.
+func Example() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	db, err := sql.Open("sqlite", filepath.Join(dir, "example.db"))
+	if err != nil {
+		panic(err)
+	}
+	_, err = db.Exec(`CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);
+		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 1000)
+		INSERT INTO items SELECT i, 'item ' || i FROM n`)
+	if err != nil {
+		panic(err)
+	}
+	p := sqlpool.New(db, sqlpool.Options{})
+	defer p.Close()
+
+	done := func(i loadtest.PhaseDoneInfo) {
+		if i.Worker == timing.Process {
+			fmt.Println(i.Phase, "done, err:", i.Err)
+		}
+	}
+	r, err := loadtest.New(loadtest.Config{
+		Pool:     p,
+		Profiler: &profile.SQLProfiler{DB: db, Dialect: dialect.SQLite},
+		Workers:  4,
+		Warmup:   100 * time.Millisecond,
+		Duration: 200 * time.Millisecond,
+		Workload: loadtest.Workload{
+			Tables: []profile.TableSpec{{Table: "items", Key: "id"}},
+			Operations: []loadtest.Operation{
+				loadtest.QueryOp("by_id", 1, "SELECT name FROM items WHERE id = ?",
+					func(w *loadtest.Worker, args []any) []any {
+						return append(args, w.Profile().Table("items").RandomID(w.Rand()))
+					}),
+			},
+		},
+		Hooks: loadtest.Hooks{
+			PoolInitDone: done, ProfileDone: done, ScaleWarmupDone: done,
+			WarmupDone: done, MeasureDone: done, TeardownDone: done,
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	res, err := r.Run(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	items := res.Operations["by_id"]
+	fmt.Println("measured:", items.Ops > 0, "errors:", items.Errors)
+	fmt.Println("first queries:", len(res.Timeline.Find(timing.QueryFirst)))
+	// Output:
+	// pool.init done, err: <nil>
+	// setup.profile done, err: <nil>
+	// scale.warmup done, err: <nil>
+	// warmup done, err: <nil>
+	// measure done, err: <nil>
+	// teardown done, err: <nil>
+	// measured: true errors: 0
+	// first queries: 4
+}
