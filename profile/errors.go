@@ -27,6 +27,7 @@ type SpecError struct {
 	Err   error
 }
 
+// Error returns "profile: <field>: <cause>".
 func (e *SpecError) Error() string { return "profile: " + e.Field + ": " + e.Err.Error() }
 
 // Unwrap returns the cause.
@@ -51,6 +52,7 @@ type QueryError struct {
 	Err    error
 }
 
+// Error names the table, phase and column, then the cause.
 func (e *QueryError) Error() string {
 	return fmt.Sprintf("profile: table %q: %s of column %q: %v", e.Table, e.Phase, e.Column, e.Err)
 }

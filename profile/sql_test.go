@@ -365,3 +365,17 @@ func TestSQLProfilerPostgresCancelMidQuery(t *testing.T) {
 	require.ErrorAs(t, err, &qe)
 	assert.Equal(t, view, qe.Table)
 }
+
+// BenchmarkSQLProfilerSQLite profiles the 10,000-row items table: one
+// range query and five sample queries of 1000 values each.
+func BenchmarkSQLProfilerSQLite(b *testing.B) {
+	db, _ := itemsDB(b)
+	p := &profile.SQLProfiler{DB: db, Dialect: dialect.SQLite}
+	specs := []profile.TableSpec{{Table: "items", Key: "id", Columns: []string{"id", "name", "score", "data", "created"}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Profile(context.Background(), specs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
