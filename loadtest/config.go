@@ -20,6 +20,13 @@ import (
 // cancels their context.
 const DefaultDrain = 5 * time.Second
 
+// Defaults of the load model's settings.
+const (
+	DefaultInterval    = time.Second
+	DefaultMaxInFlight = 1000
+	DefaultLateAfter   = time.Millisecond
+)
+
 // Config describes one load test. The zero value of every optional field
 // means the default its comment gives; New rejects what cannot work.
 type Config struct {
@@ -51,11 +58,56 @@ type Config struct {
 	// Workload is what the workers do. Required.
 	Workload Workload
 	// Workers is the number of concurrent workers (goroutines), each with
-	// its own session. It must be positive.
+	// its own session. It must be positive. In a closed-loop run it is the
+	// initial concurrency; in an arrival-rate run, the pool of goroutines
+	// that serves the schedule.
 	Workers int
+
+	// Rate, when positive, makes the run open-loop: operations are
+	// scheduled at Rate per second (the initial rate when Stages are set)
+	// whatever the system's speed, and their latency is measured from their
+	// scheduled start. Zero means closed loop: each worker starts its next
+	// operation when the previous one ends. It must not be negative, and
+	// must be positive when Arrival is set.
+	Rate float64
+	// Arrival is how an arrival-rate run spaces its operations: evenly
+	// (ArrivalConstant, the default when Rate is set) or as a Poisson
+	// process (ArrivalPoisson).
+	Arrival Arrival
+	// MaxInFlight bounds, in an arrival-rate run, the operations scheduled
+	// but not yet ended; one scheduled beyond it is dropped and counted
+	// instead of queued. Default: DefaultMaxInFlight or 10 per worker,
+	// whichever is larger.
+	MaxInFlight int
+	// LateAfter is how long after its scheduled start an operation of an
+	// arrival-rate run may start before it counts as late. Default:
+	// DefaultLateAfter.
+	LateAfter time.Duration
+	// Stages shape the target over the run: each ramps the concurrency
+	// (closed loop) or the rate (arrival rate) linearly from the previous
+	// stage's target (the first from Workers or Rate) to its own over its
+	// duration; a stage whose target equals the previous one holds. The
+	// target is adjusted once per Interval, and every change is a scale mark
+	// on the timeline. With a fixed warmup the durations add up to Warmup +
+	// Duration; with Steady, warmup runs at the initial target and the
+	// stages shape the measured window, adding up to Duration.
+	Stages []Stage
+
 	// Warmup is how long operations run before the measured window; their
 	// results are kept apart. Zero means no warmup.
 	Warmup time.Duration
+	// Steady, when set, ends the warmup when the system is steady instead
+	// of after a fixed time (Warmup must then be zero): see Steady.
+	Steady *Steady
+	// Interval is the length of the intervals whose statistics the result
+	// keeps as a time series and the Interval hook receives. Default:
+	// DefaultInterval.
+	Interval time.Duration
+	// Thresholds are checked against the measured window when the run
+	// ends, each written as [operation:]metric op limit, for example
+	// "p99<50ms", "error_rate<0.01", "throughput>1000" or
+	// "point_select:p99<20ms" (see ParseThreshold).
+	Thresholds []string
 	// Duration is the length of the measured window. It must be positive.
 	Duration time.Duration
 	// Drain bounds how long operations in flight at the end of the measured
@@ -158,6 +210,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Drain < 0 {
 		return bad("Drain", "must not be negative, got %v", cfg.Drain)
 	}
+	if err := cfg.validateLoadModel(); err != nil {
+		return cfg, err
+	}
 	if cfg.RunID != "" {
 		if err := ValidRunID(cfg.RunID); err != nil {
 			return bad("RunID", "%v", err)
@@ -224,6 +279,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Drain == 0 {
 		cfg.Drain = DefaultDrain
 	}
+	cfg.setLoadModelDefaults()
 	if cfg.Node == "" {
 		host, _ := os.Hostname()
 		if host == "" {

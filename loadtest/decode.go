@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -124,10 +125,17 @@ func decodeResult(data []byte) (*Result, error) {
 			end := int64(len(data))
 			return nil, fail(end, pathAt(data, end), errors.New("unexpected end of input: the result is cut short"))
 		default:
-			// An error of a value's own decoder (a histogram), which
-			// json does not place: find the first such value that fails.
-			off, field := findBad(data)
-			return nil, fail(off, field, err)
+			// An error of a value's own decoder (a histogram, a mark),
+			// which json does not place: find the first such value that
+			// fails.
+			off, field, ferr := findBad(data)
+			if ferr == nil { // not found: say what json said
+				return nil, fail(0, "", err)
+			}
+			if at := offsetOf(data, field); at > 0 { // the field within the value
+				off = at
+			}
+			return nil, fail(off, field, ferr)
 		}
 	}
 	if dec.More() {
@@ -304,22 +312,37 @@ func offsetOf(data []byte, path string) int64 {
 	return at
 }
 
-// findBad finds the first histogram that does not decode, for errors that
-// json reports without a place.
-func findBad(data []byte) (int64, string) {
-	var at int64
-	field := ""
+// markPath matches the paths of marks decoded by timing's decoder below
+// the top level: a merged result's per-process timelines and its longest
+// span.
+var markPath = regexp.MustCompile(`^(workers\[\d+\]\.timeline\[\d+\]|start\.longest)$`)
+
+// findBad finds the first value whose own decoder fails (a histogram or a
+// mark), for errors that json reports without a place. It returns its offset
+// and path, and the decoder's error, which names the field within the value.
+func findBad(data []byte) (at int64, field string, err error) {
 	walk(data, func(p string, off int64) bool {
-		if !strings.HasSuffix(p, ".histogram") {
+		var u json.Unmarshaler
+		switch {
+		case strings.HasSuffix(p, ".histogram"):
+			u = new(Histogram)
+		case markPath.MatchString(p):
+			u = new(timing.Mark)
+		default:
 			return true
 		}
 		var raw json.RawMessage
-		var h Histogram
-		if json.NewDecoder(bytes.NewReader(data[off:])).Decode(&raw) != nil || h.UnmarshalJSON(raw) != nil {
-			at, field = off, p
-			return false
+		if err = json.NewDecoder(bytes.NewReader(data[off:])).Decode(&raw); err == nil {
+			err = u.UnmarshalJSON(raw)
 		}
-		return true
+		if err == nil {
+			return true
+		}
+		at, field = off, p
+		if me, ok := errors.AsType[*timing.MarkError](err); ok {
+			field += "." + me.Field
+		}
+		return false
 	})
-	return at, field
+	return at, field, err
 }

@@ -163,3 +163,29 @@ func TestReadResultFile(t *testing.T) {
 	_, err = ReadResultFile(filepath.Join(dir, "missing.json"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
+
+// A merged result's per-process timelines are checked too, and a bad mark
+// there is named by its path.
+func TestDecodeResultMergedWorkersMarks(t *testing.T) {
+	a, b := sampleResult(t), sampleResult(t)
+	b.Node, b.Timeline.Node = "n2", "n2"
+	merged, err := Merge(a, b)
+	require.NoError(t, err)
+	require.Len(t, merged.Workers, 2)
+	good := indented(t, merged)
+	got, err := DecodeResult(strings.NewReader(good))
+	require.NoError(t, err)
+	assert.Equal(t, merged.Workers[1].Marks, got.Workers[1].Marks)
+
+	// The second process's third mark, hand-edited to end before it starts.
+	i := strings.Index(good, `"workers"`)
+	i += strings.Index(good[i:], `"node": "n2"`)
+	j := i + strings.Index(good[i:], `"end_ns": 9000000`)
+	bad := good[:j] + `"end_ns": 5` + good[j+len(`"end_ns": 9000000`):]
+	_, err = DecodeResult(strings.NewReader(bad))
+	de, ok := errors.AsType[*DecodeError](err)
+	require.True(t, ok, "%v", err)
+	assert.Equal(t, "workers[1].timeline[2].end_ns", de.Field)
+	assert.Equal(t, 1+strings.Count(bad[:j], "\n"), de.Line)
+	assert.ErrorIs(t, err, timing.ErrInvalidMark)
+}

@@ -29,6 +29,35 @@
 // worker's session, random source and the table profile. An operation
 // belongs to the window in which it started; warmup operations never reach
 // the measured statistics. Latencies are kept in HdrHistograms, one per
-// worker, operation and window, merged when the run ends, so recording an
-// operation takes no lock.
+// worker, operation and window, handed to the Runner once per interval
+// and merged losslessly, so recording an operation takes no lock and
+// allocates nothing.
+//
+// # Load models
+//
+// By default a run is a closed loop: Config.Workers goroutines each start
+// their next operation when the previous one ends. With Config.Rate it is
+// open-loop: operations are scheduled at that rate (evenly, or as a
+// Poisson process), the workers serve the schedule, and each operation's
+// latency is measured from its scheduled start, so that a stall shows in
+// the latencies of every operation it delayed instead of vanishing from
+// them (coordinated omission); operations that start late are counted
+// (Stats.Late, with the queueing delay in Stats.Queue), and those beyond
+// Config.MaxInFlight are dropped and counted (Stats.Dropped). An operation
+// belongs to the phase in which it was scheduled to start.
+//
+// Config.Stages ramp and hold the concurrency or the rate; the
+// orchestrator's scale events change it during a run. Every change is a
+// "scale" mark on the timeline.
+//
+// # Warmup, intervals and thresholds
+//
+// The warmup lasts Config.Warmup, or, with Config.Steady, until the
+// per-interval median, p99 and throughput have settled (bounded by a
+// maximum); Stats.EndedBy says which. Every Config.Interval the Runner
+// collects the interval's statistics per phase and per operation: they are
+// kept in Result.Intervals and passed to Hooks.Interval, on which Progress
+// draws a live progress line. Config.Thresholds ("p99<50ms",
+// "error_rate<0.01", "point_select:throughput>100") are checked against
+// the measured window; Result.Thresholds says which held.
 package loadtest

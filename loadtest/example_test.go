@@ -81,3 +81,20 @@ func Example() {
 	// measured: true errors: 0
 	// first queries: 4
 }
+
+// Thresholds are written as [operation:]metric op limit.
+func ExampleParseThreshold() {
+	for _, s := range []string{"p99<50ms", "point_select:error_rate<0.01", "throughput>=1000", "p98<1s"} {
+		t, err := loadtest.ParseThreshold(s)
+		if err != nil {
+			fmt.Println("error:", err)
+			continue
+		}
+		fmt.Printf("op=%q metric=%s %s %g\n", t.Operation, t.Metric, t.Op, t.Limit)
+	}
+	// Output:
+	// op="" metric=p99 < 5e+07
+	// op="point_select" metric=error_rate < 0.01
+	// op="" metric=throughput >= 1000
+	// error: threshold "p98<1s": unknown metric "p98" (want p50, p90, p99, p999, max, mean, error_rate or throughput)
+}

@@ -55,6 +55,12 @@ type Hooks struct {
 
 	TeardownStart func(PhaseStartInfo)
 	TeardownDone  func(PhaseDoneInfo)
+
+	// Interval is called with each interval's statistics once they are
+	// collected, a quarter interval after its end (the last ones after the
+	// workers stopped), from the Runner's goroutine. See Progress for a
+	// live view built on it.
+	Interval func(Interval)
 }
 
 // PhaseStartInfo is passed to a phase's Start hook.
@@ -117,6 +123,7 @@ func ComposeHooks(hs ...Hooks) Hooks {
 			MeasureDone:           chain(c.MeasureDone, h.MeasureDone),
 			TeardownStart:         chain(c.TeardownStart, h.TeardownStart),
 			TeardownDone:          chain(c.TeardownDone, h.TeardownDone),
+			Interval:              chain(c.Interval, h.Interval),
 		}
 	}
 	return c

@@ -7,7 +7,17 @@ import (
 )
 
 // Interval is the statistics of one interval of a run (one second by
-// default): what ended in it, by the phase in which it started.
+// default): what ended in it, by the phase in which it started. Intervals
+// restart at the start of the measured window, so an interval lies in one
+// window; the operations that started in the warmup and ended in the first
+// measured interval make an entry of their own, with Phase timing.Warmup
+// and the same Start.
+//
+// Each worker hands its counts to the collector at its first operation
+// after the interval's end (see collect.go); a worker still inside a long
+// operation then hands them over late, and they are counted in the next
+// interval collected. No operation is lost: the phase totals are the sum
+// of the intervals.
 type Interval struct {
 	// Start is the interval's start on the run's timeline; it lasts
 	// Duration.
@@ -24,6 +34,17 @@ type Interval struct {
 	// the in-flight bound was reached.
 	Late    int64 `json:"late,omitempty"`
 	Dropped int64 `json:"dropped,omitempty"`
+	// Queue summarises, for arrival-rate runs, the delay from each
+	// operation's scheduled start to its actual start.
+	Queue *Latency `json:"queue_ns,omitempty"`
+	// Target is the concurrency (closed loop) or the rate (arrival rate)
+	// aimed at when the interval ended.
+	Target float64 `json:"target,omitempty"`
+	// Elapsed is how far into its phase's window the interval ended, and
+	// Remaining how long that window has still to run (for a steady
+	// warmup: at most, until Steady.Max).
+	Elapsed   time.Duration `json:"elapsed_ns"`
+	Remaining time.Duration `json:"remaining_ns"`
 	// Operations holds the same statistics per operation.
 	Operations map[string]IntervalOp `json:"operations,omitempty"`
 }

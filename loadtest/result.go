@@ -25,10 +25,21 @@ type Result struct {
 	Operations map[string]Stats `json:"operations"`
 	// WarmupOperations holds the warmup phase's statistics per operation.
 	WarmupOperations map[string]Stats `json:"warmup_operations,omitempty"`
+	// Intervals is the run's time series: one entry per interval and phase
+	// (see Interval), in order.
+	Intervals []Interval `json:"intervals"`
+	// Thresholds are Config.Thresholds checked against the measured
+	// window, in the order given.
+	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
 	// Stopped says why the run ended before the end of its window, if it did.
 	Stopped string `json:"stopped,omitempty"`
 	// Error is the error that ended the run, if any.
 	Error string `json:"error,omitempty"`
+
+	// Workers and Start are set on a result merged from many processes
+	// (see Merge): each process's own timeline, and the start report.
+	Workers []WorkerTimeline `json:"workers,omitempty"`
+	Start   *StartReport     `json:"start,omitempty"`
 }
 
 // Phases are the statistics of the two windows.
@@ -39,12 +50,20 @@ type Phases struct {
 
 // RunConfig is the part of a Config that a result records.
 type RunConfig struct {
-	Workers    int           `json:"workers"`
-	Conns      int           `json:"conns"`
-	Warmup     time.Duration `json:"warmup_ns"`
-	Duration   time.Duration `json:"duration_ns"`
-	Operations []OpConfig    `json:"operations"`
-	Seed       uint64        `json:"seed"`
+	Workers  int           `json:"workers"`
+	Conns    int           `json:"conns"`
+	Warmup   time.Duration `json:"warmup_ns"`
+	Duration time.Duration `json:"duration_ns"`
+	// Arrival is "closed" for a closed-loop run, else the arrival process
+	// of an arrival-rate run at Rate operations per second.
+	Arrival     string        `json:"arrival"`
+	Rate        float64       `json:"rate,omitempty"`
+	MaxInFlight int           `json:"max_in_flight,omitempty"`
+	Stages      []Stage       `json:"stages,omitempty"`
+	Steady      *Steady       `json:"steady,omitempty"`
+	Interval    time.Duration `json:"interval_ns"`
+	Operations  []OpConfig    `json:"operations"`
+	Seed        uint64        `json:"seed"`
 	// Reference is true for a run in the reference harness's order.
 	Reference bool `json:"reference_order,omitempty"`
 }
@@ -68,6 +87,8 @@ func (ru *run) runConfig() RunConfig {
 		Workers: ru.cfg.Workers, Conns: ru.cfg.Conns,
 		Warmup: ru.cfg.Warmup, Duration: ru.cfg.Duration,
 		Seed: ru.cfg.Seed, Reference: ru.cfg.ReferenceOrder,
+		Arrival: ru.cfg.Arrival.String(), Rate: ru.cfg.Rate, MaxInFlight: ru.cfg.MaxInFlight,
+		Stages: ru.cfg.Stages, Steady: ru.cfg.Steady, Interval: ru.cfg.Interval,
 	}
 	for _, op := range ru.cfg.Workload.Operations {
 		c.Operations = append(c.Operations, OpConfig{Name: op.Name, Weight: op.Weight})
@@ -96,25 +117,33 @@ func (ru *run) result() *Result {
 		windows[inWarmup] = min(ru.stoppedAt, ru.measureAt) - ru.startAt
 		windows[inMeasure] = max(0, ru.stoppedAt-ru.measureAt)
 	}
+	// The collector's totals: every interval buffer of every worker,
+	// merged (see collect.go).
+	byOp := ru.col.agg
 	var byPhase [2]tally
-	var byOp [2][]tally
 	for ph := range byOp {
-		byOp[ph] = make([]tally, len(ops))
-		for _, w := range ru.workers {
-			for i := range ops {
-				byOp[ph][i].merge(&w.tallies[ph][i])
-			}
+		if byOp[ph] == nil {
+			byOp[ph] = make([]tally, len(ops))
 		}
 		for i := range ops {
 			byPhase[ph].merge(&byOp[ph][i])
 		}
+		if ru.plan != nil {
+			byPhase[ph].dropped = ru.plan.dropped[ph].Load()
+		}
 	}
 	res.Phases.Warmup = byPhase[inWarmup].stats(windows[inWarmup])
 	res.Phases.Measure = byPhase[inMeasure].stats(windows[inMeasure])
+	res.Phases.Warmup.EndedBy = ru.col.endedBy
+	res.Phases.Warmup.Examined = ru.col.examined
+	res.Intervals = ru.col.intervals
+	if res.Intervals == nil {
+		res.Intervals = []Interval{}
+	}
 	res.Operations = make(map[string]Stats, len(ops))
 	for i, op := range ops {
 		res.Operations[op.Name] = byOp[inMeasure][i].stats(windows[inMeasure])
-		if byOp[inWarmup][i].ops > 0 {
+		if byOp[inWarmup][i].count() > 0 {
 			if res.WarmupOperations == nil {
 				res.WarmupOperations = make(map[string]Stats, len(ops))
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -21,9 +22,10 @@ import (
 // times, one run at a time; each run warms the pool again, profiles again
 // and produces its own Result.
 type Runner struct {
-	cfg   Config
-	hooks hookTable
-	mu    sync.Mutex // held for the whole of a run
+	cfg        Config
+	hooks      hookTable
+	thresholds []Threshold
+	mu         sync.Mutex // held for the whole of a run
 }
 
 // New validates cfg, fills in its defaults and returns a Runner. The error
@@ -36,7 +38,11 @@ func New(cfg Config) (*Runner, error) {
 	cfg.Workload.Operations = append([]Operation(nil), cfg.Workload.Operations...)
 	cfg.Workload.Tables = append([]profile.TableSpec(nil), cfg.Workload.Tables...)
 	cfg.Sinks = append([]Sink(nil), cfg.Sinks...)
-	return &Runner{cfg: cfg, hooks: cfg.Hooks.table()}, nil
+	ths, err := parseThresholds(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Runner{cfg: cfg, hooks: cfg.Hooks.table(), thresholds: ths}, nil
 }
 
 // Run runs the load test: it warms the pool, profiles the tables, waits for
@@ -60,10 +66,11 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 	ru := &run{
 		cfg:   cfg,
 		hooks: r.hooks,
-		rec:   timing.NewRecorder(cfg.Node, 32+cfg.Conns+2*cfg.Workers),
+		rec:   timing.NewRecorder(cfg.Node, 32+cfg.Conns+2*cfg.maxWorkers()+2*len(cfg.Stages)),
 	}
 	err := ru.execute(ctx)
 	res := ru.result()
+	res.Thresholds = evaluate(r.thresholds, res)
 	if err != nil {
 		res.Error = err.Error()
 	}
@@ -84,6 +91,7 @@ type run struct {
 	workers []*Worker
 	plan    *plan
 	group   *errgroup.Group
+	col     collector
 
 	startAt, measureAt, stoppedAt time.Duration
 	started                       bool // the gate opened
@@ -229,24 +237,42 @@ func (ru *run) warmPool(ctx context.Context) error {
 	})
 }
 
-// startWorkers takes a session per worker and starts the worker goroutines,
-// which wait at the gate until the start instant.
+// startWorkers takes a session per worker and starts the worker goroutines
+// (and, for an arrival-rate run, the pacer), which wait at the gate until
+// the start instant. A closed-loop run whose stages reach beyond Workers
+// starts the extra workers now, parked, so that ramping up takes no
+// session on the way.
 func (ru *run) startWorkers(runCtx context.Context) error {
-	ops := ru.cfg.Workload.Operations
-	p := &plan{ops: ops, rec: ru.rec, hooks: ru.hooks, gate: make(chan struct{})}
+	cfg := &ru.cfg
+	ops := cfg.Workload.Operations
+	p := &plan{ops: ops, rec: ru.rec, hooks: ru.hooks, gate: make(chan struct{}),
+		open: cfg.openLoop(), lateAfter: cfg.LateAfter, multi: len(ops) > 1}
 	for _, op := range ops {
 		p.total += op.Weight
 		p.cumWeights = append(p.cumWeights, p.total)
 	}
 	ch := make(chan struct{})
-	p.scaled.Store(&ch)
-	p.target.Store(int64(ru.cfg.Workers))
+	p.wake.Store(&ch)
+	p.target.Store(int64(cfg.Workers))
+	p.rate.Store(math.Float64bits(cfg.Rate))
+	p.setWindow(never, never)
 	ru.plan = p
-	return ru.addWorkers(runCtx, ru.cfg.Workers)
+	ru.col.init(len(ops))
+	ru.col.target = cfg.initialTarget()
+	if p.open {
+		p.queue = make(chan time.Duration, cfg.MaxInFlight)
+		r := rand.New(rand.NewPCG(cfg.Seed, math.MaxUint64))
+		ru.group.Go(func() error {
+			p.pace(runCtx, int64(cfg.MaxInFlight), cfg.Arrival == ArrivalPoisson, r)
+			return nil
+		})
+	}
+	return ru.addWorkers(runCtx, cfg.maxWorkers())
 }
 
 // addWorkers grows the set of worker goroutines to n.
 func (ru *run) addWorkers(runCtx context.Context, n int) error {
+	nops := len(ru.plan.ops)
 	for i := len(ru.workers); i < n; i++ {
 		s, err := ru.cfg.Pool.Session(runCtx)
 		if err != nil {
@@ -257,10 +283,22 @@ func (ru *run) addWorkers(runCtx context.Context, n int) error {
 			rand:    rand.New(rand.NewPCG(ru.cfg.Seed, uint64(i))),
 			session: s,
 			profile: ru.profile,
+			cur:     newIbuf(nops),
+			epoch:   ru.plan.epoch.Load(),
 		}
-		for ph := range w.tallies {
-			w.tallies[ph] = make([]tally, len(ru.plan.ops))
+		w.tl = w.cur.t
+		// The histograms of the first window are made now, before the
+		// start, rather than by the first operations.
+		first := inMeasure
+		if ru.cfg.Warmup > 0 || ru.cfg.Steady != nil {
+			first = inWarmup
 		}
+		for j, op := range ru.plan.ops {
+			if op.Weight > 0 {
+				w.tl[first][j].hist = newHist()
+			}
+		}
+		w.free.Store(newIbuf(nops))
 		ru.workers = append(ru.workers, w)
 		ru.group.Go(func() error { w.run(runCtx, ru.plan); return nil })
 	}
@@ -284,15 +322,13 @@ func (ru *run) awaitSignal(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if n := ru.signal.Concurrency; n > 0 && n != ru.cfg.Workers {
+	if n := ru.signal.Concurrency; n > 0 && n != ru.cfg.Workers && !ru.plan.open {
 		ru.plan.setTarget(n)
+		ru.col.target = float64(n)
 	}
 	// The workers start from the later of T and now: in the reference
 	// order, writes after the signal delay them.
-	ru.startAt = max(ru.rec.Offset(ru.signal.At), ru.rec.Now())
-	ru.measureAt = ru.startAt + ru.cfg.Warmup
-	ru.plan.measureAt = ru.measureAt
-	ru.plan.endAt = ru.measureAt + ru.cfg.Duration
+	ru.setStart(max(ru.rec.Offset(ru.signal.At), ru.rec.Now()))
 	if ru.cfg.ReferenceOrder {
 		return nil // the gate opens after the writes, in drive
 	}
@@ -310,21 +346,35 @@ func (ru *run) signalled() {
 	}
 }
 
+// setStart fixes the start instant and the windows that follow from it. A
+// steady warmup's measure start is its maximum until the system is steady.
+func (ru *run) setStart(at time.Duration) {
+	ru.startAt = at
+	ru.plan.startAt = at
+	ru.col.ivStart = at
+	if s := ru.cfg.Steady; s != nil {
+		ru.measureAt = at + s.Max
+	} else {
+		ru.measureAt = at + ru.cfg.Warmup
+		ru.col.endedBy = EndedByDuration
+	}
+	ru.plan.setWindow(ru.measureAt, ru.measureAt+ru.cfg.Duration)
+}
+
 func (ru *run) openGate() {
 	ru.started = true
 	close(ru.plan.gate)
 }
 
-// drive runs the warmup and measured windows: it follows the clock to call
-// the phase hooks, applies control events, and returns when the window ends
-// or the run is stopped.
+// drive runs the warmup and measured windows: it follows the clock to end
+// the intervals, collect their statistics, adjust the target by the stages,
+// end a steady warmup, call the phase hooks and apply control events, and
+// returns when the window ends or the run is stopped.
 func (ru *run) drive(ctx, runCtx context.Context, cancel context.CancelFunc) error {
-	p := ru.plan
+	p, c := ru.plan, &ru.col
 	if !ru.started {
 		// Reference order: the writes happened after T; start from now.
-		ru.startAt = ru.rec.Now()
-		ru.measureAt = ru.startAt + ru.cfg.Warmup
-		p.measureAt, p.endAt = ru.measureAt, ru.measureAt+ru.cfg.Duration
+		ru.setStart(ru.rec.Now())
 		ru.openGate()
 	}
 	if ru.member != nil && !ru.cfg.ReferenceOrder {
@@ -337,8 +387,8 @@ func (ru *run) drive(ctx, runCtx context.Context, cancel context.CancelFunc) err
 	if ru.member != nil {
 		events = ru.signal.Events
 	}
-	inWarmupWindow := ru.cfg.Warmup > 0
-	if inWarmupWindow {
+	c.inWarmupWin = ru.measureAt > ru.startAt
+	if c.inWarmupWin {
 		ru.hooks.start(timing.Warmup, timing.Process, ru.startAt)
 	} else {
 		ru.hooks.start(timing.Measure, timing.Process, ru.measureAt)
@@ -346,33 +396,54 @@ func (ru *run) drive(ctx, runCtx context.Context, cancel context.CancelFunc) err
 	defer func() {
 		// The window that was open when the run ended ends now.
 		ph, start := timing.Measure, ru.measureAt
-		if inWarmupWindow {
+		if c.inWarmupWin {
 			ph, start = timing.Warmup, ru.startAt
 		}
 		ru.window(ph, start, ru.stoppedAt)
 	}()
+	grace := ru.cfg.Interval / 4
 	var lastSeq int64
-	var runErr error
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
-		next := p.endAt
-		if inWarmupWindow {
-			next = ru.measureAt
+		now := ru.rec.Now()
+		if c.gatherDue && now >= c.gatherAt {
+			c.gatherDue = false
+			ru.gather()
+			for len(c.pending) > 0 {
+				ru.emit(c.pending[0])
+				c.pending = c.pending[1:]
+			}
+			continue
 		}
-		timer.Reset(next - ru.rec.Now())
-		select {
-		case <-timer.C:
-			if inWarmupWindow && ru.rec.Now() >= ru.measureAt {
-				inWarmupWindow = false
+		if flip := ru.nextFlip(); now >= flip {
+			c.pending = append(c.pending, ru.meta(flip))
+			p.epoch.Add(1)
+			p.signal() // idle workers hand their buffers over too
+			c.gatherDue, c.gatherAt = true, flip+grace
+			c.ivStart = flip
+			if c.inWarmupWin && flip >= ru.measureAt {
+				c.inWarmupWin = false
+				if c.endedBy == "" {
+					c.endedBy = EndedByMax
+				}
 				ru.window(timing.Warmup, ru.startAt, ru.measureAt)
 				ru.hooks.start(timing.Measure, timing.Process, ru.measureAt)
-				continue
 			}
-			if ru.rec.Now() >= p.endAt {
-				ru.stoppedAt = p.endAt
+			if flip >= p.end() {
+				ru.stoppedAt = p.end()
 				return nil
 			}
+			ru.applyStages(runCtx, flip)
+			continue
+		}
+		next := ru.nextFlip()
+		if c.gatherDue {
+			next = min(next, c.gatherAt)
+		}
+		timer.Reset(next - now)
+		select {
+		case <-timer.C:
 		case <-ctx.Done():
 			ru.halt("context: " + context.Cause(ctx).Error())
 			return ctx.Err()
@@ -393,14 +464,46 @@ func (ru *run) drive(ctx, runCtx context.Context, cancel context.CancelFunc) err
 			case coordinate.EventAbort:
 				ru.halt("abort: " + ev.Reason)
 				cancel()
-				runErr = fmt.Errorf("%w: %s", ErrAborted, ev.Reason)
-				return &PhaseError{Phase: ru.currentPhase(), Worker: timing.Process, Err: runErr}
+				err := fmt.Errorf("%w: %s", ErrAborted, ev.Reason)
+				return &PhaseError{Phase: ru.currentPhase(), Worker: timing.Process, Err: err}
 			case coordinate.EventScale:
-				ru.scale(runCtx, ev.Concurrency)
+				ru.scale(runCtx, float64(ev.Concurrency), "")
 			default:
 				ru.cfg.Logger.Warn("ignoring unknown control event", "seq", ev.Seq, "kind", string(ev.Kind))
 			}
 		}
+	}
+}
+
+// nextFlip is the end of the current interval: an interval ends at the
+// latest after Interval, at the measure start and at the window's end.
+func (ru *run) nextFlip() time.Duration {
+	c := &ru.col
+	next := min(c.ivStart+ru.cfg.Interval, ru.plan.end())
+	if c.inWarmupWin {
+		next = min(next, ru.measureAt)
+	}
+	return next
+}
+
+// applyStages moves the target to where the stages say it is at offset at.
+func (ru *run) applyStages(runCtx context.Context, at time.Duration) {
+	if len(ru.cfg.Stages) == 0 {
+		return
+	}
+	from := ru.startAt
+	if ru.cfg.Steady != nil {
+		if ru.col.inWarmupWin {
+			return // the warmup runs at the initial target
+		}
+		from = ru.measureAt
+	}
+	target, stage := ru.cfg.stageTarget(at - from)
+	if !ru.plan.open {
+		target = math.Round(target)
+	}
+	if target != ru.col.target {
+		ru.scale(runCtx, target, " stage="+strconv.Itoa(stage))
 	}
 }
 
@@ -416,24 +519,34 @@ func (ru *run) halt(reason string) {
 	ru.stoppedAt = ru.rec.Now()
 	ru.stopReason = reason
 	ru.plan.stop.Store(true)
-	ru.plan.setTarget(int(ru.plan.target.Load())) // wakes parked workers
+	ru.plan.signal() // wakes parked workers and the pacer
 }
 
-// scale changes the number of active workers, starting new ones if needed;
-// it is recorded as a scale mark on the timeline.
-func (ru *run) scale(runCtx context.Context, n int) {
-	if n <= 0 {
-		ru.cfg.Logger.Warn("ignoring scale event with a non-positive target", "target", n)
+// scale changes the target: the number of active workers (closed loop,
+// starting new ones if needed) or the arrival rate. It is recorded as a
+// scale mark on the timeline, whose detail says the new target and why.
+func (ru *run) scale(runCtx context.Context, target float64, why string) {
+	if target < 0 || (target == 0 && why == "") {
+		ru.cfg.Logger.Warn("ignoring scale event with a non-positive target", "target", target)
 		return
 	}
 	start := ru.rec.Now()
 	var err error
-	if n > len(ru.workers) {
-		err = ru.addWorkers(runCtx, n)
+	detail := ""
+	if ru.plan.open {
+		ru.plan.setRate(target)
+		detail = "rate=" + strconv.FormatFloat(target, 'f', -1, 64)
+	} else {
+		n := int(target)
+		if n > len(ru.workers) {
+			err = ru.addWorkers(runCtx, n)
+		}
+		ru.plan.setTarget(min(n, len(ru.workers)))
+		detail = "target=" + strconv.Itoa(n)
 	}
-	ru.plan.setTarget(min(n, len(ru.workers)))
+	ru.col.target = target
 	ru.rec.Record(timing.Mark{Phase: PhaseScale, Worker: timing.Process, Start: start, End: ru.rec.Now(),
-		Detail: "target=" + strconv.Itoa(n), Err: errString(err)})
+		Detail: detail + why, Err: errString(err)})
 }
 
 // PhaseScale marks a change of the target concurrency during a run.
@@ -452,11 +565,13 @@ func errString(err error) string {
 func (ru *run) teardown(ctx context.Context, cancel context.CancelFunc, runErr error) error {
 	return ru.phase(timing.Teardown, func() error {
 		if ru.plan != nil {
-			ru.plan.stop.Store(true)
 			if !ru.started || runErr != nil {
+				// At a normal end the workers stop at the window's end by
+				// themselves, and operations already scheduled in it run.
+				ru.plan.stop.Store(true)
 				cancel()
 			}
-			ru.plan.setTarget(int(ru.plan.target.Load())) // wakes parked workers
+			ru.plan.signal() // wakes parked workers and the pacer
 		}
 		done := make(chan struct{})
 		go func() { _ = ru.group.Wait(); close(done) }()
@@ -469,8 +584,9 @@ func (ru *run) teardown(ctx context.Context, cancel context.CancelFunc, runErr e
 		}
 		drain.Stop()
 		if ru.stoppedAt == 0 && ru.started {
-			ru.stoppedAt = min(ru.rec.Now(), ru.plan.endAt)
+			ru.stoppedAt = min(ru.rec.Now(), ru.plan.end())
 		}
+		ru.finish() // the workers have stopped: collect what they hold
 		var errs []error
 		for _, w := range ru.workers {
 			if err := w.session.Close(); err != nil {

@@ -12,49 +12,99 @@ import (
 // significant digits; a longer operation is recorded as maxLatency and still
 // counts in Latency.Max as measured.
 const (
-	maxLatency = int64(time.Hour)
+	maxLatency = time.Hour
 	sigFigs    = 3
 )
 
-func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, maxLatency, sigFigs) }
+func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, int64(maxLatency), sigFigs) }
 
 // tally is what one worker counts for one operation in one phase. Only its
 // worker writes it, so recording takes no lock.
 type tally struct {
 	hist     *hdrhistogram.Histogram // successful operations; nil until the first
-	ops      int64                   // operations that ended, with or without error
 	errs     int64
 	max      time.Duration // exact, even beyond maxLatency
 	kinds    [numKinds]int64
 	firstErr [numKinds]string // one message per kind, for the report
+
+	// Arrival-rate runs only: the delay from each operation's scheduled
+	// start to its actual start, the operations late by more than
+	// Config.LateAfter, and those dropped at the in-flight bound.
+	queue   *hdrhistogram.Histogram
+	late    int64
+	dropped int64
+}
+
+// recordQueue records an arrival-rate operation's queueing delay.
+func (t *tally) recordQueue(d time.Duration, late bool) {
+	if t.queue == nil {
+		t.queue = newHist()
+	}
+	_ = t.queue.RecordValue(int64(min(max(d, 0), maxLatency)))
+	if late {
+		t.late++
+	}
+}
+
+// reset empties t and keeps its histograms for reuse.
+func (t *tally) reset() {
+	h, q := t.hist, t.queue
+	*t = tally{hist: h, queue: q}
+	if h != nil {
+		h.Reset()
+	}
+	if q != nil {
+		q.Reset()
+	}
 }
 
 func (t *tally) record(d time.Duration, err error) {
-	t.ops++
-	if err != nil {
-		t.errs++
-		k := Classify(err)
-		if t.kinds[k]++; t.firstErr[k] == "" {
-			t.firstErr[k] = err.Error()
-		}
+	// The usual case first: it costs what recording in a bare histogram
+	// costs. (Worker.loop has a copy of this.)
+	if err == nil && d <= t.max && d <= maxLatency && t.hist != nil {
+		_ = t.hist.RecordValue(int64(d)) // cannot fail: within range
 		return
+	}
+	t.recordSlow(d, err)
+}
+
+// recordSlow records a failure, a new maximum, a latency beyond
+// maxLatency or the first latency.
+func (t *tally) recordSlow(d time.Duration, err error) {
+	if err != nil {
+		t.recordErr(err)
+		return
+	}
+	if d > t.max {
+		t.max = d
 	}
 	if t.hist == nil {
 		t.hist = newHist()
 	}
-	v := int64(d)
-	if v > maxLatency {
-		v = maxLatency
+	_ = t.hist.RecordValue(int64(min(d, maxLatency))) // cannot fail: within range
+}
+
+// recordErr counts a failed operation: out of the hot path.
+func (t *tally) recordErr(err error) {
+	t.errs++
+	k := Classify(err)
+	if t.kinds[k]++; t.firstErr[k] == "" {
+		t.firstErr[k] = err.Error()
 	}
-	_ = t.hist.RecordValue(v) // cannot fail: v is within range
-	if d > t.max {
-		t.max = d
+}
+
+// count is the number of operations recorded: the failed ones and the
+// histogram's (so that recording a success updates one counter, not two).
+func (t *tally) count() int64 {
+	n := t.errs
+	if t.hist != nil {
+		n += t.hist.TotalCount()
 	}
+	return n
 }
 
 // merge adds o into t.
 func (t *tally) merge(o *tally) {
-	t.ops += o.ops
 	t.errs += o.errs
 	if o.max > t.max {
 		t.max = o.max
@@ -65,17 +115,27 @@ func (t *tally) merge(o *tally) {
 			t.firstErr[k] = o.firstErr[k]
 		}
 	}
-	if o.hist != nil {
-		if t.hist == nil {
-			t.hist = newHist()
-		}
-		t.hist.Merge(o.hist)
+	t.late += o.late
+	t.dropped += o.dropped
+	mergeHist(&t.hist, o.hist)
+	mergeHist(&t.queue, o.queue)
+}
+
+// mergeHist adds o into *h, allocating *h on first use.
+func mergeHist(h **hdrhistogram.Histogram, o *hdrhistogram.Histogram) {
+	if o == nil || o.TotalCount() == 0 {
+		return
 	}
+	if *h == nil {
+		*h = newHist()
+	}
+	(*h).Merge(o)
 }
 
 // stats turns a tally over a window of length d into Stats.
 func (t *tally) stats(d time.Duration) Stats {
-	s := Stats{Ops: t.ops, Errors: t.errs, Duration: d}
+	ops := t.count()
+	s := Stats{Ops: ops, Errors: t.errs, Duration: d, Late: t.late, Dropped: t.dropped}
 	for k, n := range t.kinds {
 		if n == 0 {
 			continue
@@ -87,11 +147,15 @@ func (t *tally) stats(d time.Duration) Stats {
 		s.ErrorSamples[ErrorKind(k).String()] = t.firstErr[k]
 	}
 	if d > 0 {
-		s.Throughput = float64(t.ops-t.errs) / d.Seconds()
+		s.Throughput = float64(ops-t.errs) / d.Seconds()
 	}
-	if t.hist != nil {
+	if t.hist != nil && t.hist.TotalCount() > 0 {
 		s.Histogram = &Histogram{h: t.hist}
 		s.Latency = latencyOf(t.hist, t.max)
+	}
+	if t.queue != nil && t.queue.TotalCount() > 0 {
+		q := latencyOf(t.queue, 0)
+		s.Queue = &q
 	}
 	return s
 }
@@ -129,6 +193,24 @@ type Stats struct {
 	// Histogram holds every latency, so that statistics from many workers
 	// and processes merge exactly. Nil when no operation succeeded.
 	Histogram *Histogram `json:"histogram,omitempty"`
+
+	// Late counts, in an arrival-rate run, the operations that started
+	// more than Config.LateAfter after their scheduled start; their
+	// latency includes the wait. Dropped counts the operations scheduled
+	// in the window but never started because Config.MaxInFlight were
+	// already in flight. Both are zero in a closed-loop run.
+	Late    int64 `json:"late"`
+	Dropped int64 `json:"dropped"`
+	// Queue summarises, in an arrival-rate run, the delay from each
+	// operation's scheduled start to its actual start; nil otherwise.
+	Queue *Latency `json:"queue_ns,omitempty"`
+
+	// EndedBy says, for the warmup phase only, why the warmup ended:
+	// EndedByDuration, EndedBySteady or EndedByMax; empty when the run
+	// stopped during the warmup. Examined counts the intervals a steady
+	// warmup looked at.
+	EndedBy  string `json:"ended_by,omitempty"`
+	Examined int    `json:"intervals_examined,omitempty"`
 }
 
 // Latency is a latency distribution's summary, in nanoseconds in JSON.

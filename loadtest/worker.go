@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -21,8 +22,18 @@ type Worker struct {
 	args    []any        // reused by QueryOp
 	phase   timing.Phase // of the operation running now
 
-	// tallies[phase][op]: phase 0 is warmup, 1 is measure.
-	tallies [2][]tally
+	// cur is the interval buffer this goroutine records into (tl is its
+	// tallies); it is handed to the collector through full and a recycled
+	// one comes back through free (see collect.go).
+	cur        *ibuf
+	tl         [2][]tally
+	epoch      int64 // the interval epoch cur records
+	full, free atomic.Pointer[ibuf]
+
+	// The worker's copy of what the Runner may change during a run,
+	// reloaded when plan.gen moves (see refresh).
+	gen            int64
+	measureAt, end time.Duration
 }
 
 // ID is the worker's index, from 0.
@@ -49,20 +60,60 @@ const (
 	inMeasure = 1
 )
 
-// plan is what every worker reads, fixed before the gate opens.
+// never is an offset no run reaches: the measure start of a steady warmup
+// before it is known.
+const never = time.Duration(math.MaxInt64)
+
+// plan is what every worker reads. The fixed part is set before the gate
+// opens; the rest is atomic, so that the Runner's goroutine can move the
+// measure start (steady warmup), the target and the interval epoch while
+// the workers run, without a lock. A worker keeps a copy and loads only gen
+// per operation: every change moves gen on (see signal), and the worker
+// then reloads the rest (see Worker.refresh).
 type plan struct {
 	ops        []Operation
 	cumWeights []int // cumulative, for the weighted choice
 	total      int
 	rec        *timing.Recorder
 	hooks      hookTable
+	open       bool          // arrival rate
+	lateAfter  time.Duration // arrival rate: later than this is late
+	startAt    time.Duration // the start instant, set before the gate opens
+	multi      bool          // more than one operation to choose from
 
-	gate      chan struct{} // closed at the start instant
-	measureAt time.Duration // set before gate closes
-	endAt     time.Duration
-	stop      atomic.Bool // set to end the run early
-	target    atomic.Int64
-	scaled    atomic.Pointer[chan struct{}] // closed and replaced when target changes
+	gate      chan struct{}                 // closed at the start instant
+	gen       atomic.Int64                  // moves on at every change below: the one load per operation
+	measureAt atomic.Int64                  // offset; never until a steady warmup ends
+	endAt     atomic.Int64                  // measureAt + Duration
+	stop      atomic.Bool                   // set to end the run early
+	target    atomic.Int64                  // closed loop: the active workers
+	rate      atomic.Uint64                 // arrival rate: float64 bits, ops/s
+	epoch     atomic.Int64                  // the current interval; see collect.go
+	wake      atomic.Pointer[chan struct{}] // closed and replaced to wake waiting goroutines
+
+	// Arrival rate: the schedule's queue, the operations scheduled and not
+	// yet ended, and the dropped ones by phase (set by the pacer only).
+	queue    chan time.Duration
+	inflight atomic.Int64
+	dropped  [2]atomic.Int64
+}
+
+func (p *plan) measureStart() time.Duration { return time.Duration(p.measureAt.Load()) }
+func (p *plan) end() time.Duration          { return time.Duration(p.endAt.Load()) }
+
+// setWindow sets the measure start and end together.
+func (p *plan) setWindow(measureAt, endAt time.Duration) {
+	p.measureAt.Store(int64(measureAt))
+	p.endAt.Store(int64(endAt))
+}
+
+// phaseOf is the phase of an operation that starts (or was scheduled to
+// start) at t.
+func (p *plan) phaseOf(t time.Duration) int {
+	if t < p.measureStart() {
+		return inWarmup
+	}
+	return inMeasure
 }
 
 // pick chooses an operation in proportion to its weight.
@@ -79,26 +130,69 @@ func (p *plan) pick(r *rand.Rand) int {
 	return len(p.ops) - 1
 }
 
-// setTarget changes the number of active workers and wakes parked ones.
-func (p *plan) setTarget(n int) {
-	p.target.Store(int64(n))
+// signal publishes a change of the plan: it moves gen on, so that running
+// workers reload it at their next operation, and wakes every goroutine
+// waiting on the wake channel: parked workers, idle arrival-rate workers
+// and the pacer. Whoever changes the plan stores the change first.
+func (p *plan) signal() {
+	p.gen.Add(1)
 	ch := make(chan struct{})
-	old := p.scaled.Swap(&ch)
+	old := p.wake.Swap(&ch)
 	close(*old)
 }
 
+// setTarget changes the number of active workers and wakes parked ones.
+func (p *plan) setTarget(n int) {
+	p.target.Store(int64(n))
+	p.signal()
+}
+
+// setRate changes the arrival rate and wakes the pacer.
+func (p *plan) setRate(r float64) {
+	p.rate.Store(math.Float64bits(r))
+	p.signal()
+}
+
+func (p *plan) currentRate() float64 { return math.Float64frombits(p.rate.Load()) }
+
+// refresh reloads the worker's copy of the plan and hands its interval
+// buffer over if the interval ended. gen is loaded first: the values read
+// after it are at least as new as the change it announces.
+func (w *Worker) refresh(p *plan) {
+	w.gen = p.gen.Load()
+	w.measureAt, w.end = p.measureStart(), p.end()
+	if p.stop.Load() {
+		w.end = 0
+	}
+	if e := p.epoch.Load(); e != w.epoch {
+		w.rotate(e)
+	}
+}
+
 // run is the worker's loop: from the gate to the end of the measured window.
-// An operation belongs to the phase in which it started. The clock is read
-// once per operation: an operation's end is the next one's start.
 func (w *Worker) run(ctx context.Context, p *plan) {
 	select {
 	case <-p.gate:
 	case <-ctx.Done():
 		return
 	}
+	w.refresh(p)
+	if p.open {
+		w.serve(ctx, p)
+		return
+	}
 	now := p.rec.Now()
-	first := true
-	for !p.stop.Load() && now < p.endAt {
+	if now >= w.end {
+		return
+	}
+	if int64(w.id) < p.target.Load() {
+		now = w.first(ctx, p, now, now)
+	}
+	for {
+		w.refresh(p)
+		if now >= w.end {
+			return
+		}
 		if int64(w.id) >= p.target.Load() {
 			if !w.park(ctx, p) {
 				return
@@ -106,53 +200,244 @@ func (w *Worker) run(ctx context.Context, p *plan) {
 			now = p.rec.Now()
 			continue
 		}
-		phase := inMeasure
-		w.phase = timing.Measure
-		if now < p.measureAt {
-			phase = inWarmup
-			w.phase = timing.Warmup
-		}
-		op := p.pick(w.rand)
-		if first {
-			p.hooks.start(timing.QueryFirst, w.id, now)
-		}
-		err := p.ops[op].Run(ctx, w)
-		end := p.rec.Now()
-		w.tallies[phase][op].record(end-now, err)
-		if first {
-			first = false
-			m := timing.Mark{Phase: timing.QueryFirst, Worker: w.id, Start: now, End: end}
-			if err != nil {
-				m.Err = err.Error()
-			}
-			p.rec.Record(m)
-			p.hooks.done(timing.QueryFirst, w.id, now, end, err)
-		}
-		now = end
+		now = w.loop(ctx, p, now)
 	}
 }
 
-// park waits while the worker is beyond the target concurrency. It reports
-// false when the run ended meanwhile.
+// first runs the worker's first operation, scheduled at at (arrival rate)
+// and started at start, marked query.first from start.
+func (w *Worker) first(ctx context.Context, p *plan, at, start time.Duration) time.Duration {
+	p.hooks.start(timing.QueryFirst, w.id, start)
+	var err error
+	var end time.Duration
+	if p.open {
+		end, err = w.stepOpen(ctx, p, at, start)
+	} else {
+		end, err = w.do(ctx, p, start)
+	}
+	m := timing.Mark{Phase: timing.QueryFirst, Worker: w.id, Start: start, End: end}
+	if err != nil {
+		m.Err = err.Error()
+	}
+	p.rec.Record(m)
+	p.hooks.done(timing.QueryFirst, w.id, start, end, err)
+	return end
+}
+
+// loop is the closed loop's hot path: it runs operations from now until
+// the window ends or the plan changes, and returns the time it stopped.
+// Per operation it reads the clock once (an operation's end is the next
+// one's start), loads one atomic (plan.gen), takes no lock and allocates
+// nothing: the counts go to the worker's own interval buffer.
+func (w *Worker) loop(ctx context.Context, p *plan, now time.Duration) time.Duration {
+	gen, end, measureAt := w.gen, w.end, w.measureAt
+	rec, ops, multi := p.rec, p.ops, p.multi
+	phase := inMeasure
+	if now < measureAt {
+		phase = inWarmup
+	}
+	w.phase = phaseNames[phase]
+	tl, op := w.tl[phase], 0
+	run, t := ops[0].Run, &tl[0]
+	for now < end && p.gen.Load() == gen {
+		if phase == inWarmup && now >= measureAt {
+			phase, tl, t = inMeasure, w.tl[inMeasure], &w.tl[inMeasure][op]
+			w.phase = timing.Measure
+		}
+		if multi {
+			op = p.pick(w.rand)
+			run, t = ops[op].Run, &tl[op]
+		}
+		err := run(ctx, w)
+		n := rec.Now()
+		// tally.record, by hand: the compiler does not inline it.
+		if d := n - now; err == nil && d <= t.max && d <= maxLatency && t.hist != nil {
+			_ = t.hist.RecordValue(int64(d))
+		} else {
+			t.recordSlow(d, err)
+		}
+		now = n
+	}
+	return now
+}
+
+// do runs one closed-loop operation that starts at now.
+func (w *Worker) do(ctx context.Context, p *plan, now time.Duration) (time.Duration, error) {
+	phase := inMeasure
+	if now < w.measureAt {
+		phase = inWarmup
+	}
+	w.phase = phaseNames[phase]
+	op := p.pick(w.rand)
+	err := p.ops[op].Run(ctx, w)
+	end := p.rec.Now()
+	w.tl[phase][op].record(end-now, err)
+	return end, err
+}
+
+var phaseNames = [2]timing.Phase{timing.Warmup, timing.Measure}
+
+// park waits while the worker is beyond the target concurrency, handing
+// its interval buffer over at each interval's end. It reports false when
+// the run ended meanwhile.
 func (w *Worker) park(ctx context.Context, p *plan) bool {
+	var t *time.Timer
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
 	for int64(w.id) >= p.target.Load() {
-		ch := *p.scaled.Load()
+		ch := *p.wake.Load()
+		w.refresh(p)
 		if int64(w.id) < p.target.Load() {
 			break
 		}
-		remaining := p.endAt - p.rec.Now()
-		if remaining <= 0 || p.stop.Load() {
+		remaining := w.end - p.rec.Now()
+		if remaining <= 0 {
 			return false
 		}
-		t := time.NewTimer(remaining)
+		if t == nil {
+			t = time.NewTimer(remaining)
+		} else {
+			t.Reset(remaining)
+		}
 		select {
 		case <-ch:
 		case <-t.C:
 		case <-ctx.Done():
-			t.Stop()
 			return false
 		}
-		t.Stop()
 	}
 	return true
+}
+
+// serve is an arrival-rate worker's loop: it takes scheduled start times
+// from the queue until the pacer closes it. Latency runs from the
+// scheduled start, not from when a worker got to the operation, so a
+// stall shows in the latencies of every operation it delayed (no
+// coordinated omission).
+func (w *Worker) serve(ctx context.Context, p *plan) {
+	firstDone := false
+	for {
+		wake := *p.wake.Load()
+		var at time.Duration
+		var ok bool
+		select {
+		case at, ok = <-p.queue:
+			if !ok {
+				return
+			}
+		case <-wake:
+			w.refresh(p)
+			continue
+		case <-ctx.Done():
+			return
+		}
+		if p.gen.Load() != w.gen {
+			w.refresh(p)
+		}
+		if w.end == 0 {
+			p.inflight.Add(-1)
+			continue // stopped: what is queued is not run
+		}
+		start := p.rec.Now()
+		if !firstDone {
+			firstDone = true
+			w.first(ctx, p, at, start)
+		} else {
+			_, _ = w.stepOpen(ctx, p, at, start)
+		}
+		p.inflight.Add(-1)
+	}
+}
+
+// stepOpen runs one arrival-rate operation scheduled at at, started at
+// start, and returns its end. It belongs to the phase it was scheduled in.
+func (w *Worker) stepOpen(ctx context.Context, p *plan, at, start time.Duration) (time.Duration, error) {
+	phase := inMeasure
+	if at < w.measureAt {
+		phase = inWarmup
+	}
+	w.phase = phaseNames[phase]
+	op := p.pick(w.rand)
+	err := p.ops[op].Run(ctx, w)
+	end := p.rec.Now()
+	t := &w.tl[phase][op]
+	t.record(end-at, err)
+	delay := start - at
+	t.recordQueue(delay, delay > p.lateAfter)
+	return end, err
+}
+
+// pace is the arrival-rate schedule: it computes each operation's
+// scheduled start from the current rate and queues it when it is due,
+// dropping (and counting) what exceeds the in-flight bound. Timers cannot
+// wake it for every operation at high rates, so it queues all that are due
+// each time it wakes; their latency still counts from their own scheduled
+// start. It closes the queue when the window ends or the run stops.
+func (p *plan) pace(ctx context.Context, maxInFlight int64, poisson bool, r *rand.Rand) {
+	defer close(p.queue)
+	select {
+	case <-p.gate:
+	case <-ctx.Done():
+		return
+	}
+	gap := func(rate float64) time.Duration {
+		g := 1 / rate
+		if poisson {
+			g = r.ExpFloat64() / rate
+		}
+		return time.Duration(g * float64(time.Second))
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	next, rate := p.startAt, p.currentRate()
+	last := next // the last start scheduled
+	for !p.stop.Load() {
+		// Taken before the rate is read: a change after the read closes it.
+		wake := *p.wake.Load()
+		if nr := p.currentRate(); nr != rate {
+			// The next start follows the new rate from the last one (and
+			// from now if there was none to follow), so that a pacer that
+			// learns of the change late still keeps the schedule.
+			if rate <= 0 {
+				last = max(last, p.rec.Now())
+			}
+			rate = nr
+			if rate > 0 {
+				next = last + gap(rate)
+			}
+		}
+		now, end := p.rec.Now(), p.end()
+		if next >= end {
+			return
+		}
+		if rate > 0 {
+			for next <= now && next < end {
+				if p.inflight.Add(1) > maxInFlight {
+					p.inflight.Add(-1)
+					p.dropped[p.phaseOf(next)].Add(1)
+				} else {
+					p.queue <- next // cannot block: the queue holds maxInFlight
+				}
+				last = next
+				next += gap(rate)
+			}
+		}
+		wait := min(next, end) - now
+		if rate <= 0 {
+			wait = end - now
+		}
+		if wait <= 0 {
+			continue
+		}
+		timer.Reset(wait)
+		select {
+		case <-timer.C:
+		case <-wake: // the rate may have changed: see the loop's top
+		case <-ctx.Done():
+			return
+		}
+	}
 }

@@ -63,8 +63,9 @@ type Options struct {
 // coordinate.Clocked. It is safe for concurrent use; Join may be called by
 // many workers, of one process or of many.
 type Coordinator struct {
-	s    *schema
-	opts Options
+	s       *schema
+	opts    Options
+	members sync.Map // worker ID -> *member, for the Sink's clock
 }
 
 var _ coordinate.Coordinator = (*Coordinator)(nil)
@@ -106,10 +107,10 @@ func New(opts Options) (*Coordinator, error) {
 
 // runRow is the run as a worker reads it.
 type runRow struct {
-	status                   string
-	concurrency              int64
-	publishedNS, atNS, seq   int64
-	reason                   string
+	status                 string
+	concurrency            int64
+	publishedNS, atNS, seq int64
+	reason                 string
 }
 
 // Run statuses in the runs table.
@@ -119,10 +120,15 @@ const (
 	runAborted = "ABORTED"
 )
 
-func (s *schema) readRun(ctx context.Context, run string) (runRow, error) {
+// querier is a *sql.DB or a *sql.Conn.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *schema) readRun(ctx context.Context, q querier, run string) (runRow, error) {
 	var r runRow
 	var reason sql.NullString
-	err := s.db.QueryRowContext(ctx, s.q.readRun, run).Scan(&r.status, &r.concurrency, &r.publishedNS, &r.atNS, &r.seq, &reason)
+	err := q.QueryRowContext(ctx, s.q.readRun, run).Scan(&r.status, &r.concurrency, &r.publishedNS, &r.atNS, &r.seq, &reason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("%w: %q", ErrNoRun, run)
 	}
@@ -161,7 +167,7 @@ func (c *Coordinator) Join(ctx context.Context, w coordinate.Worker) (coordinate
 	if err := s.create(ctx); err != nil {
 		return fail(err)
 	}
-	r, err := s.readRun(ctx, run)
+	r, err := s.readRun(ctx, s.db, run)
 	if err != nil {
 		return fail(err)
 	}
@@ -201,6 +207,7 @@ func (c *Coordinator) Join(ctx context.Context, w coordinate.Worker) (coordinate
 			m.sub = nil
 		}
 	}
+	c.members.Store(w.ID, m)
 	go m.run()
 	return m, nil
 }
@@ -277,9 +284,29 @@ func (m *member) Wait(ctx context.Context) (coordinate.Signal, error) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
+	// The reads go over one connection held for the whole wait, so that
+	// the read after a wake-up never waits to open one: that can cost more
+	// than the lead. A failed read gives it back; the next takes another.
+	var conn *sql.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
 	failures := 0
 	for {
-		r, err := c.s.readRun(wctx, c.opts.RunID)
+		var r runRow
+		var err error
+		if conn == nil {
+			conn, err = c.s.db.Conn(wctx)
+		}
+		if err == nil {
+			r, err = c.s.readRun(wctx, conn, c.opts.RunID)
+			if err != nil && !errors.Is(err, ErrNoRun) {
+				conn.Close()
+				conn = nil
+			}
+		}
 		switch {
 		case err != nil && wctx.Err() == nil:
 			failures++
@@ -295,7 +322,10 @@ func (m *member) Wait(ctx context.Context) (coordinate.Signal, error) {
 				Concurrency: int(r.concurrency),
 				Events:      m.events,
 			}
-			m.begin <- r.seq // the heartbeat goroutine records the sighting and reads events
+			select { // the heartbeat goroutine records the sighting and reads events
+			case m.begin <- r.seq:
+			default: // a second Wait: already told
+			}
 			return sig, nil
 		case r.status == runAborted:
 			return coordinate.Signal{}, fmt.Errorf("sqlcoord: %s: worker %q: %w", timing.CoordWait, m.id, abortedError(r))
@@ -338,7 +368,7 @@ func (m *member) SetState(ctx context.Context, st coordinate.State) error {
 			return fmt.Errorf("sqlcoord: worker %q: reporting %s: %w", m.id, st.Status, err)
 		}
 		if n, err := res.RowsAffected(); err == nil && n == 0 {
-			r, err := c.s.readRun(ctx, c.opts.RunID)
+			r, err := c.s.readRun(ctx, c.s.db, c.opts.RunID)
 			switch {
 			case err != nil:
 				return fmt.Errorf("sqlcoord: worker %q: reporting %s: %w", m.id, st.Status, err)
@@ -424,10 +454,7 @@ func (m *member) run() {
 			}
 			return
 		case <-beat.C:
-			m.mu.Lock()
-			phase := m.phase
-			m.mu.Unlock()
-			if _, err := c.s.db.ExecContext(ctx, c.s.q.beat, m.dbNow(), phase, c.opts.RunID, m.id); err != nil && ctx.Err() == nil {
+			if _, err := c.s.db.ExecContext(ctx, c.s.q.beat, m.dbNow(), c.opts.RunID, m.id); err != nil && ctx.Err() == nil {
 				log.Warn("sqlcoord: heartbeat failed", "worker", m.id, "err", err)
 			}
 		case seq := <-m.begin:

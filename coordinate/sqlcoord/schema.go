@@ -59,13 +59,13 @@ type Tables struct {
 
 // schema is a validated Tables with its statements built once.
 type schema struct {
-	db                   *sql.DB
-	d                    dialect.Dialect
-	runs, workers, evts  string // quoted names
-	clockExpr            string
-	clockRes             time.Duration
-	notifyChannel        string // unquoted, for a Notifier
-	q                    queries
+	db                  *sql.DB
+	d                   dialect.Dialect
+	runs, workers, evts string // quoted names
+	clockExpr           string
+	clockRes            time.Duration
+	notifyChannel       string // unquoted, for a Notifier
+	q                   queries
 }
 
 // compile validates t and builds its statements.
@@ -101,7 +101,7 @@ func (t Tables) compile() (*schema, error) {
 
 // queries are the statements, with the dialect's placeholders.
 type queries struct {
-	insertRun, readRun, startRun, endRun, scaleRun                string
+	insertRun, readRun, startRun, endRun, scaleRun               string
 	insertWorker, readyWorker, beat, setState, leave, seen, lost string
 	testStart, result, readWorkers, readResults                  string
 	insertEvent, readEvents, maxSeq, workerExists                string
@@ -135,15 +135,17 @@ func (s *schema) build() queries {
 		// A worker becomes ready only while the run still waits: one that
 		// comes later was not counted by the orchestrator and is late.
 		readyWorker: p(`UPDATE ` + w + ` SET state = ?, phase = ?, ready_ns = ?, beat_ns = ? WHERE run_id = ? AND worker_id = ? AND EXISTS (SELECT 1 FROM ` + r + ` WHERE run_id = ? AND status = 'WAITING')`),
-		beat:        p(`UPDATE ` + w + ` SET beat_ns = ?, phase = ? WHERE run_id = ? AND worker_id = ?`),
-		setState:    p(`UPDATE ` + w + ` SET state = ?, phase = ?, beat_ns = ? WHERE run_id = ? AND worker_id = ?`),
-		leave:       p(`UPDATE ` + w + ` SET state = ?, phase = ?, beat_ns = ?, err_text = ? WHERE run_id = ? AND worker_id = ?`),
-		seen:        p(`UPDATE ` + w + ` SET seen_ns = ? WHERE run_id = ? AND worker_id = ?`),
-		lost:        p(`UPDATE ` + w + ` SET state = 'LOST' WHERE run_id = ? AND worker_id = ? AND state NOT IN ('DONE', 'FAILED', 'LOST')`),
-		testStart:   p(`UPDATE ` + w + ` SET test_start_ns = ? WHERE run_id = ? AND worker_id = ?`),
-		result:      p(`UPDATE ` + w + ` SET result_json = ? WHERE run_id = ? AND worker_id = ?`),
-		readWorkers: p(`SELECT worker_id, state, phase, concurrency, ready_ns, beat_ns, seen_ns, clock_offset_ns, clock_error_ns, err_text FROM ` + w + ` WHERE run_id = ? ORDER BY worker_id`),
-		readResults: p(`SELECT worker_id, result_json FROM ` + w + ` WHERE run_id = ? ORDER BY worker_id`),
+		// A heartbeat writes only the beat: the state and phase are written by
+		// SetState and Leave, and a beat still in flight must not undo them.
+		beat:         p(`UPDATE ` + w + ` SET beat_ns = ? WHERE run_id = ? AND worker_id = ?`),
+		setState:     p(`UPDATE ` + w + ` SET state = ?, phase = ?, beat_ns = ? WHERE run_id = ? AND worker_id = ?`),
+		leave:        p(`UPDATE ` + w + ` SET state = ?, phase = ?, beat_ns = ?, err_text = ? WHERE run_id = ? AND worker_id = ?`),
+		seen:         p(`UPDATE ` + w + ` SET seen_ns = ? WHERE run_id = ? AND worker_id = ?`),
+		lost:         p(`UPDATE ` + w + ` SET state = 'LOST' WHERE run_id = ? AND worker_id = ? AND state NOT IN ('DONE', 'FAILED', 'LOST')`),
+		testStart:    p(`UPDATE ` + w + ` SET test_start_ns = ? WHERE run_id = ? AND worker_id = ?`),
+		result:       p(`UPDATE ` + w + ` SET result_json = ? WHERE run_id = ? AND worker_id = ?`),
+		readWorkers:  p(`SELECT worker_id, state, phase, concurrency, ready_ns, beat_ns, seen_ns, clock_offset_ns, clock_error_ns, err_text FROM ` + w + ` WHERE run_id = ? ORDER BY worker_id`),
+		readResults:  p(`SELECT worker_id, result_json FROM ` + w + ` WHERE run_id = ? ORDER BY worker_id`),
 		workerExists: p(`SELECT COUNT(*) FROM ` + w + ` WHERE run_id = ? AND worker_id = ?`),
 
 		insertEvent: p(`INSERT INTO ` + e + ` (run_id, seq, kind, concurrency, reason, created_ns) VALUES (?, ?, ?, ?, ?, ?)`),

@@ -16,8 +16,18 @@
 //	go run ./examples/pgbench -dsn postgres://127.0.0.1:5432/test -c 8 -T 15
 //
 // A DSN without a user connects as $PGUSER, or else as the operating system
-// user, as libpq and pgbench do. ../shared/tools/pgbench-compare runs this
-// beside `pgbench -S -M prepared`, interleaved.
+// user, as libpq and pgbench do; without sslmode it prefers TLS, as they do.
+// ../shared/tools/pgbench-compare runs this beside `pgbench -S -M prepared`,
+// interleaved.
+//
+// Each worker takes the *pgx.Conn out of its session once, on its first
+// operation, and keeps it in a slot of its own. -mode chooses the pgx path
+// (cache, prepared, raw-ctx, raw; raw, the default, runs the prepared
+// statement through pgconn with a pre-encoded binary parameter and
+// allocates once per query, in pgx). -io blocking trades Go's network
+// poller for blocking system calls on a thread per client; -procs sets
+// GOMAXPROCS, -gc the GC percentage, -cpuprofile writes a CPU profile.
+// PERFORMANCE.md gives what each costs on one machine.
 package main
 
 import (
@@ -32,6 +42,8 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/pool/pgxnative"
@@ -53,6 +65,7 @@ type options struct {
 	scale      int
 	warmup     time.Duration
 	mode       string
+	io         string
 	procs      int
 	gcPercent  int
 	jsonPath   string
@@ -69,7 +82,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.scale, "s", 0, "scale factor; 0 reads it from pgbench_branches, as pgbench does")
 	fs.DurationVar(&o.warmup, "warmup", 0, "warmup before the measured window, kept out of tps")
 	fs.StringVar(&o.mode, "mode", ModeRaw, "pgx path: cache, prepared, raw-ctx or raw (see PERFORMANCE.md)")
-	fs.IntVar(&o.procs, "procs", 0, "GOMAXPROCS; 0 keeps the runtime's choice")
+	fs.StringVar(&o.io, "io", ioPoller, "socket I/O: poller (Go's network poller) or blocking (blocking system calls, one thread per client)")
+	fs.IntVar(&o.procs, "procs", 0, "GOMAXPROCS; 0 keeps the runtime's choice, or with -io blocking makes it clients+2")
 	fs.IntVar(&o.gcPercent, "gc", 400, "GOGC percentage (debug.SetGCPercent); the hot path allocates little, so a rarer GC costs little memory")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the startline result as JSON to this file")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
@@ -91,11 +105,19 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-warmup: must not be negative, got %v", o.warmup)
 	case !validMode(o.mode):
 		return o, fmt.Errorf("-mode: want one of %v, got %q", modes, o.mode)
+	case o.io != ioPoller && o.io != ioBlocking:
+		return o, fmt.Errorf("-io: want %s or %s, got %q", ioPoller, ioBlocking, o.io)
 	case o.procs < 0:
 		return o, fmt.Errorf("-procs: must not be negative, got %d", o.procs)
 	}
 	return o, nil
 }
+
+// Values of -io.
+const (
+	ioPoller   = "poller"
+	ioBlocking = "blocking"
+)
 
 // accountsPerScale is pgbench's number of pgbench_accounts rows per unit of
 // scale.
@@ -106,15 +128,19 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.procs > 0 {
-		runtime.GOMAXPROCS(o.procs)
+	procs := o.procs
+	if procs == 0 && o.io == ioBlocking {
+		procs = o.clients + 2 // a processor per client, and the Runner's own
 	}
-	debug.SetGCPercent(o.gcPercent)
+	if procs > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(o.gcPercent))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	p, err := pgxnative.Open(ctx, o.dsn, pgxnative.Options{MaxConns: int32(o.clients)})
+	p, err := openPool(ctx, o.dsn, o.clients, o.io)
 	if err != nil {
 		return err
 	}
@@ -172,6 +198,15 @@ func run(args []string, stdout io.Writer) error {
 	return runErr
 }
 
+// openPool opens a pool of conns connections, dialled for the -io mode.
+func openPool(ctx context.Context, dsn string, conns int, io string) (*pgxnative.Pool, error) {
+	opts := pgxnative.Options{MaxConns: int32(conns)}
+	if io == ioBlocking {
+		opts.Config = func(c *pgxpool.Config) { c.ConnConfig.DialFunc = dialBlocking }
+	}
+	return pgxnative.Open(ctx, dsn, opts)
+}
+
 // readScale reads the scale factor as pgbench does: the number of rows of
 // pgbench_branches.
 func readScale(ctx context.Context, p *pgxnative.Pool) (int, error) {
@@ -190,7 +225,7 @@ func readScale(ctx context.Context, p *pgxnative.Pool) (int, error) {
 // figures so that scripts that read pgbench's output read this one.
 func writeSummary(w io.Writer, o options, scale int, res *loadtest.Result) {
 	m := res.Phases.Measure
-	fmt.Fprintln(w, "transaction type: <builtin: select only> (startline, pgx "+o.mode+")")
+	fmt.Fprintln(w, "transaction type: <builtin: select only> (startline, pgx "+o.mode+", "+o.io+" I/O)")
 	fmt.Fprintf(w, "scaling factor: %d\n", scale)
 	fmt.Fprintf(w, "number of clients: %d\n", o.clients)
 	fmt.Fprintf(w, "duration: %d s\n", o.seconds)

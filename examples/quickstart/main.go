@@ -4,8 +4,16 @@
 // from an in-process orchestrator, warms up, measures, and prints the startup
 // waterfall and the measured latencies.
 //
+// By default the workers run a closed loop (each starts its next query when
+// the last one ends); -rate runs an arrival-rate test instead, with latency
+// measured from each query's scheduled start. -warmup steady ends the warmup
+// when throughput and latency have settled. -threshold checks the measured
+// window and makes the program exit with status 1 when one fails. A
+// progress line is drawn on standard error while the run is on.
+//
 //	go run ./examples/quickstart
 //	go run ./examples/quickstart -workers 16 -warmup 1s -duration 10s -json result.json
+//	go run ./examples/quickstart -rate 2000 -warmup steady -threshold 'p99<50ms' -threshold 'error_rate<0.01'
 package main
 
 import (
@@ -18,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // the embedded database, pure Go
@@ -36,13 +45,52 @@ func main() {
 	}
 }
 
+// warmupFlag is a duration, or "steady" to warm up until steady.
+type warmupFlag struct {
+	d      time.Duration
+	steady bool
+}
+
+func (w *warmupFlag) String() string {
+	if w.steady {
+		return "steady"
+	}
+	return w.d.String()
+}
+
+func (w *warmupFlag) Set(s string) error {
+	if s == "steady" {
+		w.steady = true
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New(`want a duration such as 2s, or "steady"`)
+	}
+	w.d, w.steady = d, false
+	return nil
+}
+
+// listFlag collects a repeated flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
 func run() error {
 	workers := flag.Int("workers", 8, "concurrent workers, each with its own connection")
-	warmup := flag.Duration("warmup", 2*time.Second, "warmup before the measured window")
+	warmup := warmupFlag{d: 2 * time.Second}
+	flag.Var(&warmup, "warmup", `warmup before the measured window: a duration, or "steady" to warm up until throughput and latency settle (at most 30s)`)
 	duration := flag.Duration("duration", 5*time.Second, "length of the measured window")
+	rate := flag.Float64("rate", 0, "arrival rate in queries per second, instead of a closed loop (must be positive)")
+	var thresholds listFlag
+	flag.Var(&thresholds, "threshold", "a threshold on the measured window, such as 'p99<50ms', 'error_rate<0.01', 'throughput>1000' or 'point_select:p99<20ms' (repeatable)")
+	progress := flag.Bool("progress", true, "draw a progress line on standard error while the run is on")
 	rows := flag.Int("rows", 100_000, "rows to seed the table with")
 	jsonPath := flag.String("json", "", "also write the result as JSON to this file")
 	flag.Parse()
+	rateSet := false
+	flag.Visit(func(f *flag.Flag) { rateSet = rateSet || f.Name == "rate" })
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -83,24 +131,68 @@ func run() error {
 		sinks = append(sinks, loadtest.JSONSink{W: f, Indent: true})
 	}
 
-	r, err := loadtest.New(loadtest.Config{
+	cfg := loadtest.Config{
 		Pool:        p,
 		Profiler:    &profile.SQLProfiler{DB: db, Dialect: dialect.SQLite},
 		Coordinator: coord,
 		Workers:     *workers,
-		Warmup:      *warmup,
+		Warmup:      warmup.d,
 		Duration:    *duration,
+		Thresholds:  thresholds,
 		Sinks:       sinks,
 		Workload:    workload(),
-	})
+	}
+	if rateSet {
+		// Set even when zero or negative, so that New says what is wrong.
+		cfg.Rate, cfg.Arrival = *rate, loadtest.ArrivalConstant
+	}
+	if warmup.steady {
+		cfg.Warmup, cfg.Steady = 0, &loadtest.Steady{Tolerance: 0.25, Max: 30 * time.Second}
+	}
+	if *progress {
+		cfg.Hooks = loadtest.Progress(os.Stderr)
+	}
+	r, err := loadtest.New(cfg)
 	if err != nil {
 		return err
 	}
-	_, err = r.Run(ctx)
+	res, err := r.Run(ctx)
 	if errors.Is(err, context.Canceled) {
-		return nil // interrupted: the report of what was measured is printed
+		err = nil // interrupted: the report of what was measured is printed
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return report(res)
+}
+
+// report prints what the text report leaves out: how the warmup ended, the
+// arrival-rate counts and the thresholds; it fails if a threshold did.
+func report(res *loadtest.Result) error {
+	w := res.Phases.Warmup
+	fmt.Printf("\nwarmup ended by %s after %s", w.EndedBy, w.Duration.Round(time.Millisecond))
+	if w.Examined > 0 {
+		fmt.Printf(" (%d intervals examined)", w.Examined)
+	}
+	fmt.Println()
+	if m := res.Phases.Measure; res.Config.Arrival != "closed" {
+		fmt.Printf("arrival rate %g/s (%s): late %d, dropped %d", res.Config.Rate, res.Config.Arrival, m.Late, m.Dropped)
+		if m.Queue != nil {
+			fmt.Printf(", queueing delay p99 %s", m.Queue.P99)
+		}
+		fmt.Println()
+	}
+	for _, t := range res.Thresholds {
+		status := "ok  "
+		if !t.OK {
+			status = "FAIL"
+		}
+		fmt.Printf("threshold %s %s (measured %g, limit %g)\n", status, t.Name, t.Value, t.Limit)
+	}
+	if failed := res.FailedThresholds(); len(failed) > 0 {
+		return fmt.Errorf("%d of %d thresholds failed", len(failed), len(res.Thresholds))
+	}
+	return nil
 }
 
 // workload reads the accounts table three ways; the parameters come from the

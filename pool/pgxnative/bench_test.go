@@ -2,8 +2,10 @@ package pgxnative_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/startline/startline/internal/testenv"
 	"github.com/startline/startline/pool"
+	"github.com/startline/startline/pool/pgxnative"
 )
 
 // BenchmarkWarm compares ways to open benchConns PostgreSQL connections:
@@ -114,4 +117,63 @@ func waitGone(b *testing.B, dsn, name string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	b.Fatalf("connections named %s still open", name)
+}
+
+// BenchmarkSessionQuery runs a one-row query by primary key on one pinned
+// session, through the generic Session.Query and through the typed
+// Conn().QueryRow, and reports beside ns/op (a round trip) the client's own
+// CPU time per query (user+system, from getrusage): on a machine where
+// client and server share the cores, that decides how many queries per
+// second the server is left to serve.
+func BenchmarkSessionQuery(b *testing.B) {
+	dsn := testenv.Postgres(b)
+	ctx := context.Background()
+	p := open(b, dsn, 1)
+	defer p.Close()
+	s, err := p.Session(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const q = "SELECT g FROM generate_series(1, 1000) g WHERE g = $1"
+	run := func(b *testing.B, query func(i int32) error) {
+		if err := query(1); err != nil { // prepares
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		cpu0 := cpuTime(b)
+		var i int32
+		for b.Loop() {
+			i = i%1000 + 1
+			if err := query(i); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+	}
+	b.Run("Session.Query", func(b *testing.B) {
+		run(b, func(i int32) error {
+			n, err := s.Query(ctx, q, i)
+			if err == nil && n != 1 {
+				err = fmt.Errorf("got %d rows, want 1", n)
+			}
+			return err
+		})
+	})
+	b.Run("Conn.QueryRow", func(b *testing.B) {
+		c := s.(*pgxnative.Session).Conn()
+		run(b, func(i int32) error {
+			var g int32
+			return c.QueryRow(ctx, q, i).Scan(&g)
+		})
+	})
+}
+
+// cpuTime returns the process's user and system CPU time so far, in ns.
+func cpuTime(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }

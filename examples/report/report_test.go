@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/startline/startline/loadtest"
+	"github.com/startline/startline/timing"
+)
+
+// writeResult writes a small result as the examples' -json does.
+func writeResult(t *testing.T, dir, node string, offset time.Duration) string {
+	t.Helper()
+	anchor := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(offset)
+	res := &loadtest.Result{RunID: "r", Node: node, StartedAt: anchor,
+		Timeline: timing.Timeline{Node: node, Anchor: anchor, Marks: []timing.Mark{
+			{Phase: timing.PoolInit, Worker: timing.Process, Start: 0, End: 10 * time.Millisecond},
+			{Phase: timing.CoordStart, Worker: timing.Process, Start: 20 * time.Millisecond, End: 20 * time.Millisecond},
+			{Phase: timing.QueryFirst, Worker: 0, Start: 21 * time.Millisecond, End: 22 * time.Millisecond},
+		}},
+		Config:    loadtest.RunConfig{Workers: 1, Conns: 1, Duration: time.Second},
+		Intervals: []loadtest.Interval{{Start: 21 * time.Millisecond, Duration: time.Second, Phase: timing.Measure, Ops: 10, Throughput: 10}},
+	}
+	var b bytes.Buffer
+	require.NoError(t, loadtest.JSONSink{W: &b, Indent: true}.Write(context.Background(), res))
+	path := filepath.Join(dir, node+".json")
+	require.NoError(t, os.WriteFile(path, b.Bytes(), 0o600))
+	return path
+}
+
+func TestRenderOneAndMerged(t *testing.T) {
+	dir := t.TempDir()
+	a := writeResult(t, dir, "a", 0)
+	b := writeResult(t, dir, "b", 5*time.Millisecond)
+	out := filepath.Join(dir, "out.html")
+	csv := filepath.Join(dir, "out.csv")
+	var text bytes.Buffer
+	require.NoError(t, run([]string{"-in", a, "-html", out, "-text", "-csv", csv}, &text))
+	html, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Contains(t, string(html), "Run r")
+	assert.Equal(t, 2, strings.Count(string(html), `class="wf-bar `))
+	assert.Contains(t, text.String(), "query.first")
+	c, err := os.ReadFile(csv)
+	require.NoError(t, err)
+	assert.Equal(t, 2, strings.Count(string(c), "\n"), "header and one interval")
+
+	// Two processes' results are merged into one report.
+	text.Reset()
+	require.NoError(t, run([]string{"-in", a, "-in", b, "-html", out}, &text))
+	html, err = os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, 1, strings.Count(string(html), `<section class="result">`))
+	assert.Equal(t, 4, strings.Count(string(html), `class="wf-bar `))
+	assert.Contains(t, string(html), "a · worker 0")
+	assert.Contains(t, string(html), "b · worker 0")
+}
+
+func TestRejectsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte("{\n  \"run_id\": \"r\",\n  \"timeline\": [\n"), 0o600))
+	err := run([]string{"-in", bad, "-text"}, &bytes.Buffer{})
+	require.ErrorIs(t, err, loadtest.ErrBadResult)
+	assert.Contains(t, err.Error(), bad+":4:")
+	assert.Error(t, run([]string{"-text"}, &bytes.Buffer{}), "no input")
+	assert.Error(t, run([]string{"-in", writeResult(t, dir, "a", 0)}, &bytes.Buffer{}), "no output")
+}

@@ -1,0 +1,409 @@
+// Command snowflake runs a coordinated warmup-then-measure load test on
+// Snowflake: against a real account when a DSN is given (-dsn, or
+// SNOWFLAKE_DSN, or SNOWFLAKE_ACCOUNT/USER/PASSWORD...), and otherwise
+// against a local Snowflake-protocol server (package
+// pool/snowflake/snowflaketest) that adds the latencies it is told to.
+//
+// It warms -sessions sessions in parallel, resumes the warehouse, profiles
+// the accounts table, waits for the start signal of an in-process
+// orchestrator, warms up and measures, then prints the startup waterfall
+// (pool.init with one pool.conn mark per login), the per-login latency
+// distribution and the session settings. Heartbeats and the TEST_RESULTS
+// rows are written through the driver, as the reference harness did.
+//
+//	go run ./examples/snowflake -sessions 100 -login-latency 150ms -json result.json
+//	go run ./examples/snowflake -reference      # the reference harness's order and latencies
+//	go run ./examples/snowflake -dsn 'user:pw@account/db/schema?warehouse=wh'
+//
+// -reference reproduces the reference harness (../shared/seed): RUNNING is
+// reported and the test start recorded after the start signal, on the path
+// to the first query, with inserts at 100-200ms and queries at 1-100ms.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/snowflakedb/gosnowflake"
+
+	"github.com/startline/startline/coordinate"
+	"github.com/startline/startline/loadtest"
+	"github.com/startline/startline/pool/dialect"
+	"github.com/startline/startline/pool/snowflake"
+	"github.com/startline/startline/pool/snowflake/snowflaketest"
+	"github.com/startline/startline/profile"
+	"github.com/startline/startline/timing"
+)
+
+// Table names, as the Snowflake dialect quotes them.
+const (
+	accountsTable   = "STARTLINE_ACCOUNTS"
+	heartbeatsTable = "STARTLINE_WORKER_HEARTBEATS"
+	resultsTable    = "STARTLINE_TEST_RESULTS"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "snowflake:", err)
+		os.Exit(1)
+	}
+}
+
+type flags struct {
+	sessions, workers, rows int
+	warmup, duration        time.Duration
+	login, query, insert    string
+	resume                  string
+	reference               bool
+	dsn, jsonPath           string
+	warehouse               string
+}
+
+func run() error {
+	var f flags
+	flag.IntVar(&f.sessions, "sessions", 100, "sessions to warm before the run")
+	flag.IntVar(&f.workers, "workers", 0, "concurrent workers (default: sessions-1, leaving one session for heartbeats and results)")
+	flag.IntVar(&f.rows, "rows", 10_000, "rows of the accounts table (local server)")
+	flag.DurationVar(&f.warmup, "warmup", time.Second, "warmup before the measured window")
+	flag.DurationVar(&f.duration, "duration", 3*time.Second, "length of the measured window")
+	flag.StringVar(&f.login, "login-latency", "150ms", "local server: latency per login, D or MIN-MAX")
+	flag.StringVar(&f.query, "query-latency", "5ms", "local server: latency per query, D or MIN-MAX (-reference: 1ms-100ms)")
+	flag.StringVar(&f.insert, "insert-latency", "0", "local server: latency per insert, D or MIN-MAX (-reference: 100ms-200ms)")
+	flag.StringVar(&f.resume, "resume-latency", "0", "local server: latency of resuming the warehouse, D or MIN-MAX")
+	flag.BoolVar(&f.reference, "reference", false, "reproduce the reference harness's order and latencies")
+	flag.StringVar(&f.dsn, "dsn", "", "gosnowflake DSN of a real account (default: SNOWFLAKE_DSN or SNOWFLAKE_* variables, else the local server)")
+	flag.StringVar(&f.warehouse, "warehouse", "", "warehouse to use and resume (local default: STARTLINE_WH)")
+	flag.StringVar(&f.jsonPath, "json", "", "also write the result as JSON to this file")
+	flag.Parse()
+	if f.reference {
+		set := map[string]bool{}
+		flag.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+		if !set["query-latency"] {
+			f.query = "1ms-100ms"
+		}
+		if !set["insert-latency"] {
+			f.insert = "100ms-200ms"
+		}
+	}
+	if f.sessions < 1 {
+		return fmt.Errorf("-sessions must be positive, got %d", f.sessions)
+	}
+	if f.workers == 0 {
+		f.workers = max(1, f.sessions-1)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	cfg, local, err := config(f)
+	if err != nil {
+		return err
+	}
+	if local != nil {
+		defer local.Close()
+		if err := seed(ctx, local.DB(), f.rows); err != nil {
+			return fmt.Errorf("seeding the local server: %w", err)
+		}
+	}
+	if f.warehouse == "" {
+		f.warehouse = cfg.Warehouse // resumed by Prepare
+	}
+	runID := "run-" + time.Now().UTC().Format("20060102T150405")
+	p, err := snowflake.New(cfg, snowflake.Options{Settings: snowflake.Settings{
+		RunID: runID, Warehouse: f.warehouse, StatementTimeout: 5 * time.Minute,
+	}})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if err := createTables(ctx, p.DB(), local == nil, f.rows); err != nil {
+		return err
+	}
+
+	// An orchestrator in this process: it starts the run 10ms after the
+	// worker is ready, as one on another host would.
+	coord := coordinate.NewLocal(coordinate.LocalOptions{})
+	go func() { _, _ = coord.StartWhenReady(ctx, coordinate.Readiness{Workers: 1}, 10*time.Millisecond) }()
+
+	sinks := []loadtest.Sink{&resultsSink{db: p.DB()}, loadtest.TextSink{W: os.Stdout}}
+	if f.jsonPath != "" {
+		out, err := os.Create(f.jsonPath)
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		sinks = append(sinks, loadtest.JSONSink{W: out, Indent: true})
+	}
+
+	// Resume the warehouse between pool.init and the barrier. Until the
+	// Runner calls Pool.Prepare itself (as its own warehouse.resume span),
+	// a hook does it and the span is printed below the waterfall.
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var resume timing.Mark
+	hooks := loadtest.Hooks{PoolInitDone: func(info loadtest.PhaseDoneInfo) {
+		if info.Err != nil {
+			return
+		}
+		start := time.Now()
+		err := p.Prepare(runCtx)
+		resume = timing.Mark{Phase: p.PreparePhase(), Worker: timing.Process, Start: info.End, End: info.End + time.Since(start)}
+		if err != nil {
+			resume.Err = err.Error()
+			cancel(err)
+		}
+	}}
+
+	r, err := loadtest.New(loadtest.Config{
+		RunID:          runID,
+		Pool:           p,
+		Conns:          f.sessions,
+		Profiler:       &profile.SQLProfiler{DB: p.DB(), Dialect: dialect.Snowflake},
+		Coordinator:    heartbeats{Coordinator: coord, db: p.DB(), run: runID},
+		Workers:        f.workers,
+		Warmup:         f.warmup,
+		Duration:       f.duration,
+		Sinks:          sinks,
+		ReferenceOrder: f.reference,
+		Hooks:          hooks,
+		Workload:       workload(),
+	})
+	if err != nil {
+		return err
+	}
+	_, err = r.Run(runCtx)
+	if cause := context.Cause(runCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+		err = errors.Join(err, cause)
+	}
+
+	fmt.Println()
+	if resume.Phase != "" {
+		fmt.Printf("%s: %s (after pool.init, before the barrier)%s\n", resume.Phase,
+			timing.FormatDuration(resume.Duration()), errSuffix(resume.Err))
+	}
+	printLogins(p.Logins())
+	settings, _ := json.Marshal(p.Settings())
+	fmt.Printf("session settings: %s\n", settings)
+	if local != nil {
+		c := local.Counters()
+		fmt.Printf("local server: %d login attempts, %d sessions, %d statements, %d warehouse resumes\n",
+			c.LoginAttempts, c.Logins, c.Statements, c.WarehouseResumes)
+	}
+	if errors.Is(err, context.Canceled) {
+		return nil // interrupted: the report of what was measured is printed
+	}
+	return err
+}
+
+func errSuffix(e string) string {
+	if e == "" {
+		return ""
+	}
+	return " ! " + e
+}
+
+// config returns the driver configuration: a real account's when one is
+// given, else the local server's (which it starts).
+func config(f flags) (*gosnowflake.Config, *snowflaketest.Server, error) {
+	if f.dsn != "" {
+		cfg, err := gosnowflake.ParseDSN(f.dsn)
+		if err != nil {
+			return nil, nil, errors.New("-dsn does not parse (see the gosnowflake DSN format)")
+		}
+		return cfg, nil, nil
+	}
+	if cfg, ok, err := snowflake.ConfigFromEnv(); ok || err != nil {
+		return cfg, nil, err
+	}
+	var opts snowflaketest.Options
+	for _, l := range []struct {
+		name, v string
+		dst     *snowflaketest.Latency
+	}{
+		{"-login-latency", f.login, &opts.LoginLatency},
+		{"-query-latency", f.query, &opts.QueryLatency},
+		{"-insert-latency", f.insert, &opts.InsertLatency},
+		{"-resume-latency", f.resume, &opts.ResumeLatency},
+	} {
+		lat, err := parseLatency(l.v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", l.name, err)
+		}
+		*l.dst = lat
+	}
+	srv, err := snowflaketest.NewServer(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Printf("local Snowflake-protocol server at %s: login %s, query %s, insert %s\n\n", srv.Addr(), f.login, f.query, f.insert)
+	cfg := srv.Config(snowflaketest.DefaultUser, snowflaketest.DefaultPassword)
+	if f.warehouse == "" {
+		cfg.Warehouse = "STARTLINE_WH"
+	}
+	return cfg, srv, nil
+}
+
+// parseLatency reads "D" or "MIN-MAX".
+func parseLatency(s string) (snowflaketest.Latency, error) {
+	lo, hi, ranged := strings.Cut(s, "-")
+	a, err := time.ParseDuration(lo)
+	if err != nil {
+		return snowflaketest.Latency{}, err
+	}
+	if !ranged {
+		return snowflaketest.Fixed(a), nil
+	}
+	b, err := time.ParseDuration(hi)
+	if err != nil {
+		return snowflaketest.Latency{}, err
+	}
+	if b < a || a < 0 {
+		return snowflaketest.Latency{}, fmt.Errorf("%q: want 0 <= MIN <= MAX", s)
+	}
+	return snowflaketest.Between(a, b), nil
+}
+
+func workload() loadtest.Workload {
+	return snowflake.TagWorkload(loadtest.Workload{
+		Tables: []profile.TableSpec{{Table: accountsTable, Key: "ID", Columns: []string{"REGION"}, Sample: 1000}},
+		Operations: []loadtest.Operation{
+			loadtest.QueryOp("point_select", 80, `SELECT "ID", "NAME", "BALANCE" FROM "STARTLINE_ACCOUNTS" WHERE "ID" = ?`,
+				func(w *loadtest.Worker, buf []any) []any {
+					return append(buf, w.Profile().Table(accountsTable).RandomID(w.Rand()))
+				}),
+			loadtest.QueryOp("region_top", 20, `SELECT "ID", "BALANCE" FROM "STARTLINE_ACCOUNTS" WHERE "REGION" = ? ORDER BY "BALANCE" DESC LIMIT 10`,
+				func(w *loadtest.Worker, buf []any) []any {
+					return append(buf, w.Profile().Table(accountsTable).Value("REGION", w.Rand()))
+				}),
+		},
+	})
+}
+
+var regions = []string{"emea", "amer", "apac", "latam", "anz"}
+
+// seed fills the local server's database directly: seeding row by row
+// through the driver would pay the insert latency for each row.
+func seed(ctx context.Context, db *sql.DB, n int) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE "STARTLINE_ACCOUNTS" ("ID" INTEGER PRIMARY KEY, "NAME" TEXT, "BALANCE" INTEGER, "REGION" TEXT)`); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE INDEX "ACCOUNTS_REGION_BALANCE" ON "STARTLINE_ACCOUNTS" ("REGION", "BALANCE")`); err != nil {
+		return err
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO "STARTLINE_ACCOUNTS" VALUES (?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 1; i <= n; i++ {
+		if _, err := ins.ExecContext(ctx, i, fmt.Sprintf("user-%07d", i), r.IntN(1_000_000), regions[r.IntN(len(regions))]); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// createTables creates the heartbeat and results tables through the
+// driver, and on a real account the accounts table too.
+func createTables(ctx context.Context, db *sql.DB, live bool, rows int) error {
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS "` + heartbeatsTable + `" ("RUN_ID" VARCHAR, "NODE" VARCHAR, "STATUS" VARCHAR, "PHASE" VARCHAR, "AT" TIMESTAMP_NTZ)`,
+		`CREATE TABLE IF NOT EXISTS "` + resultsTable + `" ("RUN_ID" VARCHAR, "NODE" VARCHAR, "STATUS" VARCHAR, "OPS" NUMBER(38,0), "ERRORS" NUMBER(38,0), "P50_MS" FLOAT, "P99_MS" FLOAT, "AT" TIMESTAMP_NTZ)`,
+	}
+	if live {
+		stmts = append(stmts, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS "%s" AS SELECT SEQ8() + 1 AS "ID", 'user-' || SEQ8() AS "NAME", UNIFORM(0, 1000000, RANDOM()) AS "BALANCE", ARRAY_CONSTRUCT('emea','amer','apac','latam','anz')[UNIFORM(0, 4, RANDOM())]::VARCHAR AS "REGION" FROM TABLE(GENERATOR(ROWCOUNT => %d))`, accountsTable, rows))
+	}
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("creating tables: %w", err)
+		}
+	}
+	return nil
+}
+
+// heartbeats is the in-process coordinator whose state reports are also
+// written to a Snowflake table, as the reference harness's heartbeats were:
+// each report costs an insert.
+type heartbeats struct {
+	coordinate.Coordinator
+	db  *sql.DB
+	run string
+}
+
+func (h heartbeats) Join(ctx context.Context, w coordinate.Worker) (coordinate.Member, error) {
+	m, err := h.Coordinator.Join(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	return heartbeatMember{Member: m, h: h, node: w.ID}, nil
+}
+
+type heartbeatMember struct {
+	coordinate.Member
+	h    heartbeats
+	node string
+}
+
+func (m heartbeatMember) SetState(ctx context.Context, s coordinate.State) error {
+	if _, err := m.h.db.ExecContext(ctx, `INSERT INTO "`+heartbeatsTable+`" VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP())`,
+		m.h.run, m.node, string(s.Status), s.Phase); err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	return m.Member.SetState(ctx, s)
+}
+
+// resultsSink writes the test start and the result to the TEST_RESULTS
+// table through the driver.
+type resultsSink struct{ db *sql.DB }
+
+func (s *resultsSink) TestStart(ctx context.Context, info loadtest.RunInfo) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO "`+resultsTable+`" ("RUN_ID", "NODE", "STATUS", "AT") VALUES (?, ?, 'STARTED', CURRENT_TIMESTAMP())`,
+		info.RunID, info.Node)
+	return err
+}
+
+func (s *resultsSink) Write(ctx context.Context, res *loadtest.Result) error {
+	m := res.Phases.Measure
+	_, err := s.db.ExecContext(ctx, `INSERT INTO "`+resultsTable+`" VALUES (?, ?, 'DONE', ?, ?, ?, ?, CURRENT_TIMESTAMP())`,
+		res.RunID, res.Node, m.Ops, m.Errors,
+		float64(m.Latency.P50)/float64(time.Millisecond), float64(m.Latency.P99)/float64(time.Millisecond))
+	return err
+}
+
+// printLogins prints the distribution of the logins' latencies.
+func printLogins(logins []snowflake.Login) {
+	if len(logins) == 0 {
+		return
+	}
+	lat := make([]time.Duration, 0, len(logins))
+	retried, failed := 0, 0
+	for _, l := range logins {
+		lat = append(lat, l.End.Sub(l.Start))
+		if l.Attempts > 1 {
+			retried++
+		}
+		if l.Err != nil {
+			failed++
+		}
+	}
+	slices.Sort(lat)
+	q := func(f float64) string { return timing.FormatDuration(lat[int(f*float64(len(lat)-1))]) }
+	fmt.Printf("logins: %d (retried %d, failed %d)  min %s  p50 %s  p90 %s  p99 %s  max %s\n",
+		len(lat), retried, failed, q(0), q(0.5), q(0.9), q(0.99), q(1))
+}

@@ -1,0 +1,135 @@
+package report_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"html"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/startline/startline/internal/testenv"
+	"github.com/startline/startline/loadtest/report"
+)
+
+// chromium returns the path of the headless browser, or skips t (fails it
+// when services are required: .ci/run installs Debian's chromium).
+func chromium(t *testing.T) string {
+	t.Helper()
+	path := os.Getenv("STARTLINE_CHROMIUM")
+	if path == "" {
+		path = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(path); err != nil {
+		if testenv.Required() {
+			t.Fatalf("chromium is required (STARTLINE_REQUIRE_SERVICES=1) but not found at %s: %v", path, err)
+		}
+		t.Skipf("chromium not found at %s (%v): install Debian's chromium package, or set STARTLINE_CHROMIUM; set STARTLINE_REQUIRE_SERVICES=1 to fail instead", path, err)
+	}
+	return path
+}
+
+// The probe is added to a copy of the report for the test only (the report
+// itself has no script). The first part, at the top of <head>, collects
+// errors; the second, at the end of <body>, counts what was rendered: bars
+// with a size and a fill from the stylesheet, series with a length, and
+// resources the page loaded (there must be none).
+const probeHead = `<script>
+window.__errors = [];
+window.addEventListener("error", function (e) { window.__errors.push(String(e.message)); });
+(function () { var orig = console.error; console.error = function () { window.__errors.push(Array.from(arguments).join(" ")); orig.apply(console, arguments); }; })();
+</script>`
+
+const probeBody = `<script>
+(function () {
+  function sized(e) { var b = e.getBBox(); return b.width > 0 && b.height > 0; }
+  var bars = Array.from(document.querySelectorAll("svg.waterfall rect.wf-bar"));
+  var result = {
+    bars: bars.filter(function (e) { return sized(e) && getComputedStyle(e).fill !== "rgb(0, 0, 0)"; }).length,
+    series: Array.from(document.querySelectorAll("svg.chart path.series")).filter(function (e) { return e.getTotalLength() > 0; }).length,
+    charts: document.querySelectorAll("svg.chart").length,
+    signal: document.querySelectorAll("svg.waterfall line.wf-signal").length,
+    resources: performance.getEntriesByType("resource").length,
+    errors: window.__errors
+  };
+  document.body.setAttribute("data-probe", JSON.stringify(result));
+})();
+</script>`
+
+type probe struct {
+	Bars, Series, Charts, Signal, Resources int
+	Errors                                  []string
+}
+
+func runChromium(t *testing.T, bin string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a hung browser must not hang the tests
+	defer cancel()
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + t.TempDir(),
+		// Any name lookup fails, so a fetch would show as an error.
+		"--host-resolver-rules=MAP * ~NOTFOUND"}
+	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	require.NoError(t, cmd.Run(), "chromium: %s", errb.String())
+	return out.String(), errb.String()
+}
+
+func TestReportInChromium(t *testing.T) {
+	bin := chromium(t)
+	a, b := synth(t, 6, 30), synth(t, 3, 10)
+	b.RunID = `<b>second</b>`
+	var buf bytes.Buffer
+	require.NoError(t, report.WriteHTML(&buf, a, b))
+	page := buf.String()
+	page = strings.Replace(page, "<head>", "<head>"+probeHead, 1)
+	page = strings.Replace(page, "</body>", probeBody+"</body>", 1)
+	path := filepath.Join(t.TempDir(), "report.html")
+	require.NoError(t, os.WriteFile(path, []byte(page), 0o600))
+
+	dom, logs := runChromium(t, bin, "--enable-logging=stderr", "--v=0", "--dump-dom", "file://"+path)
+	m := regexp.MustCompile(`data-probe="([^"]*)"`).FindStringSubmatch(dom)
+	require.NotNil(t, m, "the probe did not run; browser log:\n%s", logs)
+	var got probe
+	require.NoError(t, json.Unmarshal([]byte(html.UnescapeString(m[1])), &got))
+
+	assert.Equal(t, spans(a)+spans(b), got.Bars, "every span mark is a painted bar")
+	assert.Equal(t, 2*4, got.Series, "throughput, p50, p99 and the distribution, per result")
+	assert.Equal(t, 2*3, got.Charts)
+	assert.Equal(t, 2, got.Signal, "the start signal line, per result")
+	assert.Zero(t, got.Resources, "the report loads nothing")
+	assert.Empty(t, got.Errors)
+	for _, bad := range []string{"Uncaught", "Failed to load resource", "net::ERR_"} {
+		assert.NotContains(t, logs, bad)
+	}
+	// The label with markup is shown as text, not as markup.
+	assert.Contains(t, dom, "Run &lt;b&gt;second&lt;/b&gt;")
+}
+
+// TestReportScreenshot saves a screenshot of a report where
+// STARTLINE_REPORT_SCREENSHOT says, for people to look at.
+func TestReportScreenshot(t *testing.T) {
+	out := os.Getenv("STARTLINE_REPORT_SCREENSHOT")
+	if out == "" {
+		t.Skip("set STARTLINE_REPORT_SCREENSHOT=FILE.png to save a screenshot of a report")
+	}
+	bin := chromium(t)
+	var buf bytes.Buffer
+	require.NoError(t, report.WriteHTML(&buf, synth(t, 24, 120)))
+	path := filepath.Join(t.TempDir(), "report.html")
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o600))
+	runChromium(t, bin, "--screenshot="+out, "--window-size=1400,2000", "file://"+path)
+	st, err := os.Stat(out)
+	require.NoError(t, err)
+	assert.Positive(t, st.Size())
+}

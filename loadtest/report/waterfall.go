@@ -1,0 +1,267 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/startline/startline/timing"
+)
+
+// Waterfall geometry, in SVG user units (pixels at 100% zoom).
+const (
+	chartWidth = 1100 // every chart's width
+	labelWidth = 190  // the waterfall's label column
+	rowHeight  = 16
+	axisHeight = 22
+)
+
+// The phases whose spans last as long as the run: the waterfall's axis
+// covers the startup, and their bars run off its right end.
+func longRunning(p timing.Phase) bool {
+	return p == timing.Warmup || p == timing.Measure || p == timing.Teardown
+}
+
+type wfRow struct {
+	Y     float64
+	Shade bool // every other row has a background
+	Label string
+}
+
+type wfBar struct {
+	X, Y, W, H float64
+	Class      string // phase class, plus "err", "longest", "clipped"
+	Title      string // tooltip
+}
+
+type wfInstant struct {
+	X, Y, Size float64
+	Title      string
+}
+
+type tick struct {
+	X, Y   float64 // X for a time axis, Y for a value axis
+	Label  string
+	Anchor string // the label's text-anchor; "" is middle
+}
+
+type waterfall struct {
+	Width, Height float64
+	PlotX, PlotW  float64
+	Top, Bottom   float64 // y of the first row and below the last
+	Rows          []wfRow
+	Bars          []wfBar
+	Instants      []wfInstant
+	Ticks         []tick
+	Signal        *tick  // the start signal's line
+	Beyond        []tick // labels of the bars past the axis
+	Longest       string
+	Gap           string // the start signal to first query summary
+	Clipped       string // what runs off the axis
+	Marks         int
+}
+
+// phaseClass is the CSS class that colours a phase's bars.
+func phaseClass(p timing.Phase) string {
+	switch p {
+	case timing.PoolInit, timing.PoolConn, timing.SetupProfile, timing.CoordRegister,
+		timing.CoordWait, timing.HeartbeatRunning, timing.ResultsTestStart,
+		timing.ScaleWarmup, timing.QueryFirst, timing.Warmup, timing.Measure, timing.Teardown:
+		b := []byte("ph-" + string(p))
+		for i, c := range b {
+			if c == '.' || c == '_' {
+				b[i] = '-'
+			}
+		}
+		return string(b)
+	}
+	return "ph-other"
+}
+
+// rank orders phases as timing does: known phases in run order, then the rest.
+func rank(p timing.Phase) int {
+	if i := slices.Index(timing.Phases(), p); i >= 0 {
+		return i
+	}
+	return len(timing.Phases())
+}
+
+// workerRank puts the process's rows before the workers'.
+func workerRank(w int) int {
+	if w == timing.Process {
+		return 0
+	}
+	return 1
+}
+
+// buildWaterfall lays out tl: one row per phase of each node's process, then
+// one row per worker of each node, on an axis that covers the startup (from
+// the first mark to the end of the last one that is not warmup, measure or
+// teardown).
+func buildWaterfall(tl timing.Timeline) waterfall {
+	wf := waterfall{Width: chartWidth, PlotX: labelWidth, PlotW: chartWidth - labelWidth - 20, Top: axisHeight, Marks: len(tl.Marks)}
+	if len(tl.Marks) == 0 {
+		wf.Height = axisHeight + rowHeight
+		return wf
+	}
+	sum := timing.Summarize(tl)
+
+	// The axis.
+	t0, t1 := tl.Marks[0].Start, time.Duration(0)
+	startup := false
+	for _, m := range tl.Marks {
+		t0 = min(t0, m.Start)
+		if !longRunning(m.Phase) {
+			t1, startup = max(t1, m.End), true
+		}
+	}
+	var tEnd time.Duration
+	for _, m := range tl.Marks {
+		tEnd = max(tEnd, m.End)
+		if !startup {
+			t1 = tEnd
+		}
+	}
+	if t1 <= t0 {
+		t1 = t0 + time.Millisecond
+	}
+	ticks, top := niceTicks(float64(t0), float64(t0+(t1-t0)*21/20), 8)
+	x := linear{float64(ticks[0]), top, wf.PlotX, wf.PlotX + wf.PlotW}
+	if t1 < tEnd {
+		wf.Clipped = "Bars that run past the right edge continue: the run ends at " + timing.FormatDuration(tEnd) + "."
+	}
+
+	// The rows: per node, the process's phases, then each worker.
+	type key struct {
+		node   string
+		worker int
+		phase  timing.Phase // empty for a worker's row
+	}
+	rows := map[key][]timing.Mark{}
+	nodes := map[string]bool{}
+	for _, m := range tl.Marks {
+		k := key{node: cmp.Or(m.Node, tl.Node), worker: m.Worker}
+		if m.Worker == timing.Process {
+			k.phase = m.Phase
+		}
+		nodes[k.node] = true
+		rows[k] = append(rows[k], m)
+	}
+	keys := slices.Collect(func(yield func(key) bool) {
+		for k := range rows {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.node, b.node),
+			cmp.Compare(workerRank(a.worker), workerRank(b.worker)),
+			cmp.Compare(rank(a.phase), rank(b.phase)), cmp.Compare(a.phase, b.phase),
+			cmp.Compare(a.worker, b.worker))
+	})
+	multiNode := len(nodes) > 1
+
+	fmtSpan := func(m timing.Mark) string {
+		s := string(m.Phase)
+		if m.Worker != timing.Process {
+			s += " worker " + strconv.Itoa(m.Worker)
+		}
+		if m.Node != "" {
+			s += " on " + m.Node
+		}
+		if m.Detail != "" {
+			s += " (" + m.Detail + ")"
+		}
+		if m.Start == m.End {
+			s += " at " + timing.FormatDuration(m.Start)
+		} else {
+			s += fmt.Sprintf(": %s, %s to %s", timing.FormatDuration(m.Duration()), timing.FormatDuration(m.Start), timing.FormatDuration(m.End))
+		}
+		if m.Err != "" {
+			s += "; error: " + m.Err
+		}
+		return s
+	}
+	isLongest := func(m timing.Mark) bool {
+		l := sum.Longest
+		return l != nil && l.Phase == m.Phase && l.Worker == m.Worker && l.Start == m.Start && l.End == m.End && l.Node == m.Node
+	}
+
+	y := float64(axisHeight)
+	for _, k := range keys {
+		label := string(k.phase)
+		if k.worker != timing.Process {
+			label = "worker " + strconv.Itoa(k.worker)
+		}
+		if multiNode {
+			label = k.node + " · " + label
+		}
+		wf.Rows = append(wf.Rows, wfRow{Y: y, Label: label, Shade: len(wf.Rows)%2 == 0})
+		marks := rows[k]
+		spans := 0
+		for _, m := range marks {
+			if m.Start != m.End {
+				spans++
+			}
+		}
+		// Many spans of one phase (pool.conn) share the row in thin lanes.
+		h := float64(rowHeight - 4)
+		if spans > 1 && k.phase != "" {
+			h = max(1, h/float64(spans))
+		}
+		lane := 0
+		for _, m := range marks {
+			if m.Start == m.End {
+				wf.Instants = append(wf.Instants, wfInstant{X: x.at(float64(m.Start)), Y: y + rowHeight/2, Size: 5, Title: fmtSpan(m)})
+				continue
+			}
+			end := min(m.End, time.Duration(top))
+			class := phaseClass(m.Phase)
+			if m.Err != "" {
+				class += " err"
+			}
+			if isLongest(m) {
+				class += " longest"
+			}
+			if end < m.End {
+				class += " clipped"
+			}
+			x0 := x.at(float64(m.Start))
+			bar := wfBar{X: x0, Y: y + 2, W: max(1, x.at(float64(end))-x0), H: h, Class: class, Title: fmtSpan(m)}
+			if m.Start >= time.Duration(top) {
+				// Past the axis: a stub at its right end, labelled.
+				bar.X, bar.W = wf.PlotX+wf.PlotW-6, 6
+				wf.Beyond = append(wf.Beyond, tick{X: bar.X - 4, Y: y + 12, Label: "at " + timing.FormatDuration(m.Start) + " →"})
+			}
+			if k.phase != "" && spans > 1 {
+				bar.Y += float64(lane) * h
+				lane++
+			}
+			wf.Bars = append(wf.Bars, bar)
+		}
+		y += rowHeight
+	}
+	wf.Bottom = y
+	wf.Height = y + 8
+	for _, v := range ticks {
+		wf.Ticks = append(wf.Ticks, tick{X: x.at(v), Label: timing.FormatDuration(time.Duration(v))})
+	}
+	if sum.Signal != nil {
+		wf.Signal = &tick{X: x.at(float64(sum.Signal.Start)), Label: "start signal " + timing.FormatDuration(sum.Signal.Start)}
+	}
+	if l := sum.Longest; l != nil {
+		wf.Longest = "Longest span before the first query: " + fmtSpan(*l) + "."
+	}
+	if sum.Workers > 0 {
+		wf.Gap = fmt.Sprintf("%d workers ran a first query; first queries started within %s of each other.",
+			sum.Workers, timing.FormatDuration(sum.Skew))
+		if sum.Signal != nil {
+			wf.Gap = fmt.Sprintf("From the start signal to each worker's first query: %s over %d workers; first queries started within %s of each other.",
+				sum.FirstQuery, sum.Workers, timing.FormatDuration(sum.Skew))
+		}
+	}
+	return wf
+}
