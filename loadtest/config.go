@@ -130,6 +130,10 @@ type Config struct {
 	// Seed seeds the workers' random sources (worker i uses Seed+i). Zero
 	// means a random seed; the seed used is recorded in the Result.
 	Seed uint64
+	// Labels are copied into the Result as they are: what the team wants
+	// to find the run by later (a build, a dataset, a ticket). They must
+	// not hold secrets.
+	Labels map[string]string
 	// Logger receives warnings (for example ignored control events).
 	// Default: discard.
 	Logger *slog.Logger

@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"encoding/json"
+	"maps"
 	"time"
 
 	"github.com/startline/startline/timing"
@@ -19,6 +20,11 @@ type Result struct {
 	Timeline timing.Timeline `json:"-"`
 	// Config records the run's shape.
 	Config RunConfig `json:"config"`
+	// Labels are Config.Labels, as given.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Pool holds the pool's own description of its settings, for a pool
+	// that gives one (see pool.Describer).
+	Pool map[string]string `json:"pool,omitempty"`
 	// Phases holds the warmup and the measure statistics, kept apart.
 	Phases Phases `json:"phases"`
 	// Operations holds the measure phase's statistics per operation.
@@ -109,6 +115,7 @@ func (ru *run) result() *Result {
 		StartedAt: ru.rec.Anchor(),
 		Timeline:  ru.rec.Timeline(),
 		Config:    ru.runConfig(),
+		Labels:    maps.Clone(ru.cfg.Labels),
 		Stopped:   ru.stopReason,
 	}
 	ops := ru.cfg.Workload.Operations

@@ -25,7 +25,10 @@ type Runner struct {
 	cfg        Config
 	hooks      hookTable
 	thresholds []Threshold
-	mu         sync.Mutex // held for the whole of a run
+	// The pool's optional capabilities, discovered once.
+	preparer  pool.Preparer
+	describer pool.Describer
+	mu        sync.Mutex // held for the whole of a run
 }
 
 // New validates cfg, fills in its defaults and returns a Runner. The error
@@ -42,7 +45,10 @@ func New(cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg, hooks: cfg.Hooks.table(), thresholds: ths}, nil
+	r := &Runner{cfg: cfg, hooks: cfg.Hooks.table(), thresholds: ths}
+	r.preparer, _ = cfg.Pool.(pool.Preparer)
+	r.describer, _ = cfg.Pool.(pool.Describer)
+	return r, nil
 }
 
 // Run runs the load test: it warms the pool, profiles the tables, waits for
@@ -64,13 +70,17 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 		cfg.Seed = rand.Uint64() | 1
 	}
 	ru := &run{
-		cfg:   cfg,
-		hooks: r.hooks,
-		rec:   timing.NewRecorder(cfg.Node, 32+cfg.Conns+2*cfg.maxWorkers()+2*len(cfg.Stages)),
+		cfg:      cfg,
+		hooks:    r.hooks,
+		preparer: r.preparer,
+		rec:      timing.NewRecorder(cfg.Node, 32+cfg.Conns+2*cfg.maxWorkers()+2*len(cfg.Stages)),
 	}
 	err := ru.execute(ctx)
 	res := ru.result()
 	res.Thresholds = evaluate(r.thresholds, res)
+	if r.describer != nil {
+		res.Pool = r.describer.Describe()
+	}
 	if err != nil {
 		res.Error = err.Error()
 	}
@@ -82,16 +92,17 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 
 // run is the state of one Run.
 type run struct {
-	cfg     Config
-	hooks   hookTable
-	rec     *timing.Recorder
-	profile *profile.Profile
-	member  coordinate.Member
-	signal  coordinate.Signal
-	workers []*Worker
-	plan    *plan
-	group   *errgroup.Group
-	col     collector
+	cfg      Config
+	hooks    hookTable
+	preparer pool.Preparer
+	rec      *timing.Recorder
+	profile  *profile.Profile
+	member   coordinate.Member
+	signal   coordinate.Signal
+	workers  []*Worker
+	plan     *plan
+	group    *errgroup.Group
+	col      collector
 
 	startAt, measureAt, stoppedAt time.Duration
 	started                       bool // the gate opened
@@ -131,6 +142,11 @@ func (ru *run) execute(ctx context.Context) (err error) {
 	if err := ru.phase(timing.PoolInit, func() error { return ru.warmPool(ctx) }); err != nil {
 		return err
 	}
+	if ru.preparer != nil {
+		if err := ru.phase(ru.preparer.PreparePhase(), func() error { return ru.preparer.Prepare(ctx) }); err != nil {
+			return err
+		}
+	}
 	if len(cfg.Workload.Tables) > 0 {
 		if err := ru.phase(timing.SetupProfile, func() error {
 			p, err := cfg.Profiler.Profile(ctx, cfg.Workload.Tables)
@@ -151,13 +167,15 @@ func (ru *run) execute(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	// The workers are parked at the gate before the worker reports ready,
+	// so that ready means ready to start at once.
+	if err := ru.phase(timing.ScaleWarmup, func() error { return ru.startWorkers(runCtx) }); err != nil {
+		return err
+	}
 	if !cfg.ReferenceOrder {
 		if err := ru.beforeFirstQuery(ctx); err != nil {
 			return err
 		}
-	}
-	if err := ru.phase(timing.ScaleWarmup, func() error { return ru.startWorkers(runCtx) }); err != nil {
-		return err
 	}
 	if err := ru.awaitSignal(ctx); err != nil {
 		return err
@@ -282,6 +300,7 @@ func (ru *run) addWorkers(runCtx context.Context, n int) error {
 			id:      i,
 			rand:    rand.New(rand.NewPCG(ru.cfg.Seed, uint64(i))),
 			session: s,
+			tagger:  asTagger(s),
 			profile: ru.profile,
 			cur:     newIbuf(nops),
 			epoch:   ru.plan.epoch.Load(),

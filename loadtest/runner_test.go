@@ -177,9 +177,9 @@ func TestRunGoesThroughThePhasesInOrder(t *testing.T) {
 	assert.Equal(t, []string{
 		"pool.init start", "pool.init done",
 		"coord.register start", "coord.register done",
+		"scale.warmup start", "scale.warmup done",
 		"heartbeat.running start", "heartbeat.running done",
 		"results.test_start start", "results.test_start done",
-		"scale.warmup start", "scale.warmup done",
 		"coord.wait start", "coord.start", "coord.wait done",
 		"warmup start", "warmup done",
 		"measure start", "measure done",

@@ -18,6 +18,7 @@ type Worker struct {
 	id      int
 	rand    *rand.Rand
 	session pool.Session
+	tagger  pool.PhaseTagger // the session, if it tags statements by phase
 	profile *profile.Profile
 	args    []any        // reused by QueryOp
 	phase   timing.Phase // of the operation running now
@@ -44,6 +45,23 @@ func (w *Worker) Rand() *rand.Rand { return w.rand }
 
 // Session is the worker's session on the pool, open for the whole run.
 func (w *Worker) Session() pool.Session { return w.session }
+
+// setPhase records the phase of the operation about to run, and tells a
+// session that tags its statements when the phase changes.
+func (w *Worker) setPhase(ph timing.Phase) {
+	if ph == w.phase {
+		return
+	}
+	w.phase = ph
+	if w.tagger != nil {
+		w.tagger.TagPhase(w.id, string(ph))
+	}
+}
+
+func asTagger(s pool.Session) pool.PhaseTagger {
+	t, _ := s.(pool.PhaseTagger)
+	return t
+}
 
 // Phase is the phase of the operation the worker is running now:
 // timing.Warmup or timing.Measure. An operation may use it, for example, to
@@ -200,7 +218,9 @@ func (w *Worker) run(ctx context.Context, p *plan) {
 			now = p.rec.Now()
 			continue
 		}
-		now = w.loop(ctx, p, now)
+		if now = w.loop(ctx, p, now); ctx.Err() != nil {
+			return
+		}
 	}
 }
 
@@ -236,13 +256,13 @@ func (w *Worker) loop(ctx context.Context, p *plan, now time.Duration) time.Dura
 	if now < measureAt {
 		phase = inWarmup
 	}
-	w.phase = phaseNames[phase]
+	w.setPhase(phaseNames[phase])
 	tl, op := w.tl[phase], 0
 	run, t := ops[0].Run, &tl[0]
 	for now < end && p.gen.Load() == gen {
 		if phase == inWarmup && now >= measureAt {
 			phase, tl, t = inMeasure, w.tl[inMeasure], &w.tl[inMeasure][op]
-			w.phase = timing.Measure
+			w.setPhase(timing.Measure)
 		}
 		if multi {
 			op = p.pick(w.rand)
@@ -255,6 +275,11 @@ func (w *Worker) loop(ctx context.Context, p *plan, now time.Duration) time.Dura
 			_ = t.hist.RecordValue(int64(d))
 		} else {
 			t.recordSlow(d, err)
+			if err != nil && ctx.Err() != nil {
+				// The run was cancelled: stop now rather than fail every
+				// operation until the Runner's stop flag arrives.
+				return n
+			}
 		}
 		now = n
 	}
@@ -267,7 +292,7 @@ func (w *Worker) do(ctx context.Context, p *plan, now time.Duration) (time.Durat
 	if now < w.measureAt {
 		phase = inWarmup
 	}
-	w.phase = phaseNames[phase]
+	w.setPhase(phaseNames[phase])
 	op := p.pick(w.rand)
 	err := p.ops[op].Run(ctx, w)
 	end := p.rec.Now()
@@ -359,7 +384,7 @@ func (w *Worker) stepOpen(ctx context.Context, p *plan, at, start time.Duration)
 	if at < w.measureAt {
 		phase = inWarmup
 	}
-	w.phase = phaseNames[phase]
+	w.setPhase(phaseNames[phase])
 	op := p.pick(w.rand)
 	err := p.ops[op].Run(ctx, w)
 	end := p.rec.Now()

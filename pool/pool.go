@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/startline/startline/timing"
 )
 
 // DefaultParallel is the number of connections Warm opens at once when
@@ -60,3 +62,35 @@ type ConnInfo struct {
 
 // ErrClosed is returned by a Pool's methods after Close.
 var ErrClosed = errors.New("pool: closed")
+
+// Optional capabilities. A Runner looks for them once, when it is created
+// (loadtest.New), in the manner of database/sql's optional driver
+// interfaces; a Pool or Session that lacks one simply goes without.
+
+// Preparer is implemented by a Pool that has work to do once its
+// connections are open and before the start signal, such as resuming a
+// Snowflake warehouse so that the first queries do not pay for its start.
+// A Runner calls Prepare right after pool.init, as a span of its own named
+// PreparePhase.
+type Preparer interface {
+	Prepare(ctx context.Context) error
+	PreparePhase() timing.Phase
+}
+
+// PhaseTagger is implemented by a Session that labels its statements with
+// the worker and the phase they belong to (a Snowflake QUERY_TAG, say), so
+// that the database's own query history can be joined with startline's
+// timings. A Runner calls TagPhase from the worker's goroutine before the
+// worker's first operation and whenever the worker's phase changes; it must
+// be cheap and must not do I/O.
+type PhaseTagger interface {
+	TagPhase(worker int, phase string)
+}
+
+// Describer is implemented by a Pool whose settings belong with the
+// results, because they are part of what was measured (a Snowflake
+// warehouse and result cache setting, say). A Runner records Describe's map
+// in Result.Pool. It must not contain secrets.
+type Describer interface {
+	Describe() map[string]string
+}

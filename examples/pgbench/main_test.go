@@ -225,5 +225,7 @@ func testRawModeCancels(t *testing.T, dsn, io string) {
 	}
 	require.ErrorIs(t, o.err, context.Canceled)
 	require.NotNil(t, o.res)
-	assert.Equal(t, int64(1), o.res.Phases.Measure.Errors, "the interrupted query failed")
+	// The interrupted query failed; any the worker began before it saw the
+	// end fail at once on the closed connection.
+	assert.Positive(t, o.res.Phases.Measure.Errors, "the interrupted query failed")
 }

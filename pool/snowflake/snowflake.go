@@ -177,6 +177,23 @@ func dsnSecrets(dsn string) []string {
 // Settings returns the settings every session has, with RunID filled in.
 func (p *Pool) Settings() Settings { return p.settings }
 
+// Describe implements pool.Describer: a Runner records the session
+// settings in Result.Pool, since they are part of what was measured.
+func (p *Pool) Describe() map[string]string {
+	d := map[string]string{
+		"driver":            "snowflake",
+		"run_id":            p.settings.RunID,
+		"use_cached_result": strconv.FormatBool(p.settings.ResultCache),
+	}
+	if p.settings.Warehouse != "" {
+		d["warehouse"] = p.settings.Warehouse
+	}
+	if p.settings.StatementTimeout > 0 {
+		d["statement_timeout_in_seconds"] = strconv.FormatInt(p.settings.timeoutSeconds(), 10)
+	}
+	return d
+}
+
 // DB returns the underlying *sql.DB, still owned by the Pool: for the
 // coordinator tables, the profiler and the results sink.
 func (p *Pool) DB() *sql.DB { return p.db }
@@ -345,4 +362,11 @@ var (
 	_ pool.Pool        = (*Pool)(nil)
 	_ pool.Session     = (*Session)(nil)
 	_ driver.Connector = (*connector)(nil)
+)
+
+// The optional capabilities a Runner discovers.
+var (
+	_ pool.Preparer    = (*Pool)(nil)
+	_ pool.Describer   = (*Pool)(nil)
+	_ pool.PhaseTagger = (*Session)(nil)
 )
