@@ -24,7 +24,7 @@ type capablePool struct {
 const phasePrepare timing.Phase = "test.prepare"
 
 func (p *capablePool) Prepare(ctx context.Context) error { p.prepared++; return nil }
-func (p *capablePool) PreparePhase() timing.Phase          { return phasePrepare }
+func (p *capablePool) PreparePhase() timing.Phase        { return phasePrepare }
 func (p *capablePool) Describe() map[string]string {
 	return map[string]string{"warehouse": "WH"}
 }
