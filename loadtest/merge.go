@@ -129,6 +129,14 @@ func MergeWith(orchestrator timing.Timeline, results ...*Result) (*Result, error
 			Marks: r.Timeline.Marks,
 		})
 	}
+	// The warmup's end is the same for all only if every process says so.
+	out.Phases.Warmup.EndedBy = first.Phases.Warmup.EndedBy
+	for _, r := range results {
+		if r.Phases.Warmup.EndedBy != out.Phases.Warmup.EndedBy {
+			out.Phases.Warmup.EndedBy = ""
+		}
+		out.Phases.Warmup.Examined = max(out.Phases.Warmup.Examined, r.Phases.Warmup.Examined)
+	}
 	out.Stopped, out.Error = strings.Join(stopped, "; "), strings.Join(errs, "; ")
 	out.Timeline = timing.Merge(timelines...)
 	out.StartedAt = out.Timeline.Anchor
@@ -226,8 +234,11 @@ func mergeOps(into, from map[string]Stats) map[string]Stats {
 func mergeStats(a, b Stats) Stats {
 	out := Stats{
 		Ops: a.Ops + b.Ops, Errors: a.Errors + b.Errors,
+		Late: a.Late + b.Late, Dropped: a.Dropped + b.Dropped,
 		Duration: max(a.Duration, b.Duration),
 	}
+	// The queueing delay is kept only as a summary, which cannot be merged
+	// exactly, so a merged result leaves it out rather than guess.
 	for _, s := range []Stats{a, b} {
 		for _, kind := range slices.Sorted(maps.Keys(s.ErrorsByKind)) {
 			if out.ErrorsByKind == nil {

@@ -81,6 +81,27 @@ func TestMergeStatisticsExactly(t *testing.T) {
 	assert.Equal(t, "merged", m.Node)
 }
 
+func TestMergeArrivalCountsAndWarmupEnd(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := process("a", base, 0, 0, 0, 0)
+	b := process("b", base, 0, 0, 0, 0)
+	a.Phases.Measure.Late, a.Phases.Measure.Dropped = 3, 1
+	b.Phases.Measure.Late, b.Phases.Measure.Dropped = 4, 0
+	a.Phases.Warmup.EndedBy, b.Phases.Warmup.EndedBy = EndedBySteady, EndedBySteady
+	a.Phases.Warmup.Examined, b.Phases.Warmup.Examined = 3, 5
+	m, err := Merge(a, b)
+	require.NoError(t, err)
+	assert.EqualValues(t, 7, m.Phases.Measure.Late)
+	assert.EqualValues(t, 1, m.Phases.Measure.Dropped)
+	assert.Equal(t, EndedBySteady, m.Phases.Warmup.EndedBy)
+	assert.Equal(t, 5, m.Phases.Warmup.Examined)
+
+	b.Phases.Warmup.EndedBy = EndedByMax
+	m, err = Merge(a, b)
+	require.NoError(t, err)
+	assert.Empty(t, m.Phases.Warmup.EndedBy, "processes that disagree give no single reason")
+}
+
 func TestMergeStartReport(t *testing.T) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	// The orchestrator publishes at 5ms and T is 20ms, on the reference axis.

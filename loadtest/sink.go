@@ -7,7 +7,10 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/startline/startline/timing"
 )
@@ -53,16 +56,45 @@ func (s JSONSink) Write(_ context.Context, res *Result) error {
 	return enc.Encode(res)
 }
 
-// WriteText writes the result as people read it: the startup waterfall,
-// then the statistics of each phase and of each operation.
+// WriteText writes the result as people read it: the startup waterfall
+// and the start report, then the statistics of each phase and operation,
+// the errors, and the thresholds.
 func (r *Result) WriteText(w io.Writer) error {
 	c := r.Config
-	fmt.Fprintf(w, "run %s on %s: %d workers, %d connections, warmup %s, measure %s\n\n",
-		r.RunID, r.Node, c.Workers, c.Conns, timing.FormatDuration(c.Warmup), timing.FormatDuration(c.Duration))
+	model := fmt.Sprintf("%d workers", c.Workers)
+	if c.Rate > 0 {
+		model = fmt.Sprintf("%s arrivals at %.0f/s, %d workers", c.Arrival, c.Rate, c.Workers)
+	}
+	fmt.Fprintf(w, "run %s on %s: %s, %d connections, warmup %s, measure %s\n",
+		r.RunID, r.Node, model, c.Conns, timing.FormatDuration(c.Warmup), timing.FormatDuration(c.Duration))
+	for _, kv := range []struct {
+		name string
+		m    map[string]string
+	}{{"labels", r.Labels}, {"pool", r.Pool}} {
+		if len(kv.m) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%s:", kv.name)
+		for _, k := range slices.Sorted(maps.Keys(kv.m)) {
+			fmt.Fprintf(w, " %s=%s", k, kv.m[k])
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
 	if err := timing.WriteWaterfall(w, r.Timeline); err != nil {
 		return err
 	}
+	if s := r.Start; s != nil {
+		fmt.Fprintf(w, "merged start of %d processes: T at %s", len(r.Workers), timing.FormatDuration(s.At))
+		if s.Published != nil {
+			fmt.Fprintf(w, ", published %s before T", timing.FormatDuration(s.At-*s.Published))
+		}
+		fmt.Fprintf(w, "; skew %s; T -> first query min %s  median %s  max %s (%d workers)\n",
+			timing.FormatDuration(s.Skew), timing.FormatDuration(s.SignalToFirstQuery.Min),
+			timing.FormatDuration(s.SignalToFirstQuery.P50), timing.FormatDuration(s.SignalToFirstQuery.Max), s.Workers)
+	}
 	fmt.Fprintln(w)
+
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\tops\terrors\tops/s\tp50\tp90\tp99\tp99.9\tmax\t")
 	statsRow(tw, "warmup", r.Phases.Warmup)
@@ -75,13 +107,36 @@ func (r *Result) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintln(w)
+	if wu := r.Phases.Warmup; wu.EndedBy != "" {
+		fmt.Fprintf(w, "warmup ended by %s after %s", wu.EndedBy, timing.FormatDuration(wu.Duration))
+		if wu.Examined > 0 {
+			fmt.Fprintf(w, " (%d intervals examined)", wu.Examined)
+		}
+		fmt.Fprintln(w)
+	}
 	for _, ph := range []struct {
 		name string
 		s    Stats
 	}{{"warmup", r.Phases.Warmup}, {"measure", r.Phases.Measure}} {
+		if q := ph.s.Queue; q != nil || ph.s.Late > 0 || ph.s.Dropped > 0 {
+			fmt.Fprintf(w, "%s: %d late, %d dropped", ph.name, ph.s.Late, ph.s.Dropped)
+			if q != nil {
+				fmt.Fprintf(w, "; queueing delay p50 %s  p99 %s  max %s",
+					timing.FormatDuration(q.P50), timing.FormatDuration(q.P99), timing.FormatDuration(q.Max))
+			}
+			fmt.Fprintln(w)
+		}
 		for _, kind := range slices.Sorted(maps.Keys(ph.s.ErrorsByKind)) {
 			fmt.Fprintf(w, "%s errors, %s: %d, first: %s\n", ph.name, kind, ph.s.ErrorsByKind[kind], ph.s.ErrorSamples[kind])
 		}
+	}
+	for _, t := range r.Thresholds {
+		verdict := "ok  "
+		if !t.OK {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(w, "threshold %s %s (measured %s)\n", verdict, t.Name, formatValue(t.Name, t.Value))
 	}
 	if r.Stopped != "" {
 		fmt.Fprintf(w, "stopped early: %s\n", r.Stopped)
@@ -90,6 +145,15 @@ func (r *Result) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "error: %s\n", r.Error)
 	}
 	return nil
+}
+
+// formatValue shows a threshold's measured value in its metric's unit:
+// durations for latencies, plain numbers for rates.
+func formatValue(name string, v float64) string {
+	if strings.Contains(name, "error_rate") || strings.Contains(name, "throughput") {
+		return strconv.FormatFloat(v, 'g', 6, 64)
+	}
+	return timing.FormatDuration(time.Duration(v))
 }
 
 func statsRow(w io.Writer, name string, s Stats) {

@@ -166,29 +166,8 @@ func run() error {
 	return report(res)
 }
 
-// report prints what the text report leaves out: how the warmup ended, the
-// arrival-rate counts and the thresholds; it fails if a threshold did.
+// report fails if a threshold did; the text report has shown which.
 func report(res *loadtest.Result) error {
-	w := res.Phases.Warmup
-	fmt.Printf("\nwarmup ended by %s after %s", w.EndedBy, w.Duration.Round(time.Millisecond))
-	if w.Examined > 0 {
-		fmt.Printf(" (%d intervals examined)", w.Examined)
-	}
-	fmt.Println()
-	if m := res.Phases.Measure; res.Config.Arrival != "closed" {
-		fmt.Printf("arrival rate %g/s (%s): late %d, dropped %d", res.Config.Rate, res.Config.Arrival, m.Late, m.Dropped)
-		if m.Queue != nil {
-			fmt.Printf(", queueing delay p99 %s", m.Queue.P99)
-		}
-		fmt.Println()
-	}
-	for _, t := range res.Thresholds {
-		status := "ok  "
-		if !t.OK {
-			status = "FAIL"
-		}
-		fmt.Printf("threshold %s %s (measured %g, limit %g)\n", status, t.Name, t.Value, t.Limit)
-	}
 	if failed := res.FailedThresholds(); len(failed) > 0 {
 		return fmt.Errorf("%d of %d thresholds failed", len(failed), len(res.Thresholds))
 	}
