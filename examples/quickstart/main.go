@@ -22,6 +22,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -39,7 +40,13 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(2)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
@@ -77,23 +84,29 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
-func run() error {
-	workers := flag.Int("workers", 8, "concurrent workers, each with its own connection")
+// run runs the quickstart with the command-line arguments args, writing the
+// report to stdout and the progress line to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("quickstart", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	workers := fs.Int("workers", 8, "concurrent workers, each with its own connection")
 	warmup := warmupFlag{d: 2 * time.Second}
-	flag.Var(&warmup, "warmup", `warmup before the measured window: a duration, or "steady" to warm up until throughput and latency settle (at most 30s)`)
-	duration := flag.Duration("duration", 5*time.Second, "length of the measured window")
-	rate := flag.Float64("rate", 0, "arrival rate in queries per second, instead of a closed loop (must be positive)")
+	fs.Var(&warmup, "warmup", `warmup before the measured window: a duration, or "steady" to warm up until throughput and latency settle (at most 30s)`)
+	duration := fs.Duration("duration", 5*time.Second, "length of the measured window")
+	rate := fs.Float64("rate", 0, "arrival rate in queries per second, instead of a closed loop (must be positive)")
 	var thresholds listFlag
-	flag.Var(&thresholds, "threshold", "a threshold on the measured window, such as 'p99<50ms', 'error_rate<0.01', 'throughput>1000' or 'point_select:p99<20ms' (repeatable)")
-	progress := flag.Bool("progress", true, "draw a progress line on standard error while the run is on")
-	rows := flag.Int("rows", 100_000, "rows to seed the table with")
-	jsonPath := flag.String("json", "", "also write the result as JSON to this file")
-	flag.Parse()
+	fs.Var(&thresholds, "threshold", "a threshold on the measured window, such as 'p99<50ms', 'error_rate<0.01', 'throughput>1000' or 'point_select:p99<20ms' (repeatable)")
+	progress := fs.Bool("progress", true, "draw a progress line on standard error while the run is on")
+	rows := fs.Int("rows", 100_000, "rows to seed the table with")
+	jsonPath := fs.String("json", "", "also write the result as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	rateSet := false
-	flag.Visit(func(f *flag.Flag) { rateSet = rateSet || f.Name == "rate" })
+	fs.Visit(func(f *flag.Flag) { rateSet = rateSet || f.Name == "rate" })
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the orchestrator below if the run ends early
 
 	dir, err := os.MkdirTemp("", "startline-quickstart-")
 	if err != nil {
@@ -112,7 +125,7 @@ func run() error {
 	if err := seed(ctx, db, *rows); err != nil {
 		return fmt.Errorf("seeding: %w", err)
 	}
-	fmt.Printf("seeded %d rows into accounts in %s\n\n", *rows, time.Since(seedStart).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "seeded %d rows into accounts in %s\n\n", *rows, time.Since(seedStart).Round(time.Millisecond))
 
 	// An orchestrator in this process: it starts the run 10ms after the
 	// worker reports ready, as one on another host would.
@@ -121,7 +134,7 @@ func run() error {
 		_, _ = coord.StartWhenReady(ctx, coordinate.Readiness{Workers: 1}, 10*time.Millisecond)
 	}()
 
-	sinks := []loadtest.Sink{loadtest.TextSink{W: os.Stdout}}
+	sinks := []loadtest.Sink{loadtest.TextSink{W: stdout}}
 	if *jsonPath != "" {
 		f, err := os.Create(*jsonPath)
 		if err != nil {
@@ -150,7 +163,7 @@ func run() error {
 		cfg.Warmup, cfg.Steady = 0, &loadtest.Steady{Tolerance: 0.25, Max: 30 * time.Second}
 	}
 	if *progress {
-		cfg.Hooks = loadtest.Progress(os.Stderr)
+		cfg.Hooks = loadtest.Progress(stderr)
 	}
 	r, err := loadtest.New(cfg)
 	if err != nil {

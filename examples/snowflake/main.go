@@ -27,6 +27,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -53,7 +54,13 @@ const (
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(2)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "snowflake:", err)
 		os.Exit(1)
 	}
@@ -69,25 +76,31 @@ type flags struct {
 	warehouse               string
 }
 
-func run() error {
+// run runs the example with the command-line arguments args, writing the
+// report to stdout.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f flags
-	flag.IntVar(&f.sessions, "sessions", 100, "sessions to warm before the run")
-	flag.IntVar(&f.workers, "workers", 0, "concurrent workers (default: sessions-1, leaving one session for heartbeats and results)")
-	flag.IntVar(&f.rows, "rows", 10_000, "rows of the accounts table (local server)")
-	flag.DurationVar(&f.warmup, "warmup", time.Second, "warmup before the measured window")
-	flag.DurationVar(&f.duration, "duration", 3*time.Second, "length of the measured window")
-	flag.StringVar(&f.login, "login-latency", "150ms", "local server: latency per login, D or MIN-MAX")
-	flag.StringVar(&f.query, "query-latency", "5ms", "local server: latency per query, D or MIN-MAX (-reference: 1ms-100ms)")
-	flag.StringVar(&f.insert, "insert-latency", "0", "local server: latency per insert, D or MIN-MAX (-reference: 100ms-200ms)")
-	flag.StringVar(&f.resume, "resume-latency", "0", "local server: latency of resuming the warehouse, D or MIN-MAX")
-	flag.BoolVar(&f.reference, "reference", false, "reproduce the reference harness's order and latencies")
-	flag.StringVar(&f.dsn, "dsn", "", "gosnowflake DSN of a real account (default: SNOWFLAKE_DSN or SNOWFLAKE_* variables, else the local server)")
-	flag.StringVar(&f.warehouse, "warehouse", "", "warehouse to use and resume (local default: STARTLINE_WH)")
-	flag.StringVar(&f.jsonPath, "json", "", "also write the result as JSON to this file")
-	flag.Parse()
+	fs := flag.NewFlagSet("snowflake", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&f.sessions, "sessions", 100, "sessions to warm before the run")
+	fs.IntVar(&f.workers, "workers", 0, "concurrent workers (default: sessions-1, leaving one session for heartbeats and results)")
+	fs.IntVar(&f.rows, "rows", 10_000, "rows of the accounts table (local server)")
+	fs.DurationVar(&f.warmup, "warmup", time.Second, "warmup before the measured window")
+	fs.DurationVar(&f.duration, "duration", 3*time.Second, "length of the measured window")
+	fs.StringVar(&f.login, "login-latency", "150ms", "local server: latency per login, D or MIN-MAX")
+	fs.StringVar(&f.query, "query-latency", "5ms", "local server: latency per query, D or MIN-MAX (-reference: 1ms-100ms)")
+	fs.StringVar(&f.insert, "insert-latency", "0", "local server: latency per insert, D or MIN-MAX (-reference: 100ms-200ms)")
+	fs.StringVar(&f.resume, "resume-latency", "0", "local server: latency of resuming the warehouse, D or MIN-MAX")
+	fs.BoolVar(&f.reference, "reference", false, "reproduce the reference harness's order and latencies")
+	fs.StringVar(&f.dsn, "dsn", "", "gosnowflake DSN of a real account (default: SNOWFLAKE_DSN or SNOWFLAKE_* variables, else the local server)")
+	fs.StringVar(&f.warehouse, "warehouse", "", "warehouse to use and resume (local default: STARTLINE_WH)")
+	fs.StringVar(&f.jsonPath, "json", "", "also write the result as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if f.reference {
 		set := map[string]bool{}
-		flag.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+		fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 		if !set["query-latency"] {
 			f.query = "1ms-100ms"
 		}
@@ -102,10 +115,10 @@ func run() error {
 		f.workers = max(1, f.sessions-1)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the orchestrator below if the run ends early
 
-	cfg, local, err := config(f)
+	cfg, local, err := config(f, stdout)
 	if err != nil {
 		return err
 	}
@@ -135,7 +148,7 @@ func run() error {
 	coord := coordinate.NewLocal(coordinate.LocalOptions{})
 	go func() { _, _ = coord.StartWhenReady(ctx, coordinate.Readiness{Workers: 1}, 10*time.Millisecond) }()
 
-	sinks := []loadtest.Sink{&resultsSink{db: p.DB()}, loadtest.TextSink{W: os.Stdout}}
+	sinks := []loadtest.Sink{&resultsSink{db: p.DB()}, loadtest.TextSink{W: stdout}}
 	if f.jsonPath != "" {
 		out, err := os.Create(f.jsonPath)
 		if err != nil {
@@ -144,25 +157,6 @@ func run() error {
 		defer out.Close()
 		sinks = append(sinks, loadtest.JSONSink{W: out, Indent: true})
 	}
-
-	// Resume the warehouse between pool.init and the barrier. Until the
-	// Runner calls Pool.Prepare itself (as its own warehouse.resume span),
-	// a hook does it and the span is printed below the waterfall.
-	runCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var resume timing.Mark
-	hooks := loadtest.Hooks{PoolInitDone: func(info loadtest.PhaseDoneInfo) {
-		if info.Err != nil {
-			return
-		}
-		start := time.Now()
-		err := p.Prepare(runCtx)
-		resume = timing.Mark{Phase: p.PreparePhase(), Worker: timing.Process, Start: info.End, End: info.End + time.Since(start)}
-		if err != nil {
-			resume.Err = err.Error()
-			cancel(err)
-		}
-	}}
 
 	r, err := loadtest.New(loadtest.Config{
 		RunID:          runID,
@@ -175,28 +169,22 @@ func run() error {
 		Duration:       f.duration,
 		Sinks:          sinks,
 		ReferenceOrder: f.reference,
-		Hooks:          hooks,
 		Workload:       workload(),
 	})
 	if err != nil {
 		return err
 	}
-	_, err = r.Run(runCtx)
-	if cause := context.Cause(runCtx); cause != nil && !errors.Is(cause, context.Canceled) {
-		err = errors.Join(err, cause)
-	}
+	// The Runner resumes the warehouse (Pool.Prepare) after pool.init, as
+	// the warehouse.resume span, before the barrier.
+	_, err = r.Run(ctx)
 
-	fmt.Println()
-	if resume.Phase != "" {
-		fmt.Printf("%s: %s (after pool.init, before the barrier)%s\n", resume.Phase,
-			timing.FormatDuration(resume.Duration()), errSuffix(resume.Err))
-	}
-	printLogins(p.Logins())
+	fmt.Fprintln(stdout)
+	printLogins(stdout, p.Logins())
 	settings, _ := json.Marshal(p.Settings())
-	fmt.Printf("session settings: %s\n", settings)
+	fmt.Fprintf(stdout, "session settings: %s\n", settings)
 	if local != nil {
 		c := local.Counters()
-		fmt.Printf("local server: %d login attempts, %d sessions, %d statements, %d warehouse resumes\n",
+		fmt.Fprintf(stdout, "local server: %d login attempts, %d sessions, %d statements, %d warehouse resumes\n",
 			c.LoginAttempts, c.Logins, c.Statements, c.WarehouseResumes)
 	}
 	if errors.Is(err, context.Canceled) {
@@ -205,16 +193,9 @@ func run() error {
 	return err
 }
 
-func errSuffix(e string) string {
-	if e == "" {
-		return ""
-	}
-	return " ! " + e
-}
-
 // config returns the driver configuration: a real account's when one is
 // given, else the local server's (which it starts).
-func config(f flags) (*gosnowflake.Config, *snowflaketest.Server, error) {
+func config(f flags, stdout io.Writer) (*gosnowflake.Config, *snowflaketest.Server, error) {
 	if f.dsn != "" {
 		cfg, err := gosnowflake.ParseDSN(f.dsn)
 		if err != nil {
@@ -245,7 +226,7 @@ func config(f flags) (*gosnowflake.Config, *snowflaketest.Server, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	fmt.Printf("local Snowflake-protocol server at %s: login %s, query %s, insert %s\n\n", srv.Addr(), f.login, f.query, f.insert)
+	fmt.Fprintf(stdout, "local Snowflake-protocol server at %s: login %s, query %s, insert %s\n\n", srv.Addr(), f.login, f.query, f.insert)
 	cfg := srv.Config(snowflaketest.DefaultUser, snowflaketest.DefaultPassword)
 	if f.warehouse == "" {
 		cfg.Warehouse = "STARTLINE_WH"
@@ -387,7 +368,7 @@ func (s *resultsSink) Write(ctx context.Context, res *loadtest.Result) error {
 }
 
 // printLogins prints the distribution of the logins' latencies.
-func printLogins(logins []snowflake.Login) {
+func printLogins(w io.Writer, logins []snowflake.Login) {
 	if len(logins) == 0 {
 		return
 	}
@@ -404,6 +385,6 @@ func printLogins(logins []snowflake.Login) {
 	}
 	slices.Sort(lat)
 	q := func(f float64) string { return timing.FormatDuration(lat[int(f*float64(len(lat)-1))]) }
-	fmt.Printf("logins: %d (retried %d, failed %d)  min %s  p50 %s  p90 %s  p99 %s  max %s\n",
+	fmt.Fprintf(w, "logins: %d (retried %d, failed %d)  min %s  p50 %s  p90 %s  p99 %s  max %s\n",
 		len(lat), retried, failed, q(0), q(0.5), q(0.9), q(0.99), q(1))
 }
