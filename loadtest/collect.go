@@ -40,12 +40,25 @@ type ibuf struct{ t [2][]tally }
 func newIbuf(nops int) *ibuf {
 	b := &ibuf{}
 	for ph := range b.t {
-		// One unused tally on each side keeps other goroutines' data off
-		// the cache lines this worker writes for every operation.
-		b.t[ph] = make([]tally, nops+2)[1 : nops+1 : nops+1]
+		// Each tally ends in padding, which keeps other goroutines' data
+		// off the cache lines this worker writes for every operation.
+		b.t[ph] = make([]tally, nops)
 	}
 	return b
 }
+
+// share makes the buffer's full batches go to sh's shared histograms,
+// from shard first on (see stats.go).
+func (b *ibuf) share(sh *[2][]opShards, first int) {
+	for ph := range b.t {
+		for i := range b.t[ph] {
+			b.t[ph][i].share(sh[ph][i].lat, sh[ph][i].queue, first)
+		}
+	}
+}
+
+// opShards are the shared histograms of one (phase, operation).
+type opShards struct{ lat, queue *shardSet }
 
 func (b *ibuf) reset() {
 	for ph := range b.t {
@@ -105,13 +118,26 @@ func (c *collector) init(nops int) {
 	}
 }
 
-// gather takes every buffer the workers handed over.
+// gather takes every buffer the workers handed over, and what their full
+// batches put in the shared histograms (see stats.go).
 func (ru *run) gather() {
 	for _, w := range ru.workers {
 		if b := w.full.Swap(nil); b != nil {
 			ru.absorb(b)
 			b.reset()
 			w.free.Store(b)
+		}
+	}
+	if ru.plan == nil {
+		return
+	}
+	for ph := range ru.plan.shards {
+		for i, ss := range ru.plan.shards[ph] {
+			t := &ru.col.iv[ph][i]
+			ss.lat.drainInto(&t.lat.hist)
+			if ss.queue != nil {
+				ss.queue.drainInto(&t.q().hist)
+			}
 		}
 	}
 }
@@ -169,11 +195,11 @@ func (ru *run) emit(m ivMeta) {
 		if d > 0 {
 			iv.Throughput = float64(n-c.all.errs) / d.Seconds()
 		}
-		if c.all.hist != nil && c.all.hist.TotalCount() > 0 {
-			iv.Latency = latencyOf(c.all.hist, c.all.max)
+		if h := c.all.lat.hist; h != nil && h.TotalCount() > 0 {
+			iv.Latency = latencyOf(h, c.all.max)
 		}
-		if c.all.queue != nil && c.all.queue.TotalCount() > 0 {
-			q := latencyOf(c.all.queue, 0)
+		if c.all.queue != nil && c.all.queue.hist != nil && c.all.queue.hist.TotalCount() > 0 {
+			q := latencyOf(c.all.queue.hist, 0)
 			iv.Queue = &q
 		}
 		if len(ops) > 1 || n > 0 {
@@ -181,8 +207,8 @@ func (ru *run) emit(m ivMeta) {
 			for i, op := range ops {
 				t := &c.iv[ph][i]
 				io := IntervalOp{Ops: t.count(), Errors: t.errs}
-				if t.hist != nil && t.hist.TotalCount() > 0 {
-					io.Latency = latencyOf(t.hist, t.max)
+				if h := t.lat.hist; h != nil && h.TotalCount() > 0 {
+					io.Latency = latencyOf(h, t.max)
 				}
 				iv.Operations[op.Name] = io
 			}

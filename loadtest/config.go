@@ -20,6 +20,12 @@ import (
 // cancels their context.
 const DefaultDrain = 5 * time.Second
 
+// Defaults of the setup retries (see Config.SetupAttempts).
+const (
+	DefaultSetupAttempts = 3
+	DefaultSetupBackoff  = 200 * time.Millisecond
+)
+
 // Defaults of the load model's settings.
 const (
 	DefaultInterval    = time.Second
@@ -113,6 +119,20 @@ type Config struct {
 	// Drain bounds how long operations in flight at the end of the measured
 	// window may take before their context is cancelled. Default: DefaultDrain.
 	Drain time.Duration
+
+	// OpTimeout, when positive, bounds each operation: its context has
+	// that deadline, and an operation that passes it counts as an error of
+	// kind "timeout". Zero means no bound but the run's own. (A bound costs
+	// a context per operation; the default costs nothing.)
+	OpTimeout time.Duration
+	// SetupAttempts is how many times pool.init and setup.profile are
+	// tried when they fail with a lost, refused or timed-out connection
+	// (never for a statement error): then the phase fails, naming itself.
+	// Default: DefaultSetupAttempts; 1 means no retry.
+	SetupAttempts int
+	// SetupBackoff is the wait before the first retry of a setup phase;
+	// each further retry waits twice as long. Default: DefaultSetupBackoff.
+	SetupBackoff time.Duration
 
 	// Sinks receive the test start and the result.
 	Sinks []Sink
@@ -214,6 +234,15 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Drain < 0 {
 		return bad("Drain", "must not be negative, got %v", cfg.Drain)
 	}
+	if cfg.OpTimeout < 0 {
+		return bad("OpTimeout", "must not be negative, got %v", cfg.OpTimeout)
+	}
+	if cfg.SetupAttempts < 0 {
+		return bad("SetupAttempts", "must not be negative, got %d", cfg.SetupAttempts)
+	}
+	if cfg.SetupBackoff < 0 {
+		return bad("SetupBackoff", "must not be negative, got %v", cfg.SetupBackoff)
+	}
 	if err := cfg.validateLoadModel(); err != nil {
 		return cfg, err
 	}
@@ -282,6 +311,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Drain == 0 {
 		cfg.Drain = DefaultDrain
+	}
+	if cfg.SetupAttempts == 0 {
+		cfg.SetupAttempts = DefaultSetupAttempts
+	}
+	if cfg.SetupBackoff == 0 {
+		cfg.SetupBackoff = DefaultSetupBackoff
 	}
 	cfg.setLoadModelDefaults()
 	if cfg.Node == "" {

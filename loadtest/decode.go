@@ -215,10 +215,11 @@ func position(data []byte, offset int64) (line, col int) {
 
 // jsonLevel is one open object or array in [walk].
 type jsonLevel struct {
-	array bool
-	index int    // the next element's index, in an array
-	key   string // the current key, in an object; "" between members
-	base  string // the container's own path
+	array  bool
+	index  int    // the next element's index, in an array
+	key    string // the current key, in an object
+	hasKey bool   // key was read and its value not yet: "" is a valid key
+	base   string // the container's own path
 }
 
 // walk visits the JSON values in data in order, calling visit with each
@@ -251,8 +252,10 @@ func walk(data []byte, visit func(path string, offset int64) bool) {
 		case top == nil:
 		case top.array:
 			p = top.base + "[" + strconv.Itoa(top.index) + "]"
-		case top.key == "":
-			top.key = tok.(string) // a member's key: its value comes next
+		case !top.hasKey:
+			// A member's key (json.Decoder.Token returns only strings
+			// here): its value comes next.
+			top.key, top.hasKey = tok.(string), true
 			continue
 		case top.base == "":
 			p = top.key
@@ -281,7 +284,7 @@ func afterValue(stack []jsonLevel) {
 	if l := &stack[len(stack)-1]; l.array {
 		l.index++
 	} else {
-		l.key = ""
+		l.key, l.hasKey = "", false
 	}
 }
 

@@ -2,13 +2,16 @@ package loadtest
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 
+	"github.com/startline/startline/pool"
 	"github.com/startline/startline/timing"
 )
 
@@ -74,28 +77,62 @@ func (k ErrorKind) String() string {
 }
 
 // Classify returns the kind of err. Database errors are recognised by the
-// methods their drivers give them (SQLState for pgx and most drivers),
-// connection errors by net.Error, driver.ErrBadConn, io.EOF and the reset
-// and refused errnos.
+// methods their drivers give them (SQLState for pgx and most drivers,
+// Code for others), connection errors by net.Error, driver.ErrBadConn,
+// sql.ErrConnDone, io.EOF, the reset and refused errnos, and by the
+// SafeToRetry method with which pgx marks an error that happened before
+// the statement reached the server (a connection already closed, say).
+//
+// A few SQLSTATEs are about the connection, not the statement, and are
+// classified so: class 08 (connection exception) and 57P01-57P03 (the
+// server terminated the backend, as pg_terminate_backend does, or is
+// shutting down) are KindConnection; 57014 (query_canceled, a
+// statement_timeout or a cancel request) is KindTimeout.
+//
+// A *pool.WarmError is classified by its first error: the others are
+// often the cancellation that the first failure caused.
 func Classify(err error) ErrorKind {
+	if err == nil {
+		return KindOther
+	}
+	var we *pool.WarmError
+	if errors.As(err, &we) && len(we.Errs) > 0 {
+		err = we.Errs[0]
+	}
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return KindTimeout
 	case errors.Is(err, context.Canceled):
 		return KindCanceled
-	case errors.Is(err, driver.ErrBadConn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, net.ErrClosed), errors.As(err, new(*net.OpError)):
-		return KindConnection
 	}
 	var st interface{ SQLState() string }
 	if errors.As(err, &st) {
-		return KindSQL
+		return sqlStateKind(st.SQLState())
+	}
+	var retry interface{ SafeToRetry() bool }
+	switch {
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, net.ErrClosed), errors.As(err, new(*net.OpError)),
+		errors.As(err, &retry) && retry.SafeToRetry():
+		return KindConnection
 	}
 	var coded interface{ Code() int }
 	if errors.As(err, &coded) {
 		return KindSQL
 	}
 	return KindOther
+}
+
+// sqlStateKind classifies a SQLSTATE (see Classify).
+func sqlStateKind(state string) ErrorKind {
+	switch {
+	case strings.HasPrefix(state, "08"), state == "57P01", state == "57P02", state == "57P03":
+		return KindConnection
+	case state == "57014":
+		return KindTimeout
+	}
+	return KindSQL
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -90,6 +91,16 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 	return res, err
 }
 
+// Marker is implemented by a coordinate.Member that has spans of its own
+// to put on the run's timeline, such as a gap in its heartbeats while the
+// coordinator's database was unreachable. The Runner calls MarkOn once,
+// right after Join; the member may then record into rec, from any
+// goroutine, until Leave returns. Offsets on rec come from rec.Now or
+// rec.Offset.
+type Marker interface {
+	MarkOn(rec *timing.Recorder)
+}
+
 // run is the state of one Run.
 type run struct {
 	cfg      Config
@@ -139,7 +150,9 @@ func (ru *run) execute(ctx context.Context) (err error) {
 		err = errors.Join(err, ru.teardown(ctx, cancel, err))
 	}()
 
-	if err := ru.phase(timing.PoolInit, func() error { return ru.warmPool(ctx) }); err != nil {
+	if err := ru.phase(timing.PoolInit, func() error {
+		return ru.retry(ctx, timing.PoolInit, func() error { return ru.warmPool(ctx) })
+	}); err != nil {
 		return err
 	}
 	if ru.preparer != nil {
@@ -148,10 +161,13 @@ func (ru *run) execute(ctx context.Context) (err error) {
 		}
 	}
 	if len(cfg.Workload.Tables) > 0 {
+		// Profiling only reads: safe to retry.
 		if err := ru.phase(timing.SetupProfile, func() error {
-			p, err := cfg.Profiler.Profile(ctx, cfg.Workload.Tables)
-			ru.profile = p
-			return err
+			return ru.retry(ctx, timing.SetupProfile, func() error {
+				p, err := cfg.Profiler.Profile(ctx, cfg.Workload.Tables)
+				ru.profile = p
+				return err
+			})
 		}); err != nil {
 			return err
 		}
@@ -161,6 +177,9 @@ func (ru *run) execute(ctx context.Context) (err error) {
 			ru.member, err = cfg.Coordinator.Join(ctx, coordinate.Worker{ID: cfg.Node, Concurrency: cfg.Workers})
 			if c, ok := ru.member.(coordinate.Clocked); ok {
 				ru.rec.SetClockOffset(c.ClockOffset())
+			}
+			if m, ok := ru.member.(Marker); ok {
+				m.MarkOn(ru.rec)
 			}
 			return err
 		}); err != nil {
@@ -263,6 +282,9 @@ func (ru *run) warmPool(ctx context.Context) error {
 func (ru *run) startWorkers(runCtx context.Context) error {
 	cfg := &ru.cfg
 	ops := cfg.Workload.Operations
+	if cfg.OpTimeout > 0 {
+		ops = withTimeout(ops, cfg.OpTimeout)
+	}
 	p := &plan{ops: ops, rec: ru.rec, hooks: ru.hooks, gate: make(chan struct{}),
 		open: cfg.openLoop(), lateAfter: cfg.LateAfter, multi: len(ops) > 1}
 	for _, op := range ops {
@@ -274,6 +296,18 @@ func (ru *run) startWorkers(runCtx context.Context) error {
 	p.target.Store(int64(cfg.Workers))
 	p.rate.Store(math.Float64bits(cfg.Rate))
 	p.setWindow(never, never)
+	// About two shared histograms per CPU: enough that a worker moving a
+	// batch finds one free (see stats.go), and never more than workers.
+	nshards := min(cfg.maxWorkers(), 2*runtime.GOMAXPROCS(0))
+	for ph := range p.shards {
+		p.shards[ph] = make([]opShards, len(ops))
+		for i := range ops {
+			p.shards[ph][i].lat = newShardSet(nshards)
+			if p.open {
+				p.shards[ph][i].queue = newShardSet(nshards)
+			}
+		}
+	}
 	ru.plan = p
 	ru.col.init(len(ops))
 	ru.col.target = cfg.initialTarget()
@@ -306,18 +340,10 @@ func (ru *run) addWorkers(runCtx context.Context, n int) error {
 			epoch:   ru.plan.epoch.Load(),
 		}
 		w.tl = w.cur.t
-		// The histograms of the first window are made now, before the
-		// start, rather than by the first operations.
-		first := inMeasure
-		if ru.cfg.Warmup > 0 || ru.cfg.Steady != nil {
-			first = inWarmup
-		}
-		for j, op := range ru.plan.ops {
-			if op.Weight > 0 {
-				w.tl[first][j].hist = newHist()
-			}
-		}
-		w.free.Store(newIbuf(nops))
+		w.cur.share(&ru.plan.shards, i)
+		spare := newIbuf(nops)
+		spare.share(&ru.plan.shards, i)
+		w.free.Store(spare)
 		ru.workers = append(ru.workers, w)
 		ru.group.Go(func() error { w.run(runCtx, ru.plan); return nil })
 	}
@@ -570,6 +596,77 @@ func (ru *run) scale(runCtx context.Context, target float64, why string) {
 
 // PhaseScale marks a change of the target concurrency during a run.
 const PhaseScale timing.Phase = "scale"
+
+// PhaseFault marks, for one worker, a fault and its recovery: from the
+// start of its first operation that failed after a success (or before any)
+// to the end of its next successful operation, so that the span's length
+// is how long the worker was without a working operation. Its Detail is
+// the first error's kind (see ErrorKind), with " (not recovered)" if the
+// worker stopped first, and Err the first error. Errors of kind "sql"
+// (the statement was rejected; the connection works) and "canceled" (the
+// run ended) open no fault. A worker marks its first 16 faults.
+const PhaseFault timing.Phase = "fault"
+
+// PhaseRetry marks a failed attempt of pool.init or setup.profile that is
+// retried (see Config.SetupAttempts); its Err is the attempt's error.
+const PhaseRetry timing.Phase = "setup.retry"
+
+// withTimeout returns ops with each Run bounded by d. Only a run with
+// Config.OpTimeout pays for the context each operation then allocates.
+func withTimeout(ops []Operation, d time.Duration) []Operation {
+	out := make([]Operation, len(ops))
+	for i, op := range ops {
+		run := op.Run
+		op.Run = func(ctx context.Context, w *Worker) error {
+			ctx, cancel := context.WithTimeout(ctx, d)
+			defer cancel()
+			return run(ctx, w)
+		}
+		out[i] = op
+	}
+	return out
+}
+
+// retry runs fn, the work of the setup phase ph, again while it fails
+// with an error worth retrying (the connection was lost or refused, or
+// timed out: see Classify), at most Config.SetupAttempts times in all,
+// waiting Config.SetupBackoff and then twice as long each time. Statement
+// errors (a missing table, bad credentials) are not retried: they would
+// fail again. Each failed attempt that is retried is a PhaseRetry mark.
+func (ru *run) retry(ctx context.Context, ph timing.Phase, fn func() error) error {
+	wait := ru.cfg.SetupBackoff
+	for attempt := 1; ; attempt++ {
+		start := ru.rec.Now()
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if attempt >= ru.cfg.SetupAttempts || ctx.Err() != nil || !retryable(err) {
+			if attempt > 1 {
+				err = fmt.Errorf("%d attempts failed, the last: %w", attempt, err)
+			}
+			return err
+		}
+		ru.rec.Record(timing.Mark{Phase: PhaseRetry, Worker: timing.Process, Start: start, End: ru.rec.Now(),
+			Detail: string(ph) + " attempt=" + strconv.Itoa(attempt), Err: err.Error()})
+		ru.cfg.Logger.Warn("retrying a setup phase", "phase", string(ph), "attempt", attempt, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		wait *= 2
+	}
+}
+
+// retryable reports whether a setup phase that failed with err may be
+// tried again.
+func retryable(err error) bool {
+	k := Classify(err)
+	return k == KindConnection || k == KindTimeout
+}
 
 func errString(err error) string {
 	if err == nil {

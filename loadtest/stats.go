@@ -3,6 +3,7 @@ package loadtest
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -18,10 +19,159 @@ const (
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, int64(maxLatency), sigFigs) }
 
+// Why a worker does not keep histograms of its own.
+//
+// An HdrHistogram over 1ns..1h to 3 significant digits is some 270 KB,
+// however few values it holds. One per worker, per phase and operation,
+// in each of a worker's two interval buffers, is a gigabyte per thousand
+// workers: 10,000 workers would not fit. A coarser histogram per worker
+// would make every percentile coarser, and a histogram shared by all
+// workers would need a lock (or an atomic add on a contended line) per
+// operation.
+//
+// So a worker keeps only a small batch of raw latencies per (phase,
+// operation), written with no synchronisation. When a batch is full the
+// worker moves it, in one go, into one of a few histograms shared per
+// (phase, operation) (a shardSet, about two per CPU), taking that
+// histogram's lock with TryLock: if it is busy the worker tries the next,
+// and if every one is busy it records into a histogram of its own,
+// allocated then (rare, and kept for the rest of the run). A worker never
+// waits on a lock and allocates nothing while a shared histogram is free,
+// and the values are recorded exactly as before: the totals are exact to
+// 3 significant digits whatever the number of workers. Memory is the
+// shards' (2 per CPU x 270 KB per (phase, operation) used) plus 1 KB per
+// worker and (phase, operation); the counts themselves (ops, errors,
+// maximum) stay per worker, exact.
+//
+// The collector takes the shards' contents when it takes the workers'
+// buffers (gather), so a batch moved just after an interval's end counts
+// in the next interval, as does a buffer handed over late; the phase
+// totals, taken after the workers stopped, hold every value.
+
+// batchLen is how many latencies a worker holds before moving them into a
+// histogram: enough to make the move's lock rare, small enough that
+// 10,000 workers' batches fit in tens of megabytes.
+const batchLen = 64
+
+// shardSet is the histograms that the workers' full batches of one
+// (phase, operation) go to.
+type shardSet struct{ s []shard }
+
+type shard struct {
+	mu sync.Mutex
+	h  *hdrhistogram.Histogram // nil until the first batch
+	_  [48]byte                // keeps neighbouring shards' locks off one cache line
+}
+
+func newShardSet(n int) *shardSet { return &shardSet{s: make([]shard, max(n, 1))} }
+
+// drainInto merges every shard into *h and empties it. The collector's
+// side: it may wait for a worker's move to end.
+func (ss *shardSet) drainInto(h **hdrhistogram.Histogram) {
+	if ss == nil {
+		return
+	}
+	for i := range ss.s {
+		sh := &ss.s[i]
+		sh.mu.Lock()
+		if sh.h != nil && sh.h.TotalCount() > 0 {
+			mergeHist(h, sh.h)
+			sh.h.Reset()
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// latencies records latencies of one kind (an operation's, or its queueing
+// delay) for one worker, or, on the collector's side, their totals.
+type latencies struct {
+	n      int                     // values in batch
+	batch  [batchLen]int64         // not yet in a histogram
+	moved  int64                   // values moved out of batch, into hist or the shards
+	hist   *hdrhistogram.Histogram // the worker's own (see above); the collector's totals
+	shards *shardSet               // where full batches go; nil: into hist
+	first  int                     // the shard this worker tries first
+}
+
+// add records v; the caller has checked nothing.
+func (l *latencies) add(v time.Duration) {
+	if l.n == batchLen {
+		l.flush()
+	}
+	l.batch[l.n] = int64(v)
+	l.n++
+}
+
+// flush moves the batch into a shared histogram that is free, or into the
+// worker's own.
+func (l *latencies) flush() {
+	if l.n == 0 {
+		return
+	}
+	if ss := l.shards; ss != nil {
+		for i := range ss.s {
+			sh := &ss.s[(l.first+i)%len(ss.s)]
+			if sh.mu.TryLock() {
+				if sh.h == nil {
+					sh.h = newHist()
+				}
+				recordAll(sh.h, l.batch[:l.n])
+				sh.mu.Unlock()
+				l.moved += int64(l.n)
+				l.n = 0
+				return
+			}
+		}
+	}
+	l.settle()
+}
+
+// settle moves the batch into the worker's own histogram.
+func (l *latencies) settle() {
+	if l.n == 0 {
+		return
+	}
+	if l.hist == nil {
+		l.hist = newHist()
+	}
+	recordAll(l.hist, l.batch[:l.n])
+	l.moved += int64(l.n)
+	l.n = 0
+}
+
+func recordAll(h *hdrhistogram.Histogram, vs []int64) {
+	for _, v := range vs {
+		_ = h.RecordValue(min(max(v, 0), int64(maxLatency))) // cannot fail: within range
+	}
+}
+
+// count is the number of values recorded.
+func (l *latencies) count() int64 { return l.moved + int64(l.n) }
+
+// reset empties l and keeps its histogram and shards for reuse.
+func (l *latencies) reset() {
+	l.n, l.moved = 0, 0
+	if l.hist != nil {
+		l.hist.Reset()
+	}
+}
+
+// mergeFrom adds o's values to l's histogram.
+func (l *latencies) mergeFrom(o *latencies) {
+	mergeHist(&l.hist, o.hist)
+	if o.n > 0 {
+		if l.hist == nil {
+			l.hist = newHist()
+		}
+		recordAll(l.hist, o.batch[:o.n])
+	}
+	l.moved += o.count()
+}
+
 // tally is what one worker counts for one operation in one phase. Only its
 // worker writes it, so recording takes no lock.
 type tally struct {
-	hist     *hdrhistogram.Histogram // successful operations; nil until the first
+	lat      latencies // successful operations
 	errs     int64
 	max      time.Duration // exact, even beyond maxLatency
 	kinds    [numKinds]int64
@@ -30,46 +180,69 @@ type tally struct {
 	// Arrival-rate runs only: the delay from each operation's scheduled
 	// start to its actual start, the operations late by more than
 	// Config.LateAfter, and those dropped at the in-flight bound.
-	queue   *hdrhistogram.Histogram
+	queue   *latencies // nil until used: a closed loop has no queue
 	late    int64
 	dropped int64
+
+	// Keeps the next tally, maybe another worker's, off the cache line
+	// that this one's last fields are on.
+	_ [64]byte
+}
+
+// q returns t's queue latencies, made on first use.
+func (t *tally) q() *latencies {
+	if t.queue == nil {
+		t.queue = new(latencies)
+	}
+	return t.queue
+}
+
+// share makes t's full batches go to the shards of sh (the success and the
+// queue latencies of its phase and operation), trying shard first first.
+func (t *tally) share(lat, queue *shardSet, first int) {
+	t.lat.shards = lat
+	if lat != nil {
+		t.lat.first = first % len(lat.s)
+	}
+	if queue != nil {
+		// Made now, so that an arrival-rate worker's first operation
+		// allocates nothing.
+		t.q().shards, t.queue.first = queue, first%len(queue.s)
+	}
 }
 
 // recordQueue records an arrival-rate operation's queueing delay.
 func (t *tally) recordQueue(d time.Duration, late bool) {
-	if t.queue == nil {
-		t.queue = newHist()
-	}
-	_ = t.queue.RecordValue(int64(min(max(d, 0), maxLatency)))
+	t.q().add(max(d, 0))
 	if late {
 		t.late++
 	}
 }
 
-// reset empties t and keeps its histograms for reuse.
+// reset empties t and keeps its histograms and shards for reuse.
 func (t *tally) reset() {
-	h, q := t.hist, t.queue
-	*t = tally{hist: h, queue: q}
-	if h != nil {
-		h.Reset()
+	t.lat.reset()
+	if t.queue != nil {
+		t.queue.reset()
 	}
-	if q != nil {
-		q.Reset()
-	}
+	t.errs, t.max, t.late, t.dropped = 0, 0, 0, 0
+	t.kinds = [numKinds]int64{}
+	t.firstErr = [numKinds]string{}
 }
 
 func (t *tally) record(d time.Duration, err error) {
-	// The usual case first: it costs what recording in a bare histogram
-	// costs. (Worker.loop has a copy of this.)
-	if err == nil && d <= t.max && d <= maxLatency && t.hist != nil {
-		_ = t.hist.RecordValue(int64(d)) // cannot fail: within range
+	// The usual case first: a store into the batch. (Worker.loop has a
+	// copy of this.)
+	if err == nil && d <= t.max && t.lat.n < batchLen {
+		t.lat.batch[t.lat.n] = int64(d)
+		t.lat.n++
 		return
 	}
 	t.recordSlow(d, err)
 }
 
-// recordSlow records a failure, a new maximum, a latency beyond
-// maxLatency or the first latency.
+// recordSlow records a failure, a new maximum or a success into a full
+// batch.
 func (t *tally) recordSlow(d time.Duration, err error) {
 	if err != nil {
 		t.recordErr(err)
@@ -78,10 +251,7 @@ func (t *tally) recordSlow(d time.Duration, err error) {
 	if d > t.max {
 		t.max = d
 	}
-	if t.hist == nil {
-		t.hist = newHist()
-	}
-	_ = t.hist.RecordValue(int64(min(d, maxLatency))) // cannot fail: within range
+	t.lat.add(d)
 }
 
 // recordErr counts a failed operation: out of the hot path.
@@ -93,15 +263,8 @@ func (t *tally) recordErr(err error) {
 	}
 }
 
-// count is the number of operations recorded: the failed ones and the
-// histogram's (so that recording a success updates one counter, not two).
-func (t *tally) count() int64 {
-	n := t.errs
-	if t.hist != nil {
-		n += t.hist.TotalCount()
-	}
-	return n
-}
+// count is the number of operations recorded, failed or not.
+func (t *tally) count() int64 { return t.errs + t.lat.count() }
 
 // merge adds o into t.
 func (t *tally) merge(o *tally) {
@@ -117,8 +280,10 @@ func (t *tally) merge(o *tally) {
 	}
 	t.late += o.late
 	t.dropped += o.dropped
-	mergeHist(&t.hist, o.hist)
-	mergeHist(&t.queue, o.queue)
+	t.lat.mergeFrom(&o.lat)
+	if o.queue != nil {
+		t.q().mergeFrom(o.queue)
+	}
 }
 
 // mergeHist adds o into *h, allocating *h on first use.
@@ -134,6 +299,10 @@ func mergeHist(h **hdrhistogram.Histogram, o *hdrhistogram.Histogram) {
 
 // stats turns a tally over a window of length d into Stats.
 func (t *tally) stats(d time.Duration) Stats {
+	t.lat.settle()
+	if t.queue != nil {
+		t.queue.settle()
+	}
 	ops := t.count()
 	s := Stats{Ops: ops, Errors: t.errs, Duration: d, Late: t.late, Dropped: t.dropped}
 	for k, n := range t.kinds {
@@ -149,12 +318,12 @@ func (t *tally) stats(d time.Duration) Stats {
 	if d > 0 {
 		s.Throughput = float64(ops-t.errs) / d.Seconds()
 	}
-	if t.hist != nil && t.hist.TotalCount() > 0 {
-		s.Histogram = &Histogram{h: t.hist}
-		s.Latency = latencyOf(t.hist, t.max)
+	if h := t.lat.hist; h != nil && h.TotalCount() > 0 {
+		s.Histogram = &Histogram{h: h}
+		s.Latency = latencyOf(h, t.max)
 	}
-	if t.queue != nil && t.queue.TotalCount() > 0 {
-		q := latencyOf(t.queue, 0)
+	if t.queue != nil && t.queue.hist != nil && t.queue.hist.TotalCount() > 0 {
+		q := latencyOf(t.queue.hist, 0)
 		s.Queue = &q
 	}
 	return s

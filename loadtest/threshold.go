@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -77,7 +78,9 @@ func ParseThreshold(s string) (Threshold, error) {
 		t.Limit = float64(d)
 	case t.Metric == "error_rate" || t.Metric == "throughput":
 		v, err := strconv.ParseFloat(rest, 64)
-		if err != nil {
+		// NaN parses, but no value is above or below it: the threshold
+		// could never hold.
+		if err != nil || math.IsNaN(v) {
 			return t, fmt.Errorf("threshold %q: %s limit: want a number, got %q", s, t.Metric, rest)
 		}
 		t.Limit = v

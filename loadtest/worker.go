@@ -35,6 +35,14 @@ type Worker struct {
 	// reloaded when plan.gen moves (see refresh).
 	gen            int64
 	measureAt, end time.Duration
+
+	// A fault in progress (see PhaseFault): since the first failed
+	// operation after a success, until the next success.
+	failing   bool
+	faultAt   time.Duration
+	faultKind ErrorKind
+	faultErr  string
+	faults    int // fault spans seen; the first maxFaultMarks are marked
 }
 
 // ID is the worker's index, from 0.
@@ -98,6 +106,10 @@ type plan struct {
 	lateAfter  time.Duration // arrival rate: later than this is late
 	startAt    time.Duration // the start instant, set before the gate opens
 	multi      bool          // more than one operation to choose from
+	// shards are the histograms the workers' full batches go to, per
+	// phase and operation (see stats.go); nil (a test's plan) sends them
+	// to the workers' own.
+	shards [2][]opShards
 
 	gate      chan struct{}                 // closed at the start instant
 	gen       atomic.Int64                  // moves on at every change below: the one load per operation
@@ -194,6 +206,7 @@ func (w *Worker) run(ctx context.Context, p *plan) {
 	case <-ctx.Done():
 		return
 	}
+	defer w.endFault(p.rec, -1)
 	w.refresh(p)
 	if p.open {
 		w.serve(ctx, p)
@@ -270,11 +283,14 @@ func (w *Worker) loop(ctx context.Context, p *plan, now time.Duration) time.Dura
 		}
 		err := run(ctx, w)
 		n := rec.Now()
-		// tally.record, by hand: the compiler does not inline it.
-		if d := n - now; err == nil && d <= t.max && d <= maxLatency && t.hist != nil {
-			_ = t.hist.RecordValue(int64(d))
+		// tally.record, by hand: the compiler does not inline it. A
+		// success after failures also ends a fault span.
+		if d := n - now; err == nil && d <= t.max && t.lat.n < batchLen && !w.failing {
+			t.lat.batch[t.lat.n] = int64(d)
+			t.lat.n++
 		} else {
 			t.recordSlow(d, err)
+			w.track(rec, now, n, err)
 			if err != nil && ctx.Err() != nil {
 				// The run was cancelled: stop now rather than fail every
 				// operation until the Runner's stop flag arrives.
@@ -297,10 +313,52 @@ func (w *Worker) do(ctx context.Context, p *plan, now time.Duration) (time.Durat
 	err := p.ops[op].Run(ctx, w)
 	end := p.rec.Now()
 	w.tl[phase][op].record(end-now, err)
+	if err != nil || w.failing {
+		w.track(p.rec, now, end, err)
+	}
 	return end, err
 }
 
 var phaseNames = [2]timing.Phase{timing.Warmup, timing.Measure}
+
+// maxFaultMarks bounds the fault marks of one worker, so that a run that
+// fails on and off cannot fill the timeline.
+const maxFaultMarks = 16
+
+// track follows faults: an operation that failed from start to end opens a
+// fault span (unless one is open, or the error is the statement's own or
+// the run's cancellation), and a success closes the open one. It is called
+// only after a failure or while a fault is open: never on the usual path.
+func (w *Worker) track(rec *timing.Recorder, start, end time.Duration, err error) {
+	switch {
+	case err == nil:
+		w.endFault(rec, end)
+	case !w.failing:
+		k := Classify(err)
+		if k == KindSQL || k == KindCanceled {
+			return
+		}
+		w.failing, w.faultAt, w.faultKind, w.faultErr = true, start, k, err.Error()
+	}
+}
+
+// endFault closes the open fault span, if any, at end: recovered by a
+// success, or, when end is negative, not recovered by the time the worker
+// stopped.
+func (w *Worker) endFault(rec *timing.Recorder, end time.Duration) {
+	if !w.failing {
+		return
+	}
+	w.failing = false
+	detail := w.faultKind.String()
+	if end < 0 {
+		end, detail = rec.Now(), detail+" (not recovered)"
+	}
+	if w.faults++; w.faults <= maxFaultMarks {
+		rec.Record(timing.Mark{Phase: PhaseFault, Worker: w.id, Start: w.faultAt, End: end, Detail: detail, Err: w.faultErr})
+	}
+	w.faultErr = ""
+}
 
 // park waits while the worker is beyond the target concurrency, handing
 // its interval buffer over at each interval's end. It reports false when
@@ -390,6 +448,9 @@ func (w *Worker) stepOpen(ctx context.Context, p *plan, at, start time.Duration)
 	end := p.rec.Now()
 	t := &w.tl[phase][op]
 	t.record(end-at, err)
+	if err != nil || w.failing {
+		w.track(p.rec, start, end, err)
+	}
 	delay := start - at
 	t.recordQueue(delay, delay > p.lateAfter)
 	return end, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/startline/startline/coordinate"
+	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/timing"
 )
 
@@ -224,6 +225,11 @@ type member struct {
 	phase  string
 	left   bool
 
+	// rec, if the Runner gave one (MarkOn), receives the PhaseUnreachable
+	// marks; recMu guards it.
+	recMu sync.Mutex
+	rec   *timing.Recorder
+
 	events chan coordinate.Event // closed by run
 	begin  chan int64            // the run's start seq, once Wait returned a signal
 	stop   chan struct{}         // closed by Leave
@@ -233,7 +239,36 @@ type member struct {
 var (
 	_ coordinate.Member  = (*member)(nil)
 	_ coordinate.Clocked = (*member)(nil)
+	_ loadtest.Marker    = (*member)(nil)
 )
+
+// PhaseUnreachable marks, on a worker's timeline, a time when its
+// heartbeats failed: from the first failed heartbeat to the next one that
+// succeeded (or to Leave). Its Detail counts the failed attempts; its Err
+// is the first error. The run goes on meanwhile: the coordinator's
+// database is not the one measured.
+const PhaseUnreachable timing.Phase = "coord.unreachable"
+
+// MarkOn makes the member record PhaseUnreachable marks on rec (see
+// loadtest.Marker).
+func (m *member) MarkOn(rec *timing.Recorder) {
+	m.recMu.Lock()
+	m.rec = rec
+	m.recMu.Unlock()
+}
+
+// markUnreachable records a heartbeat gap from start to end.
+func (m *member) markUnreachable(start, end time.Time, failed int, err error, detail string) {
+	m.recMu.Lock()
+	rec := m.rec
+	m.recMu.Unlock()
+	if rec == nil {
+		return
+	}
+	rec.Record(timing.Mark{Phase: PhaseUnreachable, Worker: timing.Process,
+		Start: rec.Offset(start), End: rec.Offset(end),
+		Detail: fmt.Sprintf("failed heartbeats=%d%s", failed, detail), Err: err.Error()})
+}
 
 // ClockOffset returns how far this host's clock runs ahead of the
 // database's, and the bound on that estimate, as measured at Join.
@@ -432,8 +467,28 @@ func (m *member) run() {
 		case <-ctx.Done():
 		}
 	}()
-	beat := time.NewTicker(c.opts.Heartbeat)
+	// Heartbeats go every Heartbeat. A failed one is retried sooner, after
+	// a tenth of the period and then twice as long each time up to the
+	// period: a blip costs one late beat, an unreachable database is not
+	// hammered, and the beats never go slower than usual, which would get
+	// the worker declared lost once the database is back. Each attempt is
+	// bounded, so that a hung database cannot hold the loop (and the
+	// control events behind it) for ever; the bound is generous, because a
+	// beat that is merely slow (a busy database, a loaded host) is better
+	// finished late than abandoned and sent again.
+	beat := time.NewTimer(c.opts.Heartbeat)
 	defer beat.Stop()
+	beatTimeout := max(5*c.opts.Heartbeat, 5*time.Second)
+	var gapStart time.Time // zero while the beats succeed
+	var gapErr error
+	gapFailed := 0
+	firstRetry := max(c.opts.Heartbeat/10, time.Millisecond)
+	retryAfter := firstRetry
+	defer func() {
+		if gapFailed > 0 {
+			m.markUnreachable(gapStart, time.Now(), gapFailed, gapErr, " (not recovered)")
+		}
+	}()
 	var poll <-chan time.Time // nil until the start
 	var pollTimer *time.Timer
 	var wake <-chan struct{}
@@ -454,12 +509,37 @@ func (m *member) run() {
 			}
 			return
 		case <-beat.C:
-			if _, err := c.s.db.ExecContext(ctx, c.s.q.beat, m.dbNow(), c.opts.RunID, m.id); err != nil && ctx.Err() == nil {
-				log.Warn("sqlcoord: heartbeat failed", "worker", m.id, "err", err)
+			at := time.Now()
+			bctx, bcancel := context.WithTimeout(ctx, beatTimeout)
+			_, err := c.s.db.ExecContext(bctx, c.s.q.beat, m.dbNow(), c.opts.RunID, m.id)
+			bcancel()
+			switch {
+			case err == nil:
+				if gapFailed > 0 {
+					m.markUnreachable(gapStart, time.Now(), gapFailed, gapErr, "")
+					log.Info("sqlcoord: heartbeats recovered", "worker", m.id, "failed", gapFailed, "after", time.Since(gapStart))
+				}
+				gapFailed, gapErr = 0, nil
+				retryAfter = firstRetry
+				// Every Heartbeat from the last beat's start, as a ticker
+				// would: a slow write does not stretch the period.
+				beat.Reset(max(c.opts.Heartbeat-time.Since(at), 0))
+			case ctx.Err() != nil: // leaving
+			default:
+				if gapFailed == 0 {
+					gapStart, gapErr = at, err
+				}
+				gapFailed++
+				log.Warn("sqlcoord: heartbeat failed", "worker", m.id, "attempt", gapFailed, "retry_in", retryAfter, "err", err)
+				beat.Reset(retryAfter)
+				retryAfter = min(2*retryAfter, c.opts.Heartbeat)
 			}
 		case seq := <-m.begin:
 			started, lastSeq = true, seq
-			if _, err := c.s.db.ExecContext(ctx, c.s.q.seen, m.dbNow(), c.opts.RunID, m.id); err != nil && ctx.Err() == nil {
+			sctx, scancel := context.WithTimeout(ctx, beatTimeout)
+			_, err := c.s.db.ExecContext(sctx, c.s.q.seen, m.dbNow(), c.opts.RunID, m.id)
+			scancel()
+			if err != nil && ctx.Err() == nil {
 				log.Warn("sqlcoord: recording the start sighting failed", "worker", m.id, "err", err)
 			}
 			pollTimer = time.NewTimer(c.interval())
@@ -477,7 +557,9 @@ func (m *member) run() {
 			pending = pending[1:]
 		}
 		if read && started {
-			pending = append(pending, m.readEvents(ctx, &lastSeq)...)
+			rctx, rcancel := context.WithTimeout(ctx, beatTimeout)
+			pending = append(pending, m.readEvents(rctx, &lastSeq)...)
+			rcancel()
 			pollTimer.Reset(c.interval())
 		}
 	}

@@ -51,6 +51,21 @@
 //
 // Wait retries a failed read of the run row Retries times, one poll apart,
 // then fails with an error naming the phase (coord.wait); the WaitTimeout
-// bounds the whole wait. Heartbeat and event reads that fail are logged and
-// retried at the next tick.
+// bounds the whole wait.
+//
+// After the start, the coordinator's database may become unreachable
+// without stopping the measurement, which runs on connections of its own.
+// Every heartbeat and event read is bounded in time; a failed heartbeat is
+// logged and retried with backoff (a tenth of the period, doubling, never
+// slower than the period), and the gap, from the first failed heartbeat to
+// the next that succeeds, is a [PhaseUnreachable] mark on the worker's
+// timeline (a loadtest Runner hands its timeline to the member: see
+// loadtest.Marker). If the gap outlasts the orchestrator's missed-beat
+// budget, the orchestrator declares the worker lost; within it, nothing
+// but the mark shows it.
+//
+// A worker process that dies mid-run stops beating and is declared lost
+// once its last heartbeat is MissedBeats beats old: what it had written
+// (its test start, its last reported state and phase) stays in its row,
+// and the others go on or are aborted as the [LostPolicy] says.
 package sqlcoord

@@ -124,6 +124,9 @@ func orchestrator(t *testing.T, tb sqlcoord.Tables, run string, mod ...func(*sql
 // leaves. Exit codes: 0 done, 2 error, 3 aborted.
 func childMain() int {
 	env := os.Getenv
+	if env("SQLCOORD_MODE") == "runner" {
+		return runnerChildMain()
+	}
 	db, err := sql.Open(env("SQLCOORD_DRIVER"), env("SQLCOORD_DSN"))
 	if err != nil {
 		fmt.Println("open:", err)

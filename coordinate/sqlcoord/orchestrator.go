@@ -544,6 +544,11 @@ func (o *Orchestrator) Collect(ctx context.Context) ([]*loadtest.Result, error) 
 					if len(waiting) > 0 {
 						werr = fmt.Errorf("sqlcoord: collect: no result from %v: %w", waiting, ctx.Err())
 					}
+					if lost := o.Lost(); lostErr == nil && len(lost) > 0 && o.opts.OnLost == LostAbort {
+						// Declared lost before Collect (by CheckLost): the
+						// run was aborted all the same.
+						lostErr = fmt.Errorf("%w: %v (policy abort: run aborted)", ErrLost, lost)
+					}
 					return out, errors.Join(werr, lostErr, derr)
 				}
 			}

@@ -29,12 +29,14 @@ type child struct {
 	done  chan error  // its exit
 }
 
-// spawn starts a worker process for run on b's database.
-func spawn(t *testing.T, b backend, tb sqlcoord.Tables, run, id string) *child {
+// spawn starts a worker process for run on b's database, with env added
+// to its environment.
+func spawn(t *testing.T, b backend, tb sqlcoord.Tables, run, id string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=1", "SQLCOORD_DRIVER="+b.driver, "SQLCOORD_DSN="+b.dsn,
 		"SQLCOORD_PREFIX="+tb.Prefix, "SQLCOORD_RUN="+run, "SQLCOORD_WORKER="+id)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)

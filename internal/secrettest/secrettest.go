@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"testing"
 )
 
 // Marker is part of every planted secret. Its characters are letters,
@@ -22,7 +21,7 @@ const Marker = "PLANTED-9f8e"
 const Secret = "s3cr3t-" + Marker
 
 // Special is a planted secret with the characters that DSN parsers and
-// escapers treat specially ('@', '/', ':', ' ', '%', '\'', '"'), so that a
+// escapers treat specially ('@', '/', ':', ' ', '%', '\”, '"'), so that a
 // secret is also looked for after it went through an escaper.
 const Special = `p@ss/w:rd 'q"` + Marker + `%`
 
@@ -54,10 +53,16 @@ func Find(text string) string {
 	return ""
 }
 
+// Reporter is the part of testing.TB that Check uses.
+type Reporter interface {
+	Helper()
+	Errorf(format string, args ...any)
+}
+
 // Check fails t (without stopping it) if text holds a planted secret,
 // naming where the text came from and quoting the text around the leak.
 // It returns whether text was clean.
-func Check(t testing.TB, where, text string) bool {
+func Check(t Reporter, where, text string) bool {
 	t.Helper()
 	f := Find(text)
 	if f == "" {
@@ -70,7 +75,7 @@ func Check(t testing.TB, where, text string) bool {
 }
 
 // CheckErr is Check for an error's text; a nil error is clean.
-func CheckErr(t testing.TB, where string, err error) bool {
+func CheckErr(t Reporter, where string, err error) bool {
 	t.Helper()
 	if err == nil {
 		return true

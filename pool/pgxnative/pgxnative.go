@@ -101,7 +101,7 @@ func (p *Pool) Session(ctx context.Context) (pool.Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgxnative: session: %w", scrub(err, p.p.Config().ConnConfig.Password))
 	}
-	return &Session{c: c}, nil
+	return &Session{p: p, c: c}, nil
 }
 
 // Close closes the pgxpool, waiting for connections in use to be given back
@@ -113,13 +113,22 @@ func (p *Pool) Close() error {
 	return nil
 }
 
-// Session is one worker's [pool.Session], pinning one connection.
+// Session is one worker's [pool.Session], pinning one connection. When
+// that connection dies (the server terminated it, the network reset it, a
+// cancelled query left it broken), the query that found out fails, the
+// Session gives the dead connection back (pgxpool destroys a closed
+// connection on release) and the next Query acquires a fresh one: a
+// worker recovers by itself once the database is reachable again.
 type Session struct {
-	c *pgxpool.Conn // nil after Close
+	p      *Pool
+	c      *pgxpool.Conn // nil after a dead connection was given back, until the next Query
+	closed bool
 }
 
 // Conn returns the pinned connection, for typed arguments and scans on the
-// hot path, or nil after Close. The Session still owns it: do not close it.
+// hot path, or nil after Close or while the session has no connection
+// (after one died, until the next Query). The Session still owns it: do not
+// close it.
 func (s *Session) Conn() *pgx.Conn {
 	if s.c == nil {
 		return nil
@@ -131,10 +140,13 @@ func (s *Session) Conn() *pgx.Conn {
 // on this connection and reuses the statement afterwards.
 func (s *Session) Query(ctx context.Context, query string, args ...any) (int64, error) {
 	if s.c == nil {
-		return 0, pool.ErrClosed
+		if err := s.reacquire(ctx); err != nil {
+			return 0, err
+		}
 	}
 	rows, err := s.c.Query(ctx, query, args...)
 	if err != nil {
+		s.dropIfDead()
 		return 0, fmt.Errorf("pgxnative: query: %w", err)
 	}
 	var n int64
@@ -143,13 +155,40 @@ func (s *Session) Query(ctx context.Context, query string, args ...any) (int64, 
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
+		s.dropIfDead()
 		return n, fmt.Errorf("pgxnative: query: %w", err)
 	}
 	return n, nil
 }
 
+// reacquire takes a new connection for a session whose connection died.
+func (s *Session) reacquire(ctx context.Context) error {
+	if s.closed {
+		return pool.ErrClosed
+	}
+	if s.p.closed.Load() {
+		return pool.ErrClosed
+	}
+	c, err := s.p.p.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("pgxnative: reconnect: %w", scrub(err, s.p.p.Config().ConnConfig.Password))
+	}
+	s.c = c
+	return nil
+}
+
+// dropIfDead gives the connection back if it is closed, so that the next
+// Query takes another. Only after an error: the usual path pays nothing.
+func (s *Session) dropIfDead() {
+	if s.c != nil && s.c.Conn().IsClosed() {
+		s.c.Release() // pgxpool destroys a closed connection
+		s.c = nil
+	}
+}
+
 // Close gives the connection back to the pool. Closing twice returns nil.
 func (s *Session) Close() error {
+	s.closed = true
 	if s.c != nil {
 		s.c.Release()
 		s.c = nil

@@ -53,7 +53,7 @@ func (e *LoginError) Unwrap() error { return e.Err }
 // Is reports whether target is ErrLogin.
 func (e *LoginError) Is(target error) bool { return target == ErrLogin }
 
-// redact replaces every secret in s, and its URL-escaped form, with ***.
+// redact replaces every secret in s, and its URL-escaped forms, with ***.
 // Secrets shorter than 4 bytes are left alone: scrubbing them would mangle
 // the message and hide nothing worth hiding.
 func redact(s string, secrets []string) string {
@@ -62,8 +62,13 @@ func redact(s string, secrets []string) string {
 			continue
 		}
 		s = strings.ReplaceAll(s, sec, "***")
-		if esc := url.QueryEscape(sec); esc != sec {
-			s = strings.ReplaceAll(s, esc, "***")
+		// A URL quotes it escaped as a query value (space as '+'), a path
+		// segment or a password in the userinfo, each a little apart.
+		userinfo := strings.TrimPrefix(url.UserPassword("", sec).String(), ":")
+		for _, esc := range []string{url.QueryEscape(sec), url.PathEscape(sec), userinfo} {
+			if esc != sec {
+				s = strings.ReplaceAll(s, esc, "***")
+			}
 		}
 	}
 	return s

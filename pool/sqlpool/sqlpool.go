@@ -3,6 +3,7 @@ package sqlpool
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sync"
@@ -94,7 +95,7 @@ func (p *Pool) Session(ctx context.Context) (pool.Session, error) {
 	if p.closed.Load() {
 		return nil, pool.ErrClosed
 	}
-	s := &Session{opts: p.opts, q: p.db}
+	s := &Session{p: p, opts: p.opts, q: p.db}
 	if !p.opts.Shared {
 		c, err := p.db.Conn(ctx)
 		if err != nil {
@@ -124,16 +125,25 @@ type querier interface {
 
 // Session is one worker's [pool.Session]. Like every pool.Session it is used
 // by one goroutine at a time, which is why its statement cache has no lock.
+//
+// A pinned connection that dies (database/sql learns it from the driver's
+// driver.ErrBadConn, or the driver reports it invalid) is closed after the
+// query that found out, with its statements, and the next Query pins a
+// fresh one: a worker recovers by itself once the database is reachable
+// again. (Shared sessions need nothing: database/sql replaces bad
+// connections of the DB itself.)
 type Session struct {
+	p      *Pool
 	opts   Options
-	conn   *sql.Conn // nil when Options.Shared
-	q      querier   // conn, or the DB
+	conn   *sql.Conn // nil when Options.Shared, and after a dead one was closed
+	q      querier   // conn, or the DB; nil while conn is being replaced
 	stmts  map[string]*sql.Stmt
 	closed bool
 }
 
 // Conn returns the pinned connection, for callers that want typed scans or
-// driver-specific calls (e.g. conn.Raw), or nil when Options.Shared is set.
+// driver-specific calls (e.g. conn.Raw), or nil when Options.Shared is set
+// or while a connection that died awaits its replacement (the next Query).
 // The connection stays owned by the Session: do not close it.
 func (s *Session) Conn() *sql.Conn { return s.conn }
 
@@ -143,6 +153,19 @@ func (s *Session) Query(ctx context.Context, query string, args ...any) (int64, 
 	if s.closed {
 		return 0, pool.ErrClosed
 	}
+	if s.q == nil {
+		if err := s.repin(ctx); err != nil {
+			return 0, err
+		}
+	}
+	n, err := s.query(ctx, query, args)
+	if err != nil && s.conn != nil {
+		s.dropIfDead(ctx, err)
+	}
+	return n, err
+}
+
+func (s *Session) query(ctx context.Context, query string, args []any) (int64, error) {
 	var (
 		rows *sql.Rows
 		err  error
@@ -171,6 +194,56 @@ func (s *Session) Query(ctx context.Context, query string, args ...any) (int64, 
 		return n, fmt.Errorf("sqlpool: query: %w", err)
 	}
 	return n, nil
+}
+
+// repin pins a new connection in place of one that died.
+func (s *Session) repin(ctx context.Context) error {
+	if s.p.closed.Load() {
+		return pool.ErrClosed
+	}
+	c, err := s.p.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlpool: reconnect: %w", err)
+	}
+	s.conn, s.q = c, c
+	return nil
+}
+
+// dropIfDead closes the pinned connection and its statements if it is
+// dead, so that the next Query pins another. It is dead if err says so
+// (driver.ErrBadConn, sql.ErrConnDone), else if the driver says so
+// (driver.Validator), else if a ping fails: a round trip, but only after
+// an error (a statement error leaves a working connection, which the ping
+// keeps), never on the usual path. When ctx is done there is no asking:
+// the next query finds out.
+func (s *Session) dropIfDead(ctx context.Context, err error) {
+	dead := errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone)
+	if !dead && ctx.Err() == nil {
+		valid, known := true, false
+		rerr := s.conn.Raw(func(dc any) error {
+			if v, ok := dc.(driver.Validator); ok {
+				valid, known = v.IsValid(), true
+			}
+			return nil
+		})
+		switch {
+		case rerr != nil: // database/sql already closed it
+			dead = true
+		case known:
+			dead = !valid
+		default:
+			dead = s.conn.PingContext(ctx) != nil
+		}
+	}
+	if !dead {
+		return
+	}
+	for _, st := range s.stmts {
+		_ = st.Close()
+	}
+	s.stmts = nil
+	_ = s.conn.Close() // database/sql discards a connection it knows is bad
+	s.conn, s.q = nil, nil
 }
 
 // stmt returns the session's prepared statement for query, preparing it on
