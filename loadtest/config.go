@@ -15,6 +15,9 @@ import (
 	"github.com/startline/startline/profile"
 )
 
+// DefaultMaxWorkers is the default of Config.MaxWorkers.
+const DefaultMaxWorkers = 1000
+
 // DefaultDrain is how long a Runner waits, when Config.Drain is zero, for
 // operations still in flight at the end of the measured window before it
 // cancels their context.
@@ -133,6 +136,12 @@ type Config struct {
 	// SetupBackoff is the wait before the first retry of a setup phase;
 	// each further retry waits twice as long. Default: DefaultSetupBackoff.
 	SetupBackoff time.Duration
+	// MaxWorkers bounds the number of workers that a scale event or the
+	// start signal may ask for, since each takes a session: a larger
+	// target is refused, with a warning and an erring scale mark. Default:
+	// DefaultMaxWorkers, or the most workers the Config itself needs if
+	// that is more.
+	MaxWorkers int
 
 	// Sinks receive the test start and the result.
 	Sinks []Sink
@@ -243,6 +252,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.SetupBackoff < 0 {
 		return bad("SetupBackoff", "must not be negative, got %v", cfg.SetupBackoff)
 	}
+	if cfg.MaxWorkers < 0 {
+		return bad("MaxWorkers", "must not be negative, got %d", cfg.MaxWorkers)
+	}
 	if err := cfg.validateLoadModel(); err != nil {
 		return cfg, err
 	}
@@ -319,6 +331,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.SetupBackoff = DefaultSetupBackoff
 	}
 	cfg.setLoadModelDefaults()
+	if cfg.MaxWorkers == 0 {
+		cfg.MaxWorkers = max(DefaultMaxWorkers, cfg.maxWorkers())
+	}
 	if cfg.Node == "" {
 		host, _ := os.Hostname()
 		if host == "" {

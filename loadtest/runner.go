@@ -367,7 +367,9 @@ func (ru *run) awaitSignal(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if n := ru.signal.Concurrency; n > 0 && n != ru.cfg.Workers && !ru.plan.open {
+	// A smaller concurrency in the signal parks workers before the gate;
+	// a larger one starts more once it is open (see drive).
+	if n := ru.signal.Concurrency; n > 0 && n < len(ru.workers) && !ru.plan.open {
 		ru.plan.setTarget(n)
 		ru.col.target = float64(n)
 	}
@@ -421,6 +423,9 @@ func (ru *run) drive(ctx, runCtx context.Context, cancel context.CancelFunc) err
 		// Reference order: the writes happened after T; start from now.
 		ru.setStart(ru.rec.Now())
 		ru.openGate()
+	}
+	if n := ru.signal.Concurrency; n > len(ru.workers) && !p.open {
+		ru.scale(runCtx, float64(n), " (start signal)")
 	}
 	if ru.member != nil && !ru.cfg.ReferenceOrder {
 		// Not on the path to the first query: the workers are already running.
@@ -571,12 +576,20 @@ func (ru *run) halt(reason string) {
 // starting new ones if needed) or the arrival rate. It is recorded as a
 // scale mark on the timeline, whose detail says the new target and why.
 func (ru *run) scale(runCtx context.Context, target float64, why string) {
-	if target < 0 || (target == 0 && why == "") {
-		ru.cfg.Logger.Warn("ignoring scale event with a non-positive target", "target", target)
-		return
-	}
 	start := ru.rec.Now()
 	var err error
+	switch {
+	case math.IsNaN(target) || math.IsInf(target, 0) || target < 0 || (target == 0 && why == ""):
+		err = fmt.Errorf("scale target %v: want a positive number", target)
+	case !ru.plan.open && target > float64(ru.cfg.MaxWorkers):
+		err = fmt.Errorf("scale target %v: above Config.MaxWorkers (%d)", target, ru.cfg.MaxWorkers)
+	}
+	if err != nil {
+		ru.cfg.Logger.Warn("ignoring a scale target", "target", target, "err", err)
+		ru.rec.Record(timing.Mark{Phase: PhaseScale, Worker: timing.Process, Start: start, End: start,
+			Detail: "ignored" + why, Err: err.Error()})
+		return
+	}
 	detail := ""
 	if ru.plan.open {
 		ru.plan.setRate(target)

@@ -48,6 +48,7 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		{"Duration", func(c *loadtest.Config) { c.Duration = 0 }},
 		{"Duration", func(c *loadtest.Config) { c.Duration = -time.Second }},
 		{"Drain", func(c *loadtest.Config) { c.Drain = -time.Second }},
+		{"MaxWorkers", func(c *loadtest.Config) { c.MaxWorkers = -1 }},
 		{"RunID", func(c *loadtest.Config) { c.RunID = "bad id; drop table" }},
 		{"Workload.Operations", func(c *loadtest.Config) { c.Workload.Operations = nil }},
 		{"Workload.Operations", func(c *loadtest.Config) {
@@ -527,4 +528,34 @@ func TestTextReport(t *testing.T) {
 		assert.Contains(t, out, want)
 	}
 	assert.True(t, strings.Contains(out, "first query"), "the report states the gap to the first query:\n%s", out)
+}
+
+// TestScaleTargetsAreBounded: a scale event asking for more workers than
+// Config.MaxWorkers (each would take a session), or for nonsense, is
+// refused with a mark on the timeline, and the run goes on as it was.
+func TestScaleTargetsAreBounded(t *testing.T) {
+	local := coordinate.NewLocal(coordinate.LocalOptions{})
+	p := &memPool{}
+	cfg := baseConfig(p)
+	cfg.Coordinator = local
+	cfg.Workers = 2
+	cfg.MaxWorkers = 3
+	cfg.Warmup = 0
+	cfg.Duration = 300 * time.Millisecond
+	cfg.Hooks.MeasureStart = func(loadtest.PhaseStartInfo) {
+		go func() {
+			_, _ = local.Send(context.Background(), coordinate.Event{Kind: coordinate.EventScale, Concurrency: 1 << 40})
+		}()
+	}
+	r, err := loadtest.New(cfg)
+	require.NoError(t, err)
+	go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0) }()
+	res, err := r.Run(context.Background())
+	require.NoError(t, err)
+	scaled := res.Timeline.Find(loadtest.PhaseScale)
+	require.Len(t, scaled, 1)
+	assert.Equal(t, "ignored", scaled[0].Detail)
+	assert.Contains(t, scaled[0].Err, "MaxWorkers")
+	assert.EqualValues(t, 2, p.sessions.Load(), "no session taken for the refused target")
+	assert.Greater(t, res.Phases.Measure.Ops, int64(0))
 }
