@@ -28,10 +28,14 @@
 // Operations are weighted functions of a [Worker], which carries the
 // worker's session, random source and the table profile. An operation
 // belongs to the window in which it started; warmup operations never reach
-// the measured statistics. Latencies are kept in HdrHistograms, one per
-// worker, operation and window, handed to the Runner once per interval
-// and merged losslessly, so recording an operation takes no lock and
-// allocates nothing.
+// the measured statistics. Latencies go to HdrHistograms (3 significant
+// digits) through a small per-worker batch, handed to the Runner once per
+// interval and merged losslessly, so recording an operation takes no lock
+// and allocates nothing.
+//
+// The pool's optional capabilities ([pool.Preparer], [pool.PhaseTagger],
+// [pool.Describer]) and the coordinator member's ([coordinate.Clocked],
+// [Marker]) are discovered once and used without further configuration.
 //
 // # Load models
 //
@@ -60,4 +64,17 @@
 // draws a live progress line. Config.Thresholds ("p99<50ms",
 // "error_rate<0.01", "point_select:throughput>100") are checked against
 // the measured window; Result.Thresholds says which held.
+//
+// # Faults
+//
+// A load test runs against systems pushed to fail, so the Runner keeps
+// going through what they do: an operation's error is counted by kind
+// (connection, timeout, sql, canceled, other; see [Classify]) per phase and
+// operation, and a worker whose operations fail records a "fault" mark
+// from its first failure to its next success, so the timeline shows when a
+// fault happened and how long recovery took. Config.OpTimeout bounds each
+// operation. pool.init and setup.profile retry what is safe to retry
+// (Config.SetupAttempts) and then fail naming the phase. Cancelling the
+// run's context stops the workers at once, and what was measured is still
+// written to the sinks.
 package loadtest
