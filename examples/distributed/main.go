@@ -33,6 +33,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	_ "github.com/go-sql-driver/mysql"
@@ -64,6 +65,7 @@ type flags struct {
 	duration  time.Duration
 	lead      time.Duration
 	quiet     bool
+	compare   bool
 }
 
 func main() {
@@ -82,15 +84,19 @@ func main() {
 	flag.DurationVar(&f.duration, "duration", time.Second, "measured window")
 	flag.DurationVar(&f.lead, "lead", 0, "lead from publishing the start to T (default: 100ms, 10ms with -reference)")
 	flag.BoolVar(&f.quiet, "quiet", false, "print only the start report, not the waterfall")
+	flag.BoolVar(&f.compare, "compare", false, "run the fast order, then the reference order, and compare their starts side by side (with -json, the reference's result goes to FILE with .reference before its extension)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var err error
-	if f.role == "worker" {
+	switch {
+	case f.role == "worker":
 		err = worker(ctx, f)
-	} else {
-		err = orchestrate(ctx, f)
+	case f.compare:
+		err = compare(ctx, os.Stdout, f)
+	default:
+		_, err = orchestrate(ctx, f)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "distributed (%s %s): %v\n", f.role, f.node, err)
@@ -133,36 +139,36 @@ func (f flags) poll() (poll, heartbeat time.Duration) {
 
 // orchestrate seeds the table, creates the run, starts the worker
 // processes, starts them together, collects and merges their results.
-func orchestrate(ctx context.Context, f flags) error {
+func orchestrate(ctx context.Context, f flags) (*loadtest.Result, error) {
 	if f.workers <= 0 || f.conns <= 0 {
-		return fmt.Errorf("-workers (%d) and -conns (%d) must be positive", f.workers, f.conns)
+		return nil, fmt.Errorf("-workers (%d) and -conns (%d) must be positive", f.workers, f.conns)
 	}
 	dir, err := os.MkdirTemp("", "startline-distributed-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	dbi, err := pick(f.dsn, dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if f.run == "" {
 		f.run = "dist-" + time.Now().UTC().Format("20060102T150405.000000")
 	}
 	db, err := sql.Open(dbi.driver, dbi.dsn)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer db.Close()
 	if err := seed(ctx, db, dbi.d, f.rows); err != nil {
-		return fmt.Errorf("seeding: %w", err)
+		return nil, fmt.Errorf("seeding: %w", err)
 	}
 
 	_, heartbeat := f.poll()
 	var notifier *pgnotify.Notifier
 	if dbi.postgres() && !f.reference {
 		if notifier, err = pgnotify.New(dbi.dsn); err != nil {
-			return err
+			return nil, err
 		}
 		defer notifier.Close()
 	}
@@ -175,12 +181,12 @@ func orchestrate(ctx context.Context, f flags) error {
 	}
 	o, err := sqlcoord.NewOrchestrator(ctx, oopts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	exe, err := os.Executable()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	children := make([]*exec.Cmd, f.workers)
 	for i := range children {
@@ -193,7 +199,7 @@ func orchestrate(ctx context.Context, f flags) error {
 		cmd := exec.CommandContext(ctx, exe, args...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("starting worker %d: %w", i, err)
+			return nil, fmt.Errorf("starting worker %d: %w", i, err)
 		}
 		children[i] = cmd
 	}
@@ -224,30 +230,72 @@ func orchestrate(ctx context.Context, f flags) error {
 		for _, c := range children {
 			_ = c.Process.Kill()
 		}
-		return errors.Join(err, waitChildren())
+		return nil, errors.Join(err, waitChildren())
 	}
 	results, cerr := o.Collect(rctx)
 	werr := waitChildren()
 	if len(results) == 0 {
-		return errors.Join(cerr, werr, errors.New("no results"))
+		return nil, errors.Join(cerr, werr, errors.New("no results"))
 	}
 	merged, err := loadtest.MergeWith(o.Timeline(), results...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := report(os.Stdout, f, dbi, merged); err != nil {
-		return err
+		return nil, err
 	}
 	if f.jsonPath != "" {
 		b, err := json.MarshalIndent(merged, "", "  ")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := os.WriteFile(f.jsonPath, append(b, '\n'), 0o644); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return errors.Join(cerr, werr)
+	return merged, errors.Join(cerr, werr)
+}
+
+// compare runs the fast order and then the reference order, and prints
+// their starts side by side.
+func compare(ctx context.Context, w io.Writer, f flags) error {
+	f.quiet = true
+	fast, err := orchestrate(ctx, f)
+	if err != nil {
+		return fmt.Errorf("fast order: %w", err)
+	}
+	ref := f
+	ref.reference, ref.run = true, ""
+	if f.jsonPath != "" {
+		ext := filepath.Ext(f.jsonPath)
+		ref.jsonPath = strings.TrimSuffix(f.jsonPath, ext) + ".reference" + ext
+	}
+	fmt.Fprintln(w)
+	reference, err := orchestrate(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("reference order: %w", err)
+	}
+	fd := timing.FormatDuration
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w)
+	fmt.Fprintln(tw, "order\tT -> first query: min\tmedian\tmax\tstart skew\tlongest span before the first query")
+	for _, r := range []struct {
+		name string
+		m    *loadtest.Result
+	}{{"fast", fast}, {"reference", reference}} {
+		s := r.m.Start
+		if s == nil {
+			fmt.Fprintf(tw, "%s\t(no start report)\n", r.name)
+			continue
+		}
+		longest := "-"
+		if s.Longest != nil {
+			longest = fmt.Sprintf("%s %s", s.Longest.Phase, fd(s.Longest.Duration()))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.name, fd(s.SignalToFirstQuery.Min), fd(s.SignalToFirstQuery.P50),
+			fd(s.SignalToFirstQuery.Max), fd(s.Skew), longest)
+	}
+	return tw.Flush()
 }
 
 // report prints the merged waterfall, the start report and the statistics.

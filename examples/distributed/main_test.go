@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -36,7 +37,8 @@ func runContract(t *testing.T, dsn string, reference bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	require.NoError(t, orchestrate(ctx, f))
+	_, err := orchestrate(ctx, f)
+	require.NoError(t, err)
 
 	b, err := os.ReadFile(out)
 	require.NoError(t, err)
@@ -108,4 +110,25 @@ func TestPickDSN(t *testing.T) {
 	_, err := pick("s3cret-garbage", "")
 	require.ErrorContains(t, err, "-dsn")
 	assert.NotContains(t, err.Error(), "s3cret")
+}
+
+// TestCompare runs both orders one after the other, as -compare does, and
+// checks that the table shows both and that the reference order's gap is
+// the one its one-second polling and post-signal writes cause.
+func TestCompare(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	out := filepath.Join(t.TempDir(), "result.json")
+	f := flags{
+		workers: 2, conns: 1, dsn: dsn, jsonPath: out, prefix: "sl_dist_cmp_",
+		rows: 500, warmup: 0, duration: 100 * time.Millisecond,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var buf bytes.Buffer
+	require.NoError(t, compare(ctx, &buf, f))
+	table := buf.String()
+	assert.Regexp(t, `(?m)^fast\s`, table)
+	assert.Regexp(t, `(?m)^reference\s`, table)
+	assert.FileExists(t, out)
+	assert.FileExists(t, filepath.Join(filepath.Dir(out), "result.reference.json"))
 }
