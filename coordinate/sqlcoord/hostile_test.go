@@ -3,8 +3,11 @@ package sqlcoord_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -23,8 +26,10 @@ import (
 // orchestrator's back, of the kinds a broken or malicious writer makes and
 // that SQLite's loose typing lets through: an empty and a giant kind, a
 // kind that is SQL, a giant reason, a NULL target, a target as text, a seq
-// as text. The worker must skip each with a warning, keep reading, and
-// still deliver the valid stop that comes after them.
+// as text, a fractional seq and target, a target out of MaxScale. The
+// worker must skip each with a warning (one per row, not one per poll),
+// keep reading, and still deliver the valid stop that comes after them and
+// the orchestrator's next event.
 func TestHostileEventRowsOnSQLite(t *testing.T) {
 	b := sqliteBackend(t)
 	ctx := context.Background()
@@ -58,6 +63,13 @@ func TestHostileEventRowsOnSQLite(t *testing.T) {
 		{14, "scale", 0, nil},
 		{15, "SCALE", 2, nil}, // kinds are case-sensitive
 		{"not-a-seq", "stop", nil, "text seq"},
+		{"many", "stop", nil, "text seq"},
+		{2.5, "stop", nil, "fractional seq"}, // sorts first: read before all
+		{"10.5", "stop", nil, "fractional seq as text"},
+		{16, "scale", "many", nil},
+		{17, "scale", 2.5, nil},
+		{18, "scale", "10.5", nil},
+		{19, "scale", 1_000_000, nil}, // above MaxScale
 	} {
 		_, err := db.ExecContext(ctx, ins, "run-h", r.seq, r.kind, r.conc, r.reason)
 		require.NoError(t, err, "seq %v", r.seq)
@@ -73,6 +85,18 @@ func TestHostileEventRowsOnSQLite(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no event delivered; log:\n%.4000s", logs.String())
 	}
+	// The orchestrator numbers after the valid stop it did not send, and
+	// the worker, which has read the junk again on every poll since, still
+	// hears it.
+	sent, err := o.Send(ctx, coordinate.Event{Kind: coordinate.EventScale, Concurrency: 3})
+	require.NoError(t, err)
+	assert.Equal(t, int64(21), sent.Seq)
+	select {
+	case e := <-sigs[0].Events:
+		assert.Equal(t, coordinate.Event{Seq: 21, Kind: coordinate.EventScale, Concurrency: 3}, e)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no second event delivered; log:\n%.4000s", logs.String())
+	}
 	require.NoError(t, members[0].Leave(ctx, nil))
 	_, ok := <-sigs[0].Events
 	assert.False(t, ok, "Events is closed by Leave")
@@ -82,10 +106,148 @@ func TestHostileEventRowsOnSQLite(t *testing.T) {
 		assert.Contains(t, out, seq)
 	}
 	assert.Contains(t, out, "unreadable control event", "the text seq is reported")
+	// Rows above the cursor are read on every poll, but each is logged
+	// once: the text seqs sort above every number in SQLite.
+	for _, seq := range []string{"seq=not-a-seq", "seq=many", "seq=16 ", "seq=17 ", "seq=18 ", "seq=19 "} {
+		assert.Equal(t, 1, strings.Count(out, seq), "%s is logged once", seq)
+	}
+	assert.Contains(t, out, "not in 1..MaxScale")
 	// The table survived the kind that was SQL.
 	var n int
 	require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+ev).Scan(&n))
-	assert.Equal(t, 8, n)
+	assert.Equal(t, 16, n)
+}
+
+// TestHugeSeqDoesNotDeafen writes, behind the orchestrator's back, an
+// event of an unknown kind with the largest seq there is. The worker must
+// not move its cursor to it: the stop the orchestrator sends next (with a
+// small seq) is still delivered. A huge seq of a known kind leaves the
+// orchestrator no next seq: Send fails with ErrSeqOverflow, not wraps.
+func TestHugeSeqDoesNotDeafen(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		db := open(t, b)
+		tb := tables(t, b, db)
+		o := orchestrator(t, tb, "run-x")
+		var logs syncBuffer
+		opts := fast(tb, "run-x")
+		opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		c, err := sqlcoord.New(opts)
+		require.NoError(t, err)
+		members, sigs, errs, wg := joinAll(t, c, 1)
+		_, err = o.StartWhenReady(ctx, coordinate.Readiness{Workers: 1}, 0)
+		require.NoError(t, err)
+		wg.Wait()
+		require.NoError(t, errs[0])
+
+		ev, err := b.d.Ident(tb.Prefix + "events")
+		require.NoError(t, err)
+		ins := fmt.Sprintf("INSERT INTO %s (run_id, seq, kind, concurrency, reason, created_ns) VALUES (%s, %s, %s, NULL, '', 0)",
+			ev, ph(b.d, 1), ph(b.d, 2), ph(b.d, 3))
+		_, err = db.ExecContext(ctx, ins, "run-x", int64(math.MaxInt64), "deafen")
+		require.NoError(t, err)
+		// Let the worker read it before the stop exists, so that the two
+		// are not read in one poll (stop first).
+		require.Eventually(t, func() bool { return strings.Contains(logs.String(), "unknown kind") },
+			30*time.Second, 5*time.Millisecond, "the hostile row is read and skipped")
+
+		sent, err := o.Send(ctx, coordinate.Event{Kind: coordinate.EventStop, Reason: "still heard"})
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), sent.Seq, "the junk kind's seq does not push the numbering")
+		select {
+		case e := <-sigs[0].Events:
+			assert.Equal(t, coordinate.Event{Seq: 1, Kind: coordinate.EventStop, Reason: "still heard"}, e)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the stop was not delivered; log:\n%.4000s", logs.String())
+		}
+		require.NoError(t, members[0].Leave(ctx, nil))
+		assert.Equal(t, 1, strings.Count(logs.String(), "unknown kind"), "the row is logged once, not per poll")
+
+		_, err = db.ExecContext(ctx, "DELETE FROM "+ev+" WHERE kind = 'deafen'")
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, ins, "run-x", int64(math.MaxInt64-1), "scale")
+		require.NoError(t, err)
+		_, err = o.Send(ctx, coordinate.Event{Kind: coordinate.EventScale, Concurrency: 2})
+		require.NoError(t, err, "MaxInt64-1 leaves one seq")
+		_, err = o.Send(ctx, coordinate.Event{Kind: coordinate.EventStop})
+		require.ErrorIs(t, err, sqlcoord.ErrSeqOverflow)
+	})
+}
+
+// TestBadWorkerRowsOnSQLite writes worker rows whose integer columns hold
+// text or fractions, as SQLite lets them. The orchestrator must skip them
+// with one warning each and go on: Workers, CheckLost, AwaitReady and
+// Collect work for the good workers. A stored result whose counts
+// contradict each other is reported by worker and field, without losing
+// the other workers' results.
+func TestBadWorkerRowsOnSQLite(t *testing.T) {
+	b := sqliteBackend(t)
+	ctx := context.Background()
+	db := open(t, b)
+	tb := tables(t, b, db)
+	var ologs syncBuffer
+	o := orchestrator(t, tb, "run-w", func(oo *sqlcoord.OrchestratorOptions) {
+		oo.Logger = slog.New(slog.NewTextHandler(&ologs, nil))
+	})
+	wt, err := b.d.Ident(tb.Prefix + "workers")
+	require.NoError(t, err)
+	ins := "INSERT INTO " + wt + ` (run_id, worker_id, state, phase, concurrency, joined_ns, ready_ns, beat_ns, seen_ns, test_start_ns,
+		clock_offset_ns, clock_error_ns, err_text, result_json) VALUES ('run-w', ?, ?, 'p', ?, 0, ?, ?, 0, 0, 0, 0, NULL, ?)`
+	now := time.Now().UnixNano()
+	good := func(node string) string {
+		data, err := json.Marshal(&loadtest.Result{RunID: "run-w", Node: node, StartedAt: time.Unix(1, 0).UTC()})
+		require.NoError(t, err)
+		return string(data)
+	}
+	for _, r := range []struct {
+		id, state   string
+		conc, ready any
+		beat        any
+		result      any
+	}{
+		{"bad-conc", "READY", "lots", now, now, nil},
+		{"bad-frac", "READY", 2.5, now, now, nil},
+		{"bad-beat", "READY", 1, now, "yesterday", nil},
+		{"ok-1", "READY", 1, now, now, nil},
+	} {
+		_, err := db.ExecContext(ctx, ins, r.id, r.state, r.conc, r.ready, r.beat, r.result)
+		require.NoError(t, err, r.id)
+	}
+
+	ws, err := o.Workers(ctx)
+	require.NoError(t, err)
+	require.Len(t, ws, 1)
+	assert.Equal(t, "ok-1", ws[0].ID)
+	lost, err := o.CheckLost(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, lost)
+	ready, err := o.AwaitReady(ctx, coordinate.Readiness{Workers: 1})
+	require.NoError(t, err)
+	require.Len(t, ready, 1)
+	out := ologs.String()
+	for _, id := range []string{"worker=bad-conc", "worker=bad-frac", "worker=bad-beat"} {
+		assert.Equal(t, 1, strings.Count(out, id), "%s is logged once over four reads", id)
+	}
+	assert.Contains(t, out, "concurrency")
+	assert.Contains(t, out, "beat_ns")
+
+	// Two workers done: one result good, one contradicting itself.
+	set := "UPDATE " + wt + " SET state = 'DONE', result_json = ? WHERE run_id = 'run-w' AND worker_id = ?"
+	_, err = db.ExecContext(ctx, set, good("ok-1"), "ok-1")
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, ins, "ok-2", "DONE", 1, now, now,
+		`{"run_id":"run-w","node":"ok-2","started_at":"2026-01-01T00:00:00Z","phases":{"measure":{"ops":1,"errors":5}}}`)
+	require.NoError(t, err)
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	results, err := o.Collect(cctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `worker "ok-2"`)
+	assert.Contains(t, err.Error(), "phases.measure.errors")
+	var de *loadtest.DecodeError
+	assert.ErrorAs(t, err, &de, "the decoder's error is wrapped")
+	require.Len(t, results, 1, "the good result is returned")
+	assert.Equal(t, "ok-1", results[0].Node)
 }
 
 // FuzzTablesPrefix gives New arbitrary table prefixes. It must never

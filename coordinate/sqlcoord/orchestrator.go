@@ -4,11 +4,12 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -110,6 +111,8 @@ type Orchestrator struct {
 
 	lostMu sync.Mutex
 	lost   map[string]bool
+
+	badWorkers warnOnce // the skipped worker rows already logged
 }
 
 var _ coordinate.Orchestrator = (*Orchestrator)(nil)
@@ -163,7 +166,7 @@ func NewOrchestrator(ctx context.Context, opts OrchestratorOptions) (*Orchestrat
 		}
 		return fail(err)
 	}
-	if err := s.db.QueryRowContext(ctx, s.q.maxSeq, opts.RunID).Scan(&o.seq); err != nil {
+	if o.seq, err = s.maxSeq(ctx, opts.RunID); err != nil {
 		return fail(err)
 	}
 	return o, nil
@@ -196,6 +199,9 @@ type workerRow struct {
 	offset, bound  int64
 }
 
+// readWorkers reads the run's workers. A row whose integer columns hold
+// something else (SQLite's loose typing, a hostile writer) is logged once
+// and skipped: one bad row must not blind the orchestrator to the others.
 func (o *Orchestrator) readWorkers(ctx context.Context) ([]workerRow, error) {
 	rows, err := o.s.db.QueryContext(ctx, o.s.q.readWorkers, o.opts.RunID)
 	if err != nil {
@@ -205,15 +211,22 @@ func (o *Orchestrator) readWorkers(ctx context.Context) ([]workerRow, error) {
 	var out []workerRow
 	for rows.Next() {
 		var w workerRow
-		var state, phase string
-		var conc, readyNS int64
+		var id, state, phase sql.NullString
+		var conc, readyNS, beatNS, seenNS, offset, bound looseInt
 		var errText sql.NullString
-		if err := rows.Scan(&w.st.ID, &state, &phase, &conc, &readyNS, &w.beatNS, &w.seenNS, &w.offset, &w.bound, &errText); err != nil {
-			return nil, err
+		if err := rows.Scan(&id, &state, &phase, &conc, &readyNS, &beatNS, &seenNS, &offset, &bound, &errText); err != nil {
+			o.skipWorker(id.String, err)
+			continue
 		}
-		w.st.Status, w.st.Phase, w.st.Concurrency = coordinate.Status(state), phase, int(conc)
-		if readyNS != 0 {
-			w.st.Ready = o.local(readyNS)
+		if bad := errors.Join(named("concurrency", conc), named("ready_ns", readyNS), named("beat_ns", beatNS),
+			named("seen_ns", seenNS), named("clock_offset_ns", offset), named("clock_error_ns", bound)); bad != nil {
+			o.skipWorker(id.String, bad)
+			continue
+		}
+		w.st.ID, w.st.Status, w.st.Phase, w.st.Concurrency = id.String, coordinate.Status(state.String), phase.String, int(conc.Int64)
+		w.beatNS, w.seenNS, w.offset, w.bound = beatNS.Int64, seenNS.Int64, offset.Int64, bound.Int64
+		if readyNS.Int64 != 0 {
+			w.st.Ready = o.local(readyNS.Int64)
 		}
 		w.st.LastBeat = o.local(w.beatNS)
 		if errText.Valid && errText.String != "" {
@@ -222,6 +235,25 @@ func (o *Orchestrator) readWorkers(ctx context.Context) ([]workerRow, error) {
 		out = append(out, w)
 	}
 	return out, rows.Err()
+}
+
+// named says which column of a worker row is not an integer, if any.
+func named(col string, v looseInt) error {
+	if v.Err != nil {
+		return fmt.Errorf("%s: %w", col, v.Err)
+	}
+	return nil
+}
+
+// skipWorker logs a skipped worker row, once per worker.
+func (o *Orchestrator) skipWorker(id string, err error) {
+	log, full := o.badWorkers.first(id)
+	switch {
+	case log:
+		o.opts.Logger.Warn("sqlcoord: ignoring an unreadable worker row", "worker", id, "err", err)
+	case full:
+		o.opts.Logger.Warn("sqlcoord: too many unreadable worker rows; no longer logging them", "logged", maxWarned)
+	}
 }
 
 // Workers returns the state of every worker that joined the run, sorted by
@@ -482,7 +514,17 @@ func (o *Orchestrator) Send(ctx context.Context, e coordinate.Event) (coordinate
 	if o.aborted {
 		return coordinate.Event{}, fmt.Errorf("sqlcoord: send %s: %w", e.Kind, coordinate.ErrAborted)
 	}
-	e.Seq = o.seq + 1
+	// Number after any event already in the table (another orchestrator's,
+	// or one written by hand), so that the insert does not collide.
+	top, err := o.s.maxSeq(ctx, o.opts.RunID)
+	if err != nil {
+		return coordinate.Event{}, fmt.Errorf("sqlcoord: send %s: reading the last seq: %w", e.Kind, err)
+	}
+	top = max(top, o.seq)
+	if top == math.MaxInt64 {
+		return coordinate.Event{}, fmt.Errorf("%w: send %s: the events table of run %q already holds seq %d, the largest there is", ErrSeqOverflow, e.Kind, o.opts.RunID, top)
+	}
+	e.Seq = top + 1
 	if _, err := o.s.db.ExecContext(ctx, o.s.q.insertEvent, o.opts.RunID, e.Seq, string(e.Kind), e.Concurrency, e.Reason, o.dbNow()); err != nil {
 		return coordinate.Event{}, fmt.Errorf("sqlcoord: send %s: %w", e.Kind, err)
 	}
@@ -600,8 +642,8 @@ func (o *Orchestrator) decode(rows []workerRow, results map[string]sql.NullStrin
 		if !s.Valid {
 			continue
 		}
-		res := new(loadtest.Result)
-		if err := json.Unmarshal([]byte(s.String), res); err != nil {
+		res, err := loadtest.DecodeResult(strings.NewReader(s.String))
+		if err != nil {
 			errs = append(errs, fmt.Errorf("sqlcoord: collect: decoding the result of worker %q: %w", w.st.ID, err))
 			continue
 		}
@@ -609,4 +651,28 @@ func (o *Orchestrator) decode(rows []workerRow, results map[string]sql.NullStrin
 	}
 	slices.SortFunc(out, func(a, b *loadtest.Result) int { return cmp.Compare(a.Node, b.Node) })
 	return out, errors.Join(errs...)
+}
+
+// maxSeq returns the highest seq of an event of a known kind in run's
+// events, or 0. Rows of other kinds, and seqs that are not integers, are
+// passed over: the workers skip them without moving their cursor, so a
+// hostile row with a huge seq and a junk kind does not push the
+// orchestrator's numbering out of range. (A huge seq with a valid kind
+// does: Send then fails with ErrSeqOverflow rather than wrap around.)
+func (s *schema) maxSeq(ctx context.Context, run string) (int64, error) {
+	rows, err := s.db.QueryContext(ctx, s.q.maxSeq, run)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq looseInt
+		if err := rows.Scan(&seq); err != nil {
+			return 0, err
+		}
+		if seq.Valid && seq.Err == nil {
+			return max(seq.Int64, 0), nil
+		}
+	}
+	return 0, rows.Err()
 }

@@ -29,6 +29,10 @@ var (
 	// ErrLost is wrapped by the error AwaitReady and Collect return when a
 	// worker was declared lost under the LostAbort policy.
 	ErrLost = errors.New("sqlcoord: worker lost")
+	// ErrSeqOverflow is returned by Send when the events table already
+	// holds an event of a known kind with the largest seq there is, so no
+	// next seq exists (only a hand-written or hostile row can do that).
+	ErrSeqOverflow = errors.New("sqlcoord: event seq would overflow")
 )
 
 // runIDPattern is the form of a run id (the same as loadtest's RunID).
@@ -150,7 +154,10 @@ func (s *schema) build() queries {
 
 		insertEvent: p(`INSERT INTO ` + e + ` (run_id, seq, kind, concurrency, reason, created_ns) VALUES (?, ?, ?, ?, ?, ?)`),
 		readEvents:  p(`SELECT seq, kind, concurrency, reason FROM ` + e + ` WHERE run_id = ? AND seq > ? ORDER BY seq`),
-		maxSeq:      p(`SELECT COALESCE(MAX(seq), 0) FROM ` + e + ` WHERE run_id = ?`),
+		// Highest first, the known kinds only (see schema.maxSeq); rows
+		// whose seq is not an integer (SQLite sorts text above numbers)
+		// are read and passed over.
+		maxSeq: p(`SELECT seq FROM ` + e + ` WHERE run_id = ? AND kind IN ('stop', 'abort', 'scale') ORDER BY seq DESC`),
 	}
 }
 
