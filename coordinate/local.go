@@ -150,25 +150,11 @@ func (l *Local) AwaitReady(ctx context.Context, r Readiness) ([]WorkerStatus, er
 		if ended {
 			return nil, l.endError()
 		}
-		if len(ready) >= r.want() || passed && r.Quorum > 0 && len(ready) >= r.Quorum {
+		if r.Met(len(ready), 0, passed) {
 			return ready, nil
 		}
 		notReady := func(cause error) error {
-			e := &ReadinessError{
-				Ready:       len(ready),
-				Want:        r.want(),
-				Waited:      time.Since(begin),
-				Missing:     missing,
-				NeverJoined: never,
-				Cause:       cause,
-			}
-			if passed {
-				e.Quorum = r.Quorum
-			}
-			for _, s := range ready {
-				e.ReadyIDs = append(e.ReadyIDs, s.ID)
-			}
-			return e
+			return r.NotReady(ready, missing, never, time.Since(begin), passed, cause)
 		}
 		if passed {
 			return nil, notReady(nil)
@@ -316,7 +302,7 @@ func (l *Local) readinessLocked(r Readiness) (ready []WorkerStatus, missing []st
 	}
 	slices.SortFunc(ready, func(a, b WorkerStatus) int { return cmp.Compare(a.ID, b.ID) })
 	slices.Sort(missing)
-	return ready, missing, max(0, r.want()-len(ready)-len(missing))
+	return ready, missing, max(0, r.Want()-len(ready)-len(missing))
 }
 
 // broadcastLocked wakes every AwaitReady.
@@ -430,12 +416,12 @@ func (l *Local) waitTimeoutError(id string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r := l.want
-	if r.want() == 0 { // AwaitReady not called: "all" is whoever joined
+	if r.Want() == 0 { // AwaitReady not called: "all" is whoever joined
 		r = Readiness{Workers: len(l.members)}
 	}
 	ready, missing, never := l.readinessLocked(r)
 	msg := fmt.Sprintf("%v: worker %q waited %s; start not issued; %d of %d workers ready; not ready: [%s]",
-		ErrWaitTimeout, id, l.waitTimeout, len(ready), r.want(), listIDs(missing))
+		ErrWaitTimeout, id, l.waitTimeout, len(ready), r.Want(), listIDs(missing))
 	if never > 0 {
 		msg += fmt.Sprintf(" and %d that never joined", never)
 	}

@@ -45,12 +45,47 @@ type Readiness struct {
 	Expect []string
 }
 
-// want returns the number of workers that make "all".
-func (r Readiness) want() int {
+// Want returns the number of workers that make "all": Workers, or
+// len(Expect) when Workers is zero.
+func (r Readiness) Want() int {
 	if r.Workers == 0 {
 		return len(r.Expect)
 	}
 	return r.Workers
+}
+
+// Met reports whether the rule holds with ready workers ready: all of
+// them, or, once the deadline has passed, at least Quorum. gone is how
+// many of the workers that make "all" no longer count (an orchestrator
+// that goes on without lost workers passes their number; 0 otherwise);
+// when none are left to wait for, "all" never holds. Every Orchestrator's
+// AwaitReady decides with Met, so that all implement one rule.
+func (r Readiness) Met(ready, gone int, deadlinePassed bool) bool {
+	all := r.Want() - gone
+	return all > 0 && ready >= all || deadlinePassed && r.Quorum > 0 && ready >= r.Quorum
+}
+
+// NotReady builds the *ReadinessError that AwaitReady returns when rule r
+// did not hold: ready are the ready workers, missing the IDs known not to
+// be ready (sorted), neverJoined the rest of the shortfall, waited how long
+// AwaitReady waited, deadlinePassed whether the quorum applied, and cause
+// ctx.Err() when the context ended (nil when the deadline passed).
+func (r Readiness) NotReady(ready []WorkerStatus, missing []string, neverJoined int, waited time.Duration, deadlinePassed bool, cause error) *ReadinessError {
+	e := &ReadinessError{
+		Ready:       len(ready),
+		Want:        r.Want(),
+		Waited:      waited,
+		Missing:     missing,
+		NeverJoined: neverJoined,
+		Cause:       cause,
+	}
+	if deadlinePassed {
+		e.Quorum = r.Quorum
+	}
+	for _, s := range ready {
+		e.ReadyIDs = append(e.ReadyIDs, s.ID)
+	}
+	return e
 }
 
 // Validate reports the first field of r that makes no sense.
@@ -64,8 +99,8 @@ func (r Readiness) Validate() error {
 		return fmt.Errorf("%w: Readiness.Workers is %d but Readiness.Expect lists only %d IDs", ErrInvalid, r.Workers, len(r.Expect))
 	case r.Quorum < 0:
 		return fmt.Errorf("%w: Readiness.Quorum is %d, must not be negative", ErrInvalid, r.Quorum)
-	case r.Quorum > r.want():
-		return fmt.Errorf("%w: Readiness.Quorum is %d, more than the %d workers expected", ErrInvalid, r.Quorum, r.want())
+	case r.Quorum > r.Want():
+		return fmt.Errorf("%w: Readiness.Quorum is %d, more than the %d workers expected", ErrInvalid, r.Quorum, r.Want())
 	case r.Deadline < 0:
 		return fmt.Errorf("%w: Readiness.Deadline is %s, must not be negative", ErrInvalid, r.Deadline)
 	case r.Quorum > 0 && r.Deadline == 0:

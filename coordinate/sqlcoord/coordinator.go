@@ -22,6 +22,7 @@ const (
 	DefaultRetries      = 5
 	DefaultClockSamples = 7
 	DefaultMissedBeats  = 3
+	DefaultMaxScale     = 10_000
 )
 
 // Options configures the worker side, a Coordinator. Zero values mean the
@@ -54,6 +55,12 @@ type Options struct {
 	ClockSamples int
 	// Notifier, if set, wakes waiting members at once (see Notifier).
 	Notifier Notifier
+	// MaxScale bounds the concurrency a worker accepts from the database:
+	// a scale event whose target is not in 1..MaxScale, and a run row whose
+	// concurrency is above it (or negative), are logged and ignored, so
+	// that a broken or hostile row cannot make a worker start millions of
+	// goroutines. Default: DefaultMaxScale.
+	MaxScale int
 	// Logger receives warnings: failed heartbeats, ignored events. Default:
 	// discard.
 	Logger *slog.Logger
@@ -92,6 +99,10 @@ func New(opts Options) (*Coordinator, error) {
 	if opts.Retries < 0 || opts.ClockSamples < 0 {
 		return nil, fmt.Errorf("%w: Options.Retries (%d) and Options.ClockSamples (%d) must not be negative", ErrInvalid, opts.Retries, opts.ClockSamples)
 	}
+	if opts.MaxScale < 0 {
+		return nil, fmt.Errorf("%w: Options.MaxScale is %d, must not be negative", ErrInvalid, opts.MaxScale)
+	}
+	opts.MaxScale = cmp.Or(opts.MaxScale, DefaultMaxScale)
 	opts.Heartbeat = cmp.Or(opts.Heartbeat, coordinate.DefaultHeartbeat)
 	opts.Poll = cmp.Or(opts.Poll, DefaultPoll)
 	if opts.Jitter == 0 {
@@ -110,6 +121,7 @@ func New(opts Options) (*Coordinator, error) {
 type runRow struct {
 	status                 string
 	concurrency            int64
+	badConcurrency         error // the concurrency column is not an integer
 	publishedNS, atNS, seq int64
 	reason                 string
 }
@@ -129,11 +141,13 @@ type querier interface {
 func (s *schema) readRun(ctx context.Context, q querier, run string) (runRow, error) {
 	var r runRow
 	var reason sql.NullString
-	err := q.QueryRowContext(ctx, s.q.readRun, run).Scan(&r.status, &r.concurrency, &r.publishedNS, &r.atNS, &r.seq, &reason)
+	var conc looseInt
+	err := q.QueryRowContext(ctx, s.q.readRun, run).Scan(&r.status, &conc, &r.publishedNS, &r.atNS, &r.seq, &reason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("%w: %q", ErrNoRun, run)
 	}
 	r.reason = reason.String
+	r.concurrency, r.badConcurrency = conc.Int64, conc.Err
 	return r, err
 }
 
@@ -229,6 +243,8 @@ type member struct {
 	// marks; recMu guards it.
 	recMu sync.Mutex
 	rec   *timing.Recorder
+
+	badEvents warnOnce // the skipped event rows already logged
 
 	events chan coordinate.Event // closed by run
 	begin  chan int64            // the run's start seq, once Wait returned a signal
@@ -354,7 +370,7 @@ func (m *member) Wait(ctx context.Context) (coordinate.Signal, error) {
 			sig := coordinate.Signal{
 				At:          m.local(r.atNS),
 				Published:   m.local(r.publishedNS),
-				Concurrency: int(r.concurrency),
+				Concurrency: m.runConcurrency(r),
 				Events:      m.events,
 			}
 			select { // the heartbeat goroutine records the sighting and reads events
@@ -378,6 +394,20 @@ func (m *member) Wait(ctx context.Context) (coordinate.Signal, error) {
 			return coordinate.Signal{}, fmt.Errorf("sqlcoord: %s: worker %q waited %s; start not issued: %w", timing.CoordWait, m.id, c.opts.WaitTimeout, coordinate.ErrWaitTimeout)
 		}
 	}
+}
+
+// runConcurrency is the run row's concurrency if it is in 0..MaxScale (0:
+// no scale before the start); any other value is logged and ignored.
+func (m *member) runConcurrency(r runRow) int {
+	switch {
+	case r.badConcurrency != nil:
+		m.c.opts.Logger.Warn("sqlcoord: ignoring the run row's unreadable concurrency", "worker", m.id, "err", r.badConcurrency)
+	case r.concurrency < 0 || r.concurrency > int64(m.c.opts.MaxScale):
+		m.c.opts.Logger.Warn("sqlcoord: ignoring the run row's concurrency: not in 0..MaxScale", "worker", m.id, "concurrency", r.concurrency, "max_scale", m.c.opts.MaxScale)
+	default:
+		return int(r.concurrency)
+	}
+	return 0
 }
 
 // SetState writes the worker's state and phase at once. The first report of
@@ -566,8 +596,11 @@ func (m *member) run() {
 }
 
 // readEvents reads the events after *last, in Seq order, and returns those
-// that are valid. An invalid row (unknown kind, a scale without a positive
-// target, a Seq not above the last) is logged and skipped, never applied.
+// that are valid, advancing *last to the last of them. An invalid row
+// (unknown kind, a scale target outside 1..MaxScale, a seq or target that
+// is not an integer) is logged once and skipped, never applied, and does
+// not move the cursor: a hostile row with a huge seq must not make the
+// worker deaf to the events the orchestrator sends below it.
 func (m *member) readEvents(ctx context.Context, last *int64) []coordinate.Event {
 	c := m.c
 	log := c.opts.Logger
@@ -581,34 +614,57 @@ func (m *member) readEvents(ctx context.Context, last *int64) []coordinate.Event
 	defer rows.Close()
 	var out []coordinate.Event
 	for rows.Next() {
-		var seq int64
+		var rawSeq any
 		var kind, reason sql.NullString
-		var conc sql.NullInt64
-		if err := rows.Scan(&seq, &kind, &conc, &reason); err != nil {
-			log.Warn("sqlcoord: ignoring an unreadable control event", "worker", m.id, "after_seq", *last, "err", err)
-			break
-		}
-		if seq <= *last {
-			log.Warn("sqlcoord: ignoring a stale control event", "worker", m.id, "seq", seq, "last", *last)
+		var conc looseInt
+		if err := rows.Scan(&rawSeq, &kind, &conc, &reason); err != nil {
+			m.skipEvent(badRowKey(rawSeq), "ignoring an unreadable control event", "after_seq", *last, "err", err)
 			continue
 		}
-		*last = seq
-		e := coordinate.Event{Seq: seq, Kind: coordinate.EventKind(kind.String), Concurrency: int(conc.Int64), Reason: reason.String}
+		var seq looseInt
+		_ = seq.Scan(rawSeq)
+		switch {
+		case seq.Err != nil || !seq.Valid:
+			m.skipEvent(badRowKey(rawSeq), "ignoring an unreadable control event", "seq", badRowKey(rawSeq), "err", cmp.Or(seq.Err, errors.New("seq is NULL")))
+			continue
+		case conc.Err != nil:
+			m.skipEvent(badRowKey(rawSeq), "ignoring an unreadable control event", "seq", seq.Int64, "err", fmt.Errorf("concurrency: %w", conc.Err))
+			continue
+		case seq.Int64 <= *last:
+			m.skipEvent(badRowKey(rawSeq), "ignoring a stale control event", "seq", seq.Int64, "last", *last)
+			continue
+		}
+		e := coordinate.Event{Seq: seq.Int64, Kind: coordinate.EventKind(kind.String), Reason: reason.String}
 		switch e.Kind {
 		case coordinate.EventStop, coordinate.EventAbort:
 		case coordinate.EventScale:
-			if e.Concurrency <= 0 {
-				log.Warn("sqlcoord: ignoring a scale event without a positive target", "worker", m.id, "seq", seq, "target", conc.Int64)
+			if !conc.Valid || conc.Int64 < 1 || conc.Int64 > int64(c.opts.MaxScale) {
+				m.skipEvent(badRowKey(rawSeq), "ignoring a scale event whose target is not in 1..MaxScale", "seq", e.Seq, "target", conc.Int64, "max_scale", c.opts.MaxScale)
 				continue
 			}
+			e.Concurrency = int(conc.Int64)
 		default:
-			log.Warn("sqlcoord: ignoring a control event of unknown kind", "worker", m.id, "seq", seq, "kind", kind.String)
+			m.skipEvent(badRowKey(rawSeq), "ignoring a control event of unknown kind", "seq", e.Seq, "kind", kind.String)
 			continue
 		}
+		*last = e.Seq
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil && ctx.Err() == nil {
 		log.Warn("sqlcoord: reading control events failed", "worker", m.id, "err", err)
 	}
 	return out
+}
+
+// skipEvent logs a skipped event row, once per row (key is its seq as
+// read): the row stays in the table and is read again on every poll until
+// a valid event moves the cursor past it.
+func (m *member) skipEvent(key, msg string, args ...any) {
+	log, full := m.badEvents.first(key)
+	switch {
+	case log:
+		m.c.opts.Logger.Warn("sqlcoord: "+msg, append([]any{"worker", m.id}, args...)...)
+	case full:
+		m.c.opts.Logger.Warn("sqlcoord: too many bad control events; no longer logging them", "worker", m.id, "logged", maxWarned)
+	}
 }

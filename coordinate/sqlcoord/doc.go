@@ -26,8 +26,22 @@
 // heartbeats every Heartbeat; Wait reads the run row every Poll (plus
 // jitter), or at once when a [Notifier] wakes it (package pgnotify:
 // PostgreSQL LISTEN/NOTIFY). After the start the member's goroutine reads
-// the events with a Seq above the last it applied, in order; events of
-// unknown kinds and invalid rows are logged and skipped.
+// the events with a Seq above the last it applied, in order.
+//
+// # Rows not written by this package
+//
+// The tables may hold rows written by hand, by a broken tool or by a
+// hostile writer, and SQLite lets any column hold any type. Integer
+// columns are read loosely (an integer, a whole float, decimal text) so
+// that one bad value spoils one row, not the read. An event row that is
+// not valid (unknown kind, a seq or target that is not an integer, a
+// scale target outside 1..Options.MaxScale) is skipped and logged once,
+// not on every poll, and it does not move the worker's cursor: a junk row
+// with a huge seq cannot make the worker deaf to the events the
+// orchestrator sends below it. A run row's concurrency above MaxScale is
+// ignored likewise, and a worker row that cannot be read is logged once
+// and passed over by the orchestrator. Send numbers after the highest
+// seq of a known kind in the table.
 // [Coordinator.Sink] stores the worker's test start and its result in its
 // row.
 //

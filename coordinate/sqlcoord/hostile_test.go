@@ -358,3 +358,48 @@ func sqliteTables(t *testing.T, db *sql.DB) []string {
 	}
 	return out
 }
+
+// TestMaxScaleBoundsTargets sets Options.MaxScale and sends scale targets
+// above it, before the start (through the run row) and after it (as an
+// event): the worker ignores both with a warning, and applies the one
+// within the bound.
+func TestMaxScaleBoundsTargets(t *testing.T) {
+	b := sqliteBackend(t)
+	ctx := context.Background()
+	db := open(t, b)
+	tb := tables(t, b, db)
+	o := orchestrator(t, tb, "run-s")
+	var logs syncBuffer
+	opts := fast(tb, "run-s")
+	opts.MaxScale = 100
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	c, err := sqlcoord.New(opts)
+	require.NoError(t, err)
+	members, sigs, errs, wg := joinAll(t, c, 1)
+	_, err = o.Send(ctx, coordinate.Event{Kind: coordinate.EventScale, Concurrency: 101})
+	require.NoError(t, err)
+	_, err = o.StartWhenReady(ctx, coordinate.Readiness{Workers: 1}, 0)
+	require.NoError(t, err)
+	wg.Wait()
+	require.NoError(t, errs[0])
+	assert.Zero(t, sigs[0].Concurrency, "a run-row target above MaxScale is ignored")
+	assert.Contains(t, logs.String(), "concurrency=101")
+
+	_, err = o.Send(ctx, coordinate.Event{Kind: coordinate.EventScale, Concurrency: 1_000_000})
+	require.NoError(t, err)
+	sent, err := o.Send(ctx, coordinate.Event{Kind: coordinate.EventScale, Concurrency: 100})
+	require.NoError(t, err)
+	select {
+	case e := <-sigs[0].Events:
+		assert.Equal(t, coordinate.Event{Seq: sent.Seq, Kind: coordinate.EventScale, Concurrency: 100}, e)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no event delivered; log:\n%.4000s", logs.String())
+	}
+	require.NoError(t, members[0].Leave(ctx, nil))
+	assert.Contains(t, logs.String(), "target=1000000")
+
+	opts.MaxScale = -1
+	_, err = sqlcoord.New(opts)
+	require.ErrorIs(t, err, sqlcoord.ErrInvalid)
+	assert.Contains(t, err.Error(), "Options.MaxScale")
+}

@@ -354,10 +354,7 @@ func (o *Orchestrator) AwaitReady(ctx context.Context, r coordinate.Readiness) (
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
-	want := r.Workers
-	if want == 0 {
-		want = len(r.Expect)
-	}
+	want := r.Want()
 	passed, failures := false, 0
 	var missing []string
 	never := 0
@@ -381,27 +378,20 @@ func (o *Orchestrator) AwaitReady(ctx context.Context, r coordinate.Readiness) (
 			}
 			var lostN int
 			ready, missing, lostN = readiness(rows, r)
-			effective := want
+			gone := 0
 			if o.opts.OnLost == LostContinue {
-				effective -= lostN
+				gone = lostN
 			}
-			never = max(0, effective-len(ready)-len(missing))
+			never = max(0, want-gone-len(ready)-len(missing))
 			if len(r.Expect) > 0 {
 				never = 0
 			}
-			if effective > 0 && len(ready) >= effective || passed && r.Quorum > 0 && len(ready) >= r.Quorum {
+			if r.Met(len(ready), gone, passed) {
 				return ready, nil
 			}
 		}
 		notReady := func(cause error) error {
-			e := &coordinate.ReadinessError{Ready: len(ready), Want: want, Waited: time.Since(start), Missing: missing, NeverJoined: never, Cause: cause}
-			if passed {
-				e.Quorum = r.Quorum
-			}
-			for _, s := range ready {
-				e.ReadyIDs = append(e.ReadyIDs, s.ID)
-			}
-			return e
+			return r.NotReady(ready, missing, never, time.Since(start), passed, cause)
 		}
 		if passed {
 			return nil, notReady(nil)
@@ -495,7 +485,10 @@ func (o *Orchestrator) StartWhenReady(ctx context.Context, r coordinate.Readines
 
 // Send implements coordinate.Orchestrator. Every event is inserted into the
 // events table with the next Seq (unique per run: the table's primary key
-// is (run_id, seq)). Before the start, a stop or abort also ends the run
+// is (run_id, seq)): one above both the last it sent and the highest seq
+// of a known kind already in the table (see schema.maxSeq), so that rows
+// written by others do not collide with it. If that seq is the largest an
+// int64 holds, Send fails with ErrSeqOverflow. Before the start, a stop or abort also ends the run
 // (the row becomes ABORTED and every Wait fails with coordinate.ErrAborted)
 // and a scale sets the Concurrency of the Signal that Start will publish;
 // after it, members read the event on their next poll or notification.
@@ -553,8 +546,11 @@ func (o *Orchestrator) Send(ctx context.Context, e coordinate.Event) (coordinate
 // with its result stored, or has been declared lost, and returns the
 // results, sorted by node. It polls every Poll and declares lost workers on
 // the way. When ctx ends first it returns the results it has and an error
-// naming the workers still missing. Results that do not decode are
-// reported in the error, not returned. It also records, on the
+// naming the workers still missing. Results that do not decode
+// (loadtest.DecodeResult: bad JSON, counts that contradict each other) are
+// reported in the error, naming the worker and the field, and the other
+// workers' results are returned all the same. Worker rows that cannot be
+// read (an integer column holding text) are logged once and passed over. It also records, on the
 // orchestrator's timeline, when each worker saw the start (PhaseSeen).
 func (o *Orchestrator) Collect(ctx context.Context) ([]*loadtest.Result, error) {
 	timer := time.NewTimer(0)

@@ -2,16 +2,32 @@
 // real server, so that tests can add latency, cut bandwidth, stall and reset
 // real connections at chosen moments. It runs toxiproxy in-process: no
 // toxiproxy server, no HTTP API.
+//
+// Stall does not use toxiproxy's "timeout" toxic. That toxic, when it is
+// removed (Clear), has its Cleanup close its stub and return without
+// rewiring the "noop" stub in front of it, whose output is then a channel
+// nobody reads: the next chunk the client sends (a pgx query, the
+// Terminate message of a Close) blocks that noop goroutine for good, and
+// with it the link's reader, and stopping the proxy does not unblock them
+// (toxiproxy v2.5.0: link.go, RemoveToxic; toxics/timeout.go). Stall uses
+// a toxic of this package instead, which drops what it reads as the
+// timeout toxic does but has no Cleanup, so that its removal takes
+// toxiproxy's usual path (interrupt, rewire). What the timeout toxic's
+// Cleanup did on purpose, closing the stalled connections, whose streams
+// lost bytes and cannot go on, Clear does by stopping and restarting the
+// proxy, which closes every connection cleanly.
 package faults
 
 import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/Shopify/toxiproxy/v2/toxics"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
@@ -21,6 +37,9 @@ import (
 // flight; a fault applies to existing connections as well as new ones.
 type Proxy struct {
 	p *toxiproxy.Proxy
+
+	mu      sync.Mutex
+	stalled testing.TB // the test that called Stall, until Clear; nil if none
 }
 
 // Start starts a proxy to upstream ("host:port") on a free port of
@@ -54,11 +73,41 @@ func (p *Proxy) Bandwidth(t testing.TB, kbps int) {
 
 // Stall stops all data in both directions, on every connection, until
 // Clear: the connections stay open but nothing arrives, as when a network
-// path or a server hangs.
+// path or a server hangs. The data sent meanwhile is dropped, so Clear
+// closes the connections that were open during the stall (new ones then
+// work); a connection the client closes meanwhile is torn down cleanly.
 func (p *Proxy) Stall(t testing.TB) {
 	t.Helper()
-	p.add(t, "timeout", "upstream", `{"timeout":0}`)
-	p.add(t, "timeout", "downstream", `{"timeout":0}`)
+	p.add(t, stallType, "upstream", `{}`)
+	p.add(t, stallType, "downstream", `{}`)
+	p.mu.Lock()
+	p.stalled = t
+	p.mu.Unlock()
+}
+
+// stallType is the toxic type of stallToxic in toxiproxy's registry.
+const stallType = "startline_stall"
+
+func init() { toxics.Register(stallType, new(stallToxic)) }
+
+// stallToxic drops every chunk it reads. It always reads its input, so
+// the stub in front of it is never stuck sending, and it has no Cleanup,
+// so its removal rewires the chain (see the package doc).
+type stallToxic struct{}
+
+// Pipe implements toxics.Toxic.
+func (*stallToxic) Pipe(stub *toxics.ToxicStub) {
+	for {
+		select {
+		case <-stub.Interrupt:
+			return
+		case c := <-stub.Input:
+			if c == nil { // the source closed: close the link
+				stub.Close()
+				return
+			}
+		}
+	}
 }
 
 // Reset resets each connection (TCP RST) as soon as it next carries data
@@ -81,7 +130,29 @@ func (p *Proxy) Restore(t testing.TB) {
 }
 
 // Clear removes every fault set with Latency, Bandwidth, Stall or Reset.
-func (p *Proxy) Clear() { p.p.Toxics.ResetToxics(context.Background()) }
+// After a Stall it also closes every connection (their streams lost the
+// bytes sent during the stall), as the proxy's Cut and Restore do; a
+// failure to listen again is reported to the test that called Stall.
+func (p *Proxy) Clear() {
+	p.mu.Lock()
+	t := p.stalled
+	p.stalled = nil
+	p.mu.Unlock()
+	if t == nil {
+		p.p.Toxics.ResetToxics(context.Background())
+		return
+	}
+	p.p.Lock()
+	running := p.p.Enabled // not Cut
+	p.p.Unlock()
+	p.p.Stop()
+	p.p.Toxics.ResetToxics(context.Background())
+	if running {
+		if err := p.p.Start(); err != nil {
+			t.Errorf("faults: restarting the proxy after a stall: %v", err)
+		}
+	}
+}
 
 func (p *Proxy) add(t testing.TB, typ, stream, attrs string) {
 	t.Helper()
