@@ -16,10 +16,7 @@ import (
 	"github.com/startline/startline/timing"
 )
 
-func TestMain(m *testing.M) {
-	// The driver's background loading of its native library outlives any test.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/snowflakedb/gosnowflake.init.0.func1"))
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestSnowflakeExample runs the contract command, shortened, against the
 // local server: the warm-up of every session is on the timeline, one
