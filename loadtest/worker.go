@@ -304,19 +304,29 @@ func (w *Worker) loop(ctx context.Context, p *plan, now time.Duration) time.Dura
 
 // do runs one closed-loop operation that starts at now.
 func (w *Worker) do(ctx context.Context, p *plan, now time.Duration) (time.Duration, error) {
+	end, _, err := w.runOne(ctx, p, now, now)
+	return end, err
+}
+
+// runOne runs one operation scheduled at at and started at start, and
+// records it in the phase at belongs to, with its latency measured from
+// at: for an arrival-rate operation the wait for a worker counts. It
+// returns the operation's end and the tally it went to.
+func (w *Worker) runOne(ctx context.Context, p *plan, at, start time.Duration) (time.Duration, *tally, error) {
 	phase := inMeasure
-	if now < w.measureAt {
+	if at < w.measureAt {
 		phase = inWarmup
 	}
 	w.setPhase(phaseNames[phase])
 	op := p.pick(w.rand)
 	err := p.ops[op].Run(ctx, w)
 	end := p.rec.Now()
-	w.tl[phase][op].record(end-now, err)
+	t := &w.tl[phase][op]
+	t.record(end-at, err)
 	if err != nil || w.failing {
-		w.track(p.rec, now, end, err)
+		w.track(p.rec, start, end, err)
 	}
-	return end, err
+	return end, t, err
 }
 
 var phaseNames = [2]timing.Phase{timing.Warmup, timing.Measure}
@@ -438,19 +448,7 @@ func (w *Worker) serve(ctx context.Context, p *plan) {
 // stepOpen runs one arrival-rate operation scheduled at at, started at
 // start, and returns its end. It belongs to the phase it was scheduled in.
 func (w *Worker) stepOpen(ctx context.Context, p *plan, at, start time.Duration) (time.Duration, error) {
-	phase := inMeasure
-	if at < w.measureAt {
-		phase = inWarmup
-	}
-	w.setPhase(phaseNames[phase])
-	op := p.pick(w.rand)
-	err := p.ops[op].Run(ctx, w)
-	end := p.rec.Now()
-	t := &w.tl[phase][op]
-	t.record(end-at, err)
-	if err != nil || w.failing {
-		w.track(p.rec, start, end, err)
-	}
+	end, t, err := w.runOne(ctx, p, at, start)
 	delay := start - at
 	t.recordQueue(delay, delay > p.lateAfter)
 	return end, err
