@@ -90,6 +90,48 @@ type section struct {
 	Phases     table
 	Ops        table
 	Thresholds []threshold
+	Start      *startView // merged results only
+}
+
+// startView is a merged result's start report: when T was published, and
+// when each process saw it and started its first query.
+type startView struct {
+	Summary   string
+	Processes []processStart
+}
+
+type processStart struct {
+	Node, Offset, Saw, FirstQuery string
+}
+
+// startOf reads res.Start, set on a result merged from many processes.
+func startOf(res *loadtest.Result) *startView {
+	st := res.Start
+	if st == nil {
+		return nil
+	}
+	fd := timing.FormatDuration
+	v := &startView{Summary: fmt.Sprintf("T at %s; start skew %s; T to first query min %s, median %s, max %s over %d workers",
+		fd(st.At), fd(st.Skew), fd(st.SignalToFirstQuery.Min), fd(st.SignalToFirstQuery.P50), fd(st.SignalToFirstQuery.Max), st.Workers)}
+	if st.Published != nil {
+		v.Summary = fmt.Sprintf("Start published %s before T. ", fd(st.At-*st.Published)) + v.Summary
+	}
+	rel := func(d *time.Duration) string {
+		if d == nil {
+			return "-"
+		}
+		if *d < st.At {
+			return "T-" + fd(st.At-*d)
+		}
+		return "T+" + fd(*d-st.At)
+	}
+	for _, w := range res.Workers {
+		v.Processes = append(v.Processes, processStart{
+			Node: w.Node, Offset: fd(w.ClockOffset) + " ± " + fd(w.ClockError),
+			Saw: rel(w.Saw), FirstQuery: rel(w.FirstQuery),
+		})
+	}
+	return v
 }
 
 type pageData struct {
@@ -125,6 +167,7 @@ func buildSection(res *loadtest.Result) section {
 	}
 	s.Throughput, s.Latency = timeCharts(res)
 	s.Thresholds = thresholds(res)
+	s.Start = startOf(res)
 	for _, name := range slices.Sorted(maps.Keys(res.Operations)) {
 		s.Ops.Rows = append(s.Ops.Rows, row(name, res.Operations[name]))
 	}

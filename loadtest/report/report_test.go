@@ -161,3 +161,21 @@ func TestWriteHTMLThresholds(t *testing.T) {
 	assert.Contains(t, html, "<td>p99&lt;5ms</td><td>9.4ms</td><td>5ms</td><td class=\"alert\">NO</td>")
 	assert.Contains(t, html, "<td>error_rate&lt;0.01</td><td>0.001</td><td>0.01</td><td class=\"ok\">yes</td>")
 }
+
+// TestWriteHTMLMergedStart: a result merged from several processes shows
+// the start across them, one row per process, with when each saw T and
+// started its first query relative to T.
+func TestWriteHTMLMergedStart(t *testing.T) {
+	a, b := synth(t, 2, 5), synth(t, 2, 5)
+	a.Node, b.Node = "host-a", "host-<b>"
+	a.Timeline.Node, b.Timeline.Node = a.Node, b.Node
+	merged, err := loadtest.Merge(a, b)
+	require.NoError(t, err)
+	require.NotNil(t, merged.Start)
+	html := render(t, merged)
+	assert.Contains(t, html, "Start across processes")
+	assert.Contains(t, html, "<tr><td>host-a</td>")
+	assert.Contains(t, html, "<tr><td>host-&lt;b&gt;</td>", "process names are escaped")
+	assert.Contains(t, html, "<td>T&#43;40ms</td>", "first queries are placed relative to T")
+	assert.NotContains(t, render(t, a), "Start across processes", "a single process has no such table")
+}
