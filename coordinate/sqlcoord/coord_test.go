@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -239,16 +238,7 @@ func TestMaliciousEventRowsIgnored(t *testing.T) {
 		db := open(t, b)
 		tb := tables(t, b, db)
 		o := orchestrator(t, tb, "run-m")
-		var logs syncBuffer
-		opts := fast(tb, "run-m")
-		opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-		c, err := sqlcoord.New(opts)
-		require.NoError(t, err)
-		members, sigs, errs, wg := joinAll(t, c, 1)
-		_, err = o.StartWhenReady(ctx, coordinate.Readiness{Workers: 1}, 0)
-		require.NoError(t, err)
-		wg.Wait()
-		require.NoError(t, errs[0])
+		member, sig, logs := startLogged(t, tb, o, "run-m")
 
 		// Rows written behind the orchestrator's back: an unknown kind, a
 		// scale without a target, a scale to a negative target, then a
@@ -265,10 +255,10 @@ func TestMaliciousEventRowsIgnored(t *testing.T) {
 			_, err := db.ExecContext(ctx, ins, "run-m", r.seq, r.kind, r.conc, "r")
 			require.NoError(t, err)
 		}
-		e := <-sigs[0].Events
+		e := <-sig.Events
 		assert.Equal(t, coordinate.Event{Seq: 13, Kind: coordinate.EventStop, Reason: "r"}, e)
-		require.NoError(t, members[0].Leave(ctx, nil))
-		_, ok := <-sigs[0].Events
+		require.NoError(t, member.Leave(ctx, nil))
+		_, ok := <-sig.Events
 		assert.False(t, ok)
 		out := logs.String()
 		assert.Contains(t, out, "unknown kind")

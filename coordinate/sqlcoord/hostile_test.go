@@ -36,16 +36,7 @@ func TestHostileEventRowsOnSQLite(t *testing.T) {
 	db := open(t, b)
 	tb := tables(t, b, db)
 	o := orchestrator(t, tb, "run-h")
-	var logs syncBuffer
-	opts := fast(tb, "run-h")
-	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	c, err := sqlcoord.New(opts)
-	require.NoError(t, err)
-	members, sigs, errs, wg := joinAll(t, c, 1)
-	_, err = o.StartWhenReady(ctx, coordinate.Readiness{Workers: 1}, 0)
-	require.NoError(t, err)
-	wg.Wait()
-	require.NoError(t, errs[0])
+	member, sig, logs := startLogged(t, tb, o, "run-h")
 
 	ev, err := b.d.Ident(tb.Prefix + "events")
 	require.NoError(t, err)
@@ -80,7 +71,7 @@ func TestHostileEventRowsOnSQLite(t *testing.T) {
 	require.NoError(t, err)
 
 	select {
-	case e := <-sigs[0].Events:
+	case e := <-sig.Events:
 		assert.Equal(t, coordinate.Event{Seq: 20, Kind: coordinate.EventStop, Reason: "after the junk"}, e)
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no event delivered; log:\n%.4000s", logs.String())
@@ -92,13 +83,13 @@ func TestHostileEventRowsOnSQLite(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(21), sent.Seq)
 	select {
-	case e := <-sigs[0].Events:
+	case e := <-sig.Events:
 		assert.Equal(t, coordinate.Event{Seq: 21, Kind: coordinate.EventScale, Concurrency: 3}, e)
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no second event delivered; log:\n%.4000s", logs.String())
 	}
-	require.NoError(t, members[0].Leave(ctx, nil))
-	_, ok := <-sigs[0].Events
+	require.NoError(t, member.Leave(ctx, nil))
+	_, ok := <-sig.Events
 	assert.False(t, ok, "Events is closed by Leave")
 
 	out := logs.String()
@@ -129,16 +120,7 @@ func TestHugeSeqDoesNotDeafen(t *testing.T) {
 		db := open(t, b)
 		tb := tables(t, b, db)
 		o := orchestrator(t, tb, "run-x")
-		var logs syncBuffer
-		opts := fast(tb, "run-x")
-		opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-		c, err := sqlcoord.New(opts)
-		require.NoError(t, err)
-		members, sigs, errs, wg := joinAll(t, c, 1)
-		_, err = o.StartWhenReady(ctx, coordinate.Readiness{Workers: 1}, 0)
-		require.NoError(t, err)
-		wg.Wait()
-		require.NoError(t, errs[0])
+		member, sig, logs := startLogged(t, tb, o, "run-x")
 
 		ev, err := b.d.Ident(tb.Prefix + "events")
 		require.NoError(t, err)
@@ -155,12 +137,12 @@ func TestHugeSeqDoesNotDeafen(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, int64(1), sent.Seq, "the junk kind's seq does not push the numbering")
 		select {
-		case e := <-sigs[0].Events:
+		case e := <-sig.Events:
 			assert.Equal(t, coordinate.Event{Seq: 1, Kind: coordinate.EventStop, Reason: "still heard"}, e)
 		case <-time.After(30 * time.Second):
 			t.Fatalf("the stop was not delivered; log:\n%.4000s", logs.String())
 		}
-		require.NoError(t, members[0].Leave(ctx, nil))
+		require.NoError(t, member.Leave(ctx, nil))
 		assert.Equal(t, 1, strings.Count(logs.String(), "unknown kind"), "the row is logged once, not per poll")
 
 		_, err = db.ExecContext(ctx, "DELETE FROM "+ev+" WHERE kind = 'deafen'")

@@ -201,3 +201,21 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// startLogged joins one worker, whose coordinator logs to the returned
+// buffer, to run on tables tb, and starts the run through o: the setup of
+// the tests that then write rows behind the orchestrator's back.
+func startLogged(t *testing.T, tb sqlcoord.Tables, o *sqlcoord.Orchestrator, run string) (coordinate.Member, coordinate.Signal, *syncBuffer) {
+	t.Helper()
+	logs := new(syncBuffer)
+	opts := fast(tb, run)
+	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	c, err := sqlcoord.New(opts)
+	require.NoError(t, err)
+	members, sigs, errs, wg := joinAll(t, c, 1)
+	_, err = o.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0)
+	require.NoError(t, err)
+	wg.Wait()
+	require.NoError(t, errs[0])
+	return members[0], sigs[0], logs
+}

@@ -15,25 +15,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
+	"github.com/startline/startline/internal/cli"
 	"github.com/startline/startline/loadtest/sqlsink"
 	"github.com/startline/startline/pool/dialect"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadresults:", err)
-		os.Exit(1)
-	}
+	cli.Main("loadresults", func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+		return run(ctx, args, stdout)
+	})
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {

@@ -37,7 +37,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -45,15 +44,15 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/startline/startline/internal/cli"
 	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/pool/pgxnative"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "pgbench:", err)
-		os.Exit(1)
-	}
+	cli.Main("pgbench", func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+		return run(ctx, args, stdout)
+	})
 }
 
 // options are the command's flags.
@@ -123,7 +122,7 @@ const (
 // scale.
 const accountsPerScale = 100_000
 
-func run(args []string, stdout io.Writer) error {
+func run(ctx context.Context, args []string, stdout io.Writer) error {
 	o, err := parseFlags(args)
 	if err != nil {
 		return err
@@ -136,9 +135,6 @@ func run(args []string, stdout io.Writer) error {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(o.gcPercent))
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 
 	p, err := openPool(ctx, o.dsn, o.clients, o.io)
 	if err != nil {

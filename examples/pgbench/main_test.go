@@ -123,7 +123,7 @@ func TestModesReadOneRowPerQuery(t *testing.T) {
 func TestRunPrintsTPSBeforeTheReport(t *testing.T) {
 	dsn := testDSN(t)
 	var out bytes.Buffer
-	require.NoError(t, run([]string{"-dsn", dsn, "-c", "2", "-T", "1"}, &out))
+	require.NoError(t, run(context.Background(), []string{"-dsn", dsn, "-c", "2", "-T", "1"}, &out))
 	text := out.String()
 	tps := regexp.MustCompile(`(?m)^tps = ([0-9.]+) \(without initial connection time\)$`).FindStringSubmatchIndex(text)
 	require.NotNil(t, tps, text)
@@ -142,7 +142,7 @@ func TestRunFailsWithoutPgbenchTables(t *testing.T) {
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
-	err := run([]string{"-dsn", dsn + sep + "search_path=startline_no_such_schema", "-T", "1"}, &bytes.Buffer{})
+	err := run(context.Background(), []string{"-dsn", dsn + sep + "search_path=startline_no_such_schema", "-T", "1"}, &bytes.Buffer{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "pgbench_branches")
 }

@@ -25,7 +25,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -33,24 +32,14 @@ import (
 	_ "modernc.org/sqlite" // the embedded database, pure Go
 
 	"github.com/startline/startline/coordinate"
+	"github.com/startline/startline/internal/cli"
 	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/pool/dialect"
 	"github.com/startline/startline/pool/sqlpool"
 	"github.com/startline/startline/profile"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(2)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "quickstart:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("quickstart", run) }
 
 // warmupFlag is a duration, or "steady" to warm up until steady.
 type warmupFlag struct {

@@ -10,13 +10,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/startline/startline/internal/cli"
 	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/loadtest/report"
 )
@@ -28,10 +29,9 @@ func (f *files) String() string     { return strings.Join(*f, ",") }
 func (f *files) Set(v string) error { *f = append(*f, v); return nil }
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "report:", err)
-		os.Exit(1)
-	}
+	cli.Main("report", func(_ context.Context, args []string, stdout, _ io.Writer) error {
+		return run(args, stdout)
+	})
 }
 
 func run(args []string, stdout io.Writer) error {

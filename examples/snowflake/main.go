@@ -30,7 +30,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"time"
@@ -38,6 +37,7 @@ import (
 	"github.com/snowflakedb/gosnowflake"
 
 	"github.com/startline/startline/coordinate"
+	"github.com/startline/startline/internal/cli"
 	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/pool/dialect"
 	"github.com/startline/startline/pool/snowflake"
@@ -53,18 +53,7 @@ const (
 	resultsTable    = "STARTLINE_TEST_RESULTS"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(2)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "snowflake:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("snowflake", run) }
 
 type flags struct {
 	sessions, workers, rows int
