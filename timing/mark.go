@@ -26,6 +26,20 @@ const (
 	Teardown         Phase = "teardown"           // stop workers, flush sinks, release the pool
 )
 
+// Phases recorded beside the run's own steps: by the Runner when something
+// happens on the way (a retry, a scale, a fault), and by coordinators on a
+// node's or the orchestrator's timeline.
+const (
+	SetupRetry       Phase = "setup.retry"       // a failed attempt of a setup phase that is retried
+	Scale            Phase = "scale"             // a change of the target concurrency or rate
+	Fault            Phase = "fault"             // a worker without a working operation, until it recovers
+	CoordReady       Phase = "coord.ready"       // the orchestrator waits for the readiness rule
+	CoordPublish     Phase = "coord.publish"     // the orchestrator publishes the start instant
+	CoordSeen        Phase = "coord.seen"        // instant: a node saw the start signal
+	CoordLost        Phase = "coord.lost"        // instant: a node was declared lost
+	CoordUnreachable Phase = "coord.unreachable" // a node's heartbeats failed, until they recovered
+)
+
 // phases is the canonical order of the known phases; reports list phases in
 // this order and unknown phases after them.
 var phases = [...]Phase{

@@ -172,3 +172,101 @@ func validIdent(name string, maxLen int) error {
 	}
 	return nil
 }
+
+// Column is a portable kind of column. Each Dialect spells it as its own
+// type (see [Dialect.Type]), so that every table this module creates (the
+// results store's, the SQL coordinator's) uses one mapping.
+type Column int
+
+// The kinds of column.
+const (
+	// ColID is a short identifier: a run id (at most 64 bytes) or a
+	// status. It is VARCHAR(64) everywhere: short enough that MySQL can
+	// index several in one key.
+	ColID Column = iota
+	// ColName is a name of at most 255 bytes: a node, an operation, a phase.
+	ColName
+	// ColText is text of any length: JSON documents, error messages.
+	ColText
+	// ColInt is a 64-bit integer, such as Unix nanoseconds or a count.
+	ColInt
+	// ColFloat is a 64-bit floating-point number.
+	ColFloat
+	// ColTime is an instant with its time zone (RFC 3339 text on SQLite,
+	// which has no time type).
+	ColTime
+)
+
+// Type returns the column type that holds c in d, without NOT NULL or
+// defaults. It returns "" for the zero Dialect or an unknown Column.
+//
+// Integers are BIGINT in every dialect; on Snowflake BIGINT is a synonym
+// of NUMBER(38,0), which holds every int64.
+func (d Dialect) Type(c Column) string {
+	if d.name == "" {
+		return ""
+	}
+	switch c {
+	case ColID:
+		return "VARCHAR(64)"
+	case ColName:
+		return "VARCHAR(255)"
+	case ColInt:
+		return "BIGINT"
+	case ColText:
+		switch d.name {
+		case "mysql":
+			return "LONGTEXT" // TEXT stops at 64 KiB
+		case "snowflake":
+			return "VARCHAR" // 16 MiB
+		}
+		return "TEXT"
+	case ColFloat:
+		switch d.name {
+		case "postgres":
+			return "DOUBLE PRECISION"
+		case "mysql":
+			return "DOUBLE"
+		case "snowflake":
+			return "FLOAT"
+		}
+		return "REAL"
+	case ColTime:
+		switch d.name {
+		case "postgres":
+			return "TIMESTAMPTZ"
+		case "mysql":
+			return "DATETIME(6)"
+		case "snowflake":
+			return "TIMESTAMP_TZ"
+		}
+		return "TEXT"
+	}
+	return ""
+}
+
+// Rebind returns query with each "?" placeholder outside single-quoted
+// literals replaced by the dialect's own (see [Dialect.Placeholder]),
+// numbered from 1 in the order they appear. Statements can then be written
+// once, with "?", for every dialect.
+func (d Dialect) Rebind(query string) string {
+	if !d.dollarParam {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n, quoted := 0, false
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case c == '\'':
+			quoted = !quoted // '' inside a literal toggles twice
+		case c == '?' && !quoted:
+			n++
+			b.WriteString(d.Placeholder(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}

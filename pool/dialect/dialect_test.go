@@ -194,3 +194,40 @@ func BenchmarkIdent(b *testing.B) {
 		}
 	}
 }
+
+func TestType(t *testing.T) {
+	for _, tc := range []struct {
+		d    dialect.Dialect
+		c    dialect.Column
+		want string
+	}{
+		{dialect.Postgres, dialect.ColInt, "BIGINT"},
+		{dialect.Snowflake, dialect.ColInt, "BIGINT"},
+		{dialect.MySQL, dialect.ColText, "LONGTEXT"},
+		{dialect.Snowflake, dialect.ColText, "VARCHAR"},
+		{dialect.SQLite, dialect.ColText, "TEXT"},
+		{dialect.Postgres, dialect.ColFloat, "DOUBLE PRECISION"},
+		{dialect.MySQL, dialect.ColTime, "DATETIME(6)"},
+		{dialect.SQLite, dialect.ColTime, "TEXT"},
+		{dialect.MySQL, dialect.ColID, "VARCHAR(64)"},
+		{dialect.Postgres, dialect.ColName, "VARCHAR(255)"},
+		{dialect.Dialect{}, dialect.ColInt, ""},
+		{dialect.Postgres, dialect.Column(99), ""},
+	} {
+		if got := tc.d.Type(tc.c); got != tc.want {
+			t.Errorf("%s.Type(%d) = %q, want %q", tc.d, tc.c, got, tc.want)
+		}
+	}
+}
+
+func TestRebind(t *testing.T) {
+	q := "UPDATE t SET a = ?, b = 'what?' WHERE c = ? AND d = 'it''s?'"
+	if got, want := dialect.Postgres.Rebind(q), "UPDATE t SET a = $1, b = 'what?' WHERE c = $2 AND d = 'it''s?'"; got != want {
+		t.Errorf("Postgres.Rebind = %q, want %q", got, want)
+	}
+	for _, d := range []dialect.Dialect{dialect.MySQL, dialect.SQLite, dialect.Snowflake} {
+		if got := d.Rebind(q); got != q {
+			t.Errorf("%s.Rebind = %q, want it unchanged", d, got)
+		}
+	}
+}
