@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -205,17 +204,6 @@ func QueryOp(name string, weight int, query string, args func(w *Worker, buf []a
 	}}
 }
 
-var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
-// ValidRunID reports whether id can name a run: 1 to 64 letters, digits,
-// '_', '.' or '-', starting with a letter or digit.
-func ValidRunID(id string) error {
-	if !runIDPattern.MatchString(id) {
-		return fmt.Errorf("run id %q: want 1-64 of [A-Za-z0-9_.-], starting with a letter or digit", id)
-	}
-	return nil
-}
-
 // withDefaults returns cfg with its defaults filled in, or the first field
 // that is invalid.
 func (cfg Config) withDefaults() (Config, error) {
@@ -259,7 +247,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, err
 	}
 	if cfg.RunID != "" {
-		if err := ValidRunID(cfg.RunID); err != nil {
+		if err := coordinate.ValidRunID(cfg.RunID); err != nil {
 			return bad("RunID", "%v", err)
 		}
 	}

@@ -72,28 +72,6 @@ func FuzzParseThreshold(f *testing.F) {
 	})
 }
 
-// FuzzValidRunID checks ValidRunID against the rule it documents: 1 to 64
-// letters, digits, '_', '.' or '-', starting with a letter or digit. What
-// it accepts is safe in a file name, a SQL string and a log line.
-func FuzzValidRunID(f *testing.F) {
-	for _, s := range []string{"run-1", "a", "A.b_c-d", "", "-x", ".x", "_x", "a b", "a/b", "..",
-		"a'b", "a;DROP TABLE x", "é", strings.Repeat("r", 64), strings.Repeat("r", 65), "a\x00", "a\n"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, id string) {
-		err := loadtest.ValidRunID(id)
-		ok := len(id) >= 1 && len(id) <= 64
-		for i := 0; ok && i < len(id); i++ {
-			c := id[i]
-			alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-			ok = alnum || i > 0 && (c == '_' || c == '.' || c == '-')
-		}
-		if ok != (err == nil) {
-			t.Fatalf("ValidRunID(%q) = %v, the rule says valid=%v", id, err, ok)
-		}
-	})
-}
-
 // fieldPath is the form of ConfigError.Field: a Go field path with
 // indexes, such as "Workload.Operations[1].Weight".
 var fieldPath = regexp.MustCompile(`^[A-Z][A-Za-z]*(\[\d+\])?(\.[A-Z][A-Za-z]*(\[\d+\])?)*$`)

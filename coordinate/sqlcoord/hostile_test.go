@@ -310,9 +310,9 @@ func FuzzRunID(f *testing.F) {
 	tb := sqlcoord.Tables{DB: db, Dialect: dialect.SQLite}
 	f.Fuzz(func(t *testing.T, id string) {
 		_, err := sqlcoord.New(sqlcoord.Options{Tables: tb, RunID: id})
-		want := loadtest.ValidRunID(id)
+		want := coordinate.ValidRunID(id)
 		if (err == nil) != (want == nil) {
-			t.Fatalf("run id %q: sqlcoord says %v, loadtest says %v", id, err, want)
+			t.Fatalf("run id %q: sqlcoord says %v, coordinate.ValidRunID says %v", id, err, want)
 		}
 		if err != nil && (!errors.Is(err, sqlcoord.ErrInvalid) || !strings.Contains(err.Error(), "Options.RunID")) {
 			t.Fatalf("error %q does not match ErrInvalid naming Options.RunID", err)

@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
+	"github.com/startline/startline/coordinate"
 	"github.com/startline/startline/pool/dialect"
 )
 
@@ -35,13 +35,10 @@ var (
 	ErrSeqOverflow = errors.New("sqlcoord: event seq would overflow")
 )
 
-// runIDPattern is the form of a run id (the same as loadtest's RunID).
-var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
 // validRunID checks a run id; field names the option it came from.
 func validRunID(field, id string) error {
-	if !runIDPattern.MatchString(id) {
-		return fmt.Errorf("%w: %s %q: want 1-64 of [A-Za-z0-9_.-], starting with a letter or digit", ErrInvalid, field, id)
+	if err := coordinate.ValidRunID(id); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, field, err)
 	}
 	return nil
 }
