@@ -15,8 +15,9 @@ const maxCacheEntries = 10000
 
 // reNondeterministic finds what makes a query's result depend on when it
 // runs, which Snowflake's result cache does not reuse: functions evaluated
-// at execution time, and the query history.
-var reNondeterministic = regexp.MustCompile(`(?i)\b(CURRENT_TIMESTAMP|CURRENT_TIME|CURRENT_DATE|SYSDATE|GETDATE|LOCALTIMESTAMP|LOCALTIME|SYSTIMESTAMP|RANDOM|RANDSTR|UNIFORM|NORMAL|UUID_STRING|SEQ1|SEQ2|SEQ4|SEQ8|QUERY_HISTORY\w*)\b`)
+// at execution time, the query history, and SYSTEM$WAIT (which a test
+// repeats to hold slots).
+var reNondeterministic = regexp.MustCompile(`(?i)\b(CURRENT_TIMESTAMP|CURRENT_TIME|CURRENT_DATE|SYSDATE|GETDATE|LOCALTIMESTAMP|LOCALTIME|SYSTIMESTAMP|RANDOM|RANDSTR|UNIFORM|NORMAL|UUID_STRING|SEQ1|SEQ2|SEQ4|SEQ8|QUERY_HISTORY\w*|SYSTEM\$WAIT)\b`)
 
 // cacheKey returns the key of a query's result in the result cache, and
 // false when the result must not be reused: only SELECTs without

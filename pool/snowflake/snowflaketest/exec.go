@@ -1,6 +1,7 @@
 package snowflaketest
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/hex"
@@ -546,6 +547,7 @@ var (
 	reToday       = regexp.MustCompile(`(?i)\bCURRENT_DATE\s*\(\s*\)`)
 	reBindNum     = regexp.MustCompile(`(^|[^:]):(\d+)`)
 	reOrReplace   = regexp.MustCompile(`(?is)^(\s*CREATE\s+)OR\s+REPLACE\s+(TABLE\s+)("[^"]+"|[A-Za-z_][\w$]*)`)
+	reWait        = regexp.MustCompile(`(?i)\bSYSTEM\$WAIT\s*\(\s*(\d+)\s*(?:,\s*'(\w+)'\s*)?\)`)
 	reTransientIn = regexp.MustCompile(`(?is)^(\s*CREATE\s+(?:OR\s+REPLACE\s+)?)TRANSIENT\s+TABLE\b`)
 )
 
@@ -554,6 +556,11 @@ var (
 // (the DROP of a CREATE OR REPLACE).
 func translate(q string) (string, []string) {
 	var pre []string
+	q = reWait.ReplaceAllStringFunc(q, func(call string) string {
+		m := reWait.FindStringSubmatch(call)
+		unit := strings.ToLower(cmp.Or(m[2], "seconds"))
+		return "'waited " + m[1] + " " + unit + "'"
+	})
 	q = reTransientIn.ReplaceAllString(q, "${1}TABLE")
 	if m := reOrReplace.FindStringSubmatch(q); m != nil {
 		pre = append(pre, "DROP TABLE IF EXISTS "+m[3])
@@ -599,6 +606,24 @@ func translate(q string) (string, []string) {
 		i = j
 	}
 	return b.String(), pre
+}
+
+// systemWait is how long the SYSTEM$WAIT(amount [, 'unit']) calls of q
+// wait: Snowflake's function that holds a query for a while, which the
+// server adds to the statement's execution time.
+func systemWait(q string) (time.Duration, *sqlError) {
+	var total time.Duration
+	for _, m := range reWait.FindAllStringSubmatch(q, -1) {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		unit := map[string]time.Duration{"": time.Second, "SECONDS": time.Second, "MILLISECONDS": time.Millisecond,
+			"MICROSECONDS": time.Microsecond, "NANOSECONDS": time.Nanosecond, "MINUTES": time.Minute, "HOURS": time.Hour}
+		u, ok := unit[strings.ToUpper(m[2])]
+		if !ok {
+			return 0, &sqlError{code: "100069", state: "22023", msg: fmt.Sprintf("Invalid time unit for SYSTEM$WAIT: '%s'", m[2])}
+		}
+		total += time.Duration(n) * u
+	}
+	return total, nil
 }
 
 // bindArgs converts the request's bindings ("1", "2", ... or names) to

@@ -68,7 +68,7 @@ func historyRow(st *Statement, now time.Time) []any {
 		if status == "" {
 			status = "RUNNING"
 		}
-		if !st.execStart.IsZero() {
+		if !st.execStart.IsZero() && exec == 0 {
 			exec = now.Sub(st.execStart)
 		}
 	}

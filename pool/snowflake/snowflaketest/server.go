@@ -790,6 +790,7 @@ func (s *Server) run(ctx context.Context, ss *session, st *Statement, req queryR
 		}
 	}
 
+	execStart := time.Now()
 	if usesWarehouse(k, req.SQLText) {
 		t, err := s.acquire(ctx, st, paramSeconds(st.Params["STATEMENT_QUEUED_TIMEOUT_IN_SECONDS"]))
 		s.mu.Lock()
@@ -805,10 +806,18 @@ func (s *Server) run(ctx context.Context, ss *session, st *Statement, req queryR
 			return nil, err
 		}
 		defer s.release(st, t)
+		execStart = t.grantedAt
 	}
+	// Execution ends before the slot is handed back (defers run last in,
+	// first out), so that no more statements execute than there are slots.
+	defer func() {
+		s.mu.Lock()
+		st.Execution = time.Since(st.execStart)
+		s.mu.Unlock()
+	}()
 
 	s.mu.Lock()
-	st.execStart, st.Status = time.Now(), "RUNNING"
+	st.execStart, st.Status = execStart, "RUNNING"
 	timeout := paramSeconds(st.Params["STATEMENT_TIMEOUT_IN_SECONDS"])
 	if wh := s.warehouses[st.Warehouse]; wh != nil {
 		timeout = minPositive(timeout, wh.cfg.statementTimeout)
@@ -818,7 +827,11 @@ func (s *Server) run(ctx context.Context, ss *session, st *Statement, req queryR
 	if k.name == "dml" {
 		lat = s.opts.InsertLatency
 	}
-	if d := s.draw(lat); timeout > 0 && d > timeout {
+	wait, serr := systemWait(req.SQLText)
+	if serr != nil {
+		return nil, serr
+	}
+	if d := s.draw(lat) + wait; timeout > 0 && d > timeout {
 		if !s.sleep(ctx, timeout) {
 			return nil, errCanceled
 		}
@@ -893,9 +906,6 @@ func (s *Server) finish(st *Statement, res *result, serr *sqlError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st.End = time.Now()
-	if !st.execStart.IsZero() {
-		st.Execution = st.End.Sub(st.execStart)
-	}
 	st.Status = "SUCCESS"
 	if serr != nil {
 		st.Status, st.Code, st.Message = "FAILED_WITH_ERROR", serr.code, serr.msg

@@ -372,8 +372,11 @@ var errCanceled = &sqlError{code: "000604", state: "57014", msg: "SQL execution 
 // holds the time waited, also on failure; on success the caller must
 // release it.
 func (s *Server) acquire(ctx context.Context, st *Statement, timeout time.Duration) (*ticket, *sqlError) {
-	now := time.Now()
 	s.mu.Lock()
+	now := time.Now()
+	// The statement reaches the warehouse now: its compilation (and the
+	// result cache's lookup) ends, its wait begins.
+	st.Compilation = now.Sub(st.Start)
 	wh := s.warehouseLocked(st.Warehouse)
 	s.tickLocked(wh, now)
 	st.WarehouseSize = wh.cfg.size
