@@ -83,16 +83,16 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 // hrow is a row of the query history, the columns the tests read.
 type hrow struct {
-	ID                  string
-	Tag                 string
-	Status              string
-	Warehouse           sql.NullString
-	Size                sql.NullString
-	Cluster             sql.NullInt64
-	ErrorCode           sql.NullString
-	Start               time.Time
-	End                 sql.NullTime
-	Total, Compile      int64
+	ID                   string
+	Tag                  string
+	Status               string
+	Warehouse            sql.NullString
+	Size                 sql.NullString
+	Cluster              sql.NullInt64
+	ErrorCode            sql.NullString
+	Start                time.Time
+	End                  sql.NullTime
+	Total, Compile       int64
 	Exec, Prov, Overload int64
 }
 
