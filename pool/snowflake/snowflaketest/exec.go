@@ -100,10 +100,12 @@ func classify(q string) kind {
 	case "USE", "BEGIN", "START", "COMMIT", "ROLLBACK":
 		return kind{"session", typeDDL}
 	case "ALTER", "CREATE", "DROP":
-		for _, w := range kw[1:] {
-			if w == "WAREHOUSE" || (kw[0] == "ALTER" && w == "SESSION") {
-				return kind{"session", typeDDL}
-			}
+		obj := kw[1:]
+		if kw[0] == "CREATE" && len(obj) > 2 && obj[0] == "OR" && obj[1] == "REPLACE" {
+			obj = obj[2:]
+		}
+		if len(obj) > 0 && (obj[0] == "WAREHOUSE" || (kw[0] == "ALTER" && obj[0] == "SESSION")) {
+			return kind{"session", typeDDL}
 		}
 	}
 	return kind{"ddl", typeDDL}
@@ -132,8 +134,8 @@ func queryType(q string, k kind) string {
 		return "BEGIN_TRANSACTION"
 	case "ALTER":
 		if len(kw) > 1 && kw[1] == "WAREHOUSE" {
-			for _, w := range kw[2:] {
-				if w == "RESUME" || w == "SUSPEND" {
+			for _, w := range lex(q) { // the name may be quoted
+				if w = strings.ToUpper(w); w == "RESUME" || w == "SUSPEND" {
 					return "ALTER_WAREHOUSE_" + w
 				}
 			}

@@ -397,11 +397,15 @@ func normalizeFixed(v any, scale int64) (any, *sqlError) {
 			return nil, convError("fixed", v)
 		}
 		if scale < int64(len(pow10)) {
-			if r := math.Round(x * float64(pow10[scale])); math.Abs(r) < 9e18 {
-				return int64(r), nil
+			// Rounded in binary unless the value is close to a half, where
+			// the float's shortest decimal text decides: 1.005 (stored as
+			// 1.00499999...) is what was written, and rounds to 1.01.
+			r := x * float64(pow10[scale])
+			_, frac := math.Modf(math.Abs(r))
+			if math.Abs(r) < 9e18 && math.Abs(frac-0.5) > 1e-6 {
+				return int64(math.Round(r)), nil
 			}
 		}
-		// Beyond int64: from the float's decimal text, exactly.
 		return normalizeFixed(strconv.FormatFloat(x, 'f', -1, 64), scale)
 	case bool:
 		if x {

@@ -541,3 +541,83 @@ func TestResultCache(t *testing.T) {
 	}
 	assert.Equal(t, 3, s.Counters().CacheHits)
 }
+
+// TestLatencyModel splits a statement's time as the model says: its
+// compilation, then its execution (by kind), both in the server's records
+// and in QUERY_HISTORY.
+func TestLatencyModel(t *testing.T) {
+	s, db := whServer(t, snowflaketest.Options{
+		CompileLatency: snowflaketest.Fixed(30 * time.Millisecond),
+		QueryLatency:   snowflaketest.Fixed(40 * time.Millisecond),
+		InsertLatency:  snowflaketest.Fixed(60 * time.Millisecond),
+	})
+	c := conns(t, db, 1)[0]
+	require.NoError(t, query(c, "lat-select", `SELECT "V" FROM "T"`))
+	_, err := c.ExecContext(gosnowflake.WithQueryTag(context.Background(), "lat-insert"), `INSERT INTO "T" VALUES (9, 'z')`)
+	require.NoError(t, err)
+	for tag, exec := range map[string]time.Duration{"lat-select": 40 * time.Millisecond, "lat-insert": 60 * time.Millisecond} {
+		sts := tagged(s, tag)
+		require.Len(t, sts, 1)
+		st := sts[0]
+		assert.GreaterOrEqual(t, st.Compilation, 30*time.Millisecond, tag)
+		assert.GreaterOrEqual(t, st.Execution, exec, tag)
+		assert.GreaterOrEqual(t, st.End.Sub(st.Start), st.Compilation+st.QueuedProvisioning+st.QueuedOverload+st.Execution, tag)
+		rows := history(t, db, tag)
+		require.Len(t, rows, 1)
+		assert.GreaterOrEqual(t, rows[0].Compile, int64(30), tag)
+		assert.GreaterOrEqual(t, rows[0].Exec, exec.Milliseconds(), tag)
+		assert.GreaterOrEqual(t, rows[0].Total, rows[0].Compile+rows[0].Exec, tag)
+	}
+}
+
+// TestWarehouseStatements configures warehouses in SQL, with Snowflake's
+// errors for what cannot be.
+func TestWarehouseStatements(t *testing.T) {
+	s, db := open(t, snowflaketest.Options{})
+	ctx := context.Background()
+	for _, q := range []string{
+		`CREATE WAREHOUSE IF NOT EXISTS BIG_WH WITH WAREHOUSE_SIZE = 'LARGE' MAX_CONCURRENCY_LEVEL = 4 INITIALLY_SUSPENDED = TRUE AUTO_SUSPEND = 60`,
+		`CREATE WAREHOUSE IF NOT EXISTS BIG_WH`,
+		`ALTER WAREHOUSE BIG_WH SET MIN_CLUSTER_COUNT = 2, MAX_CLUSTER_COUNT = 4`,
+	} {
+		_, err := db.ExecContext(ctx, q)
+		require.NoError(t, err, q)
+	}
+	st := s.Warehouse("big_wh")
+	assert.Equal(t, snowflaketest.WarehouseState{Name: "BIG_WH", MaxConcurrency: 4, MinClusters: 2, MaxClusters: 4, Size: "Large"}, st,
+		"initially suspended")
+	_, err := db.ExecContext(ctx, `ALTER WAREHOUSE BIG_WH RESUME`)
+	require.NoError(t, err)
+	st = s.Warehouse("BIG_WH")
+	assert.Equal(t, 2, st.Clusters, "a resumed warehouse starts MIN_CLUSTER_COUNT clusters")
+	_, err = db.ExecContext(ctx, `ALTER WAREHOUSE BIG_WH UNSET MAX_CONCURRENCY_LEVEL`)
+	require.NoError(t, err)
+	assert.Equal(t, snowflaketest.DefaultMaxConcurrency, s.Warehouse("BIG_WH").MaxConcurrency)
+	_, err = db.ExecContext(ctx, `CREATE OR REPLACE WAREHOUSE BIG_WH WAREHOUSE_SIZE = XSMALL`)
+	require.NoError(t, err)
+	assert.Equal(t, "X-Small", s.Warehouse("BIG_WH").Size)
+	assert.True(t, s.Warehouse("BIG_WH").Running, "a created warehouse runs unless INITIALLY_SUSPENDED")
+
+	for q, code := range map[string]int{
+		`CREATE WAREHOUSE BIG_WH`:                                     2002,
+		`ALTER WAREHOUSE BIG_WH SET MAX_CONCURRENCY_LEVEL = 0`:        1008,
+		`ALTER WAREHOUSE BIG_WH SET WAREHOUSE_SIZE = 'HUGE'`:          1008,
+		`ALTER WAREHOUSE BIG_WH SET SCALING_POLICY = 'ECONOMY'`:       1008,
+		`ALTER WAREHOUSE BIG_WH SET MIN_CLUSTER_COUNT = 3`:            1008,
+		`ALTER WAREHOUSE BIG_WH SET NO_SUCH_PROPERTY = 1`:             1008,
+		`ALTER WAREHOUSE BIG_WH SET AUTO_SUSPEND = 'soon'`:            1008,
+		`DROP WAREHOUSE NO_SUCH_WH`:                                   2003,
+		`ALTER SESSION SET USE_CACHED_RESULT = 'perhaps'`:             1008,
+		`ALTER SESSION SET STATEMENT_QUEUED_TIMEOUT_IN_SECONDS = -1`:  1008,
+		`SELECT SYSTEM$WAIT(1, 'FORTNIGHTS') FROM TABLE(GENERATOR())`: 100069,
+	} {
+		_, err := db.ExecContext(ctx, q)
+		var se *gosnowflake.SnowflakeError
+		require.ErrorAs(t, err, &se, q)
+		assert.Equal(t, code, se.Number, q)
+	}
+	_, err = db.ExecContext(ctx, `DROP WAREHOUSE IF EXISTS BIG_WH`)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `DROP WAREHOUSE IF EXISTS BIG_WH`)
+	require.NoError(t, err)
+}
