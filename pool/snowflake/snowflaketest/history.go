@@ -345,14 +345,12 @@ func (s *Server) materializeHistory(ctx context.Context, conn *sql.Conn, q strin
 			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS temp."+n)
 		}
 	}
-	var cols, marks strings.Builder
+	var cols strings.Builder
 	for i, c := range historyColumns {
 		if i > 0 {
 			cols.WriteString(", ")
-			marks.WriteString(", ")
 		}
 		cols.WriteString(c.name + " " + c.decl)
-		marks.WriteString("?")
 	}
 	now := time.Now()
 	var b strings.Builder
@@ -367,7 +365,7 @@ func (s *Server) materializeHistory(ctx context.Context, conn *sql.Conn, q strin
 			return "", nil, mapError(err)
 		}
 		names = append(names, name)
-		if err := insertRows(ctx, conn, "INSERT INTO temp."+name+" VALUES ("+marks.String()+")", s.selectHistory(c, now)); err != nil {
+		if err := insertRows(ctx, conn, "temp."+name, len(historyColumns), s.selectHistory(c, now)); err != nil {
 			drop()
 			return "", nil, mapError(err)
 		}
@@ -379,21 +377,42 @@ func (s *Server) materializeHistory(ctx context.Context, conn *sql.Conn, q strin
 	return b.String(), drop, nil
 }
 
-func insertRows(ctx context.Context, conn *sql.Conn, ins string, rows [][]any) error {
+// insertRows inserts rows of n columns into table, many rows per
+// statement.
+func insertRows(ctx context.Context, conn *sql.Conn, table string, n int, rows [][]any) error {
+	const batch = 200 // 200 rows of 27 columns: well below SQLite's limit of bind variables
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, ins)
-	if err != nil {
-		return err
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+	insert := func(k int) string {
+		return "INSERT INTO " + table + " VALUES " + strings.TrimSuffix(strings.Repeat(one+", ", k), ", ")
 	}
-	defer st.Close()
-	for _, r := range rows {
-		if _, err := st.ExecContext(ctx, r...); err != nil {
+	var full *sql.Stmt // prepared once for every full batch
+	args := make([]any, 0, batch*n)
+	for len(rows) > 0 {
+		k := min(batch, len(rows))
+		args = args[:0]
+		for _, r := range rows[:k] {
+			args = append(args, r...)
+		}
+		if k == batch && full == nil {
+			if full, err = tx.PrepareContext(ctx, insert(batch)); err != nil {
+				return err
+			}
+			defer full.Close()
+		}
+		if k == batch {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, insert(k), args...)
+		}
+		if err != nil {
 			return err
 		}
+		rows = rows[k:]
 	}
 	return tx.Commit()
 }

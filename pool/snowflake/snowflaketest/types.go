@@ -525,10 +525,20 @@ var timeLayouts = []string{
 	time.DateOnly,
 }
 
+// parseTime reads a time in any of timeLayouts, trying first the layouts
+// of its shape (with an offset or without), since a failed time.Parse
+// costs as much as a successful one.
 func parseTime(s string) (time.Time, bool) {
-	for _, l := range timeLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t, true
+	zoned := len(s) > 10 && (strings.ContainsAny(s[10:], "+Z") || strings.Contains(s[10:], "-") || strings.Contains(s, " UTC"))
+	for pass := range 2 {
+		for _, l := range timeLayouts {
+			lz := strings.Contains(l, "07")
+			if (lz == zoned) == (pass == 1) {
+				continue
+			}
+			if t, err := time.Parse(l, s); err == nil {
+				return t, true
+			}
 		}
 	}
 	return time.Time{}, false
