@@ -380,8 +380,11 @@ func (s *Server) warehouseDDL(toks []string, bad func() (*result, *sqlError)) (*
 		if old == nil && !ifExists {
 			return nil, &sqlError{code: "002003", state: "02000", msg: fmt.Sprintf("SQL compilation error:\nWarehouse '%s' does not exist or not authorized.", name)}
 		}
-		if old != nil && old.timer != nil {
-			old.timer.Stop()
+		if old != nil {
+			if old.timer != nil {
+				old.timer.Stop()
+			}
+			failQueueLocked(old, &sqlError{code: "000604", state: "57014", msg: fmt.Sprintf("SQL execution canceled: warehouse '%s' was dropped.", name)})
 		}
 		delete(s.warehouses, name)
 		return statusResult(fmt.Sprintf("%s successfully dropped.", name)), nil
@@ -403,8 +406,11 @@ func (s *Server) warehouseDDL(toks []string, bad func() (*result, *sqlError)) (*
 	if err := s.setWarehouseProps(wh, set, true); err != nil {
 		return nil, err
 	}
-	if old != nil && old.timer != nil {
-		old.timer.Stop()
+	if old != nil {
+		if old.timer != nil {
+			old.timer.Stop()
+		}
+		failQueueLocked(old, &sqlError{code: "000604", state: "57014", msg: fmt.Sprintf("SQL execution canceled: warehouse '%s' was replaced.", name)})
 	}
 	s.warehouses[name] = wh
 	return statusResult(fmt.Sprintf("Warehouse %s successfully created.", name)), nil

@@ -107,7 +107,7 @@ type Counters struct {
 	// idle.
 	WarehouseAutoSuspends int
 	ClustersStarted       int // clusters started by multi-cluster scale-out
-	Queued                int // statements that waited for a warehouse slot
+	Queued                int // statements that waited for their warehouse: to resume, or for a slot
 	CacheHits             int // statements answered from the result cache
 }
 
@@ -125,9 +125,11 @@ type Statement struct {
 	Kind      string // "select", "dml", "ddl" or "session" (handled by the server)
 	QueryType string // QUERY_TYPE: SELECT, INSERT, CREATE_TABLE, ALTER_SESSION...
 	Warehouse string // the session's warehouse when the statement ran
-	// WarehouseSize and Cluster are the size and the cluster (from 1) of
-	// the warehouse that ran the statement; "" and 0 when it used none:
-	// DDL, session statements, queries that read no table, cache hits.
+	// WarehouseSize is the size of the warehouse the statement waited for
+	// or ran on, Cluster the cluster (from 1) that ran it; "" and 0 when
+	// it used none (DDL, session statements, queries that read no table,
+	// cache hits); a statement that left the queue has a size but no
+	// cluster.
 	WarehouseSize string
 	Cluster       int
 	// QueryTag is the QUERY_TAG in force: the statement's own parameter if
@@ -914,9 +916,6 @@ func (s *Server) finish(st *Statement, res *result, serr *sqlError) {
 		}
 	} else {
 		st.Rows = res.affected
-	}
-	if st.Cluster == 0 {
-		st.WarehouseSize = ""
 	}
 	st.done = true
 }

@@ -154,7 +154,8 @@ type cluster struct {
 // cluster's slot.
 type ticket struct {
 	arrived   time.Time
-	granted   chan struct{} // closed when a slot is given
+	granted   chan struct{} // closed when a slot is given, or when err is set
+	err       *sqlError     // why the statement leaves the queue without a slot
 	cluster   *cluster
 	grantedAt time.Time
 	// provisioning is the part of the wait spent while the warehouse was
@@ -242,14 +243,32 @@ func (s *Server) resumeLocked(wh *warehouse, now time.Time) {
 }
 
 // suspendLocked suspends wh. Statements holding slots finish; statements
-// in its queue make it resume again if it may.
+// in its queue make it resume again if it may, and fail if it may not.
 func (s *Server) suspendLocked(wh *warehouse, now time.Time) {
 	wh.clusters = nil
-	if len(wh.queue) > 0 && wh.cfg.autoResume {
+	if len(wh.queue) > 0 {
+		if !wh.cfg.autoResume {
+			failQueueLocked(wh, errNoResume(wh.name))
+			return
+		}
 		s.resumeLocked(wh, now)
 		s.counters.WarehouseAutoResumes++
 	}
 	s.dispatchLocked(wh, now)
+}
+
+// failQueueLocked sends every statement in wh's queue away with err.
+func failQueueLocked(wh *warehouse, err *sqlError) {
+	for _, t := range wh.queue {
+		t.err = err
+		close(t.granted)
+	}
+	wh.queue = nil
+}
+
+func errNoResume(name string) *sqlError {
+	return &sqlError{code: "000606", state: "57P03",
+		msg: fmt.Sprintf("Warehouse '%s' is suspended and its AUTO_RESUME is FALSE.", name)}
 }
 
 // idle reports whether no statement holds or waits for a slot.
@@ -383,8 +402,7 @@ func (s *Server) acquire(ctx context.Context, st *Statement, timeout time.Durati
 	if len(wh.clusters) == 0 {
 		if !wh.cfg.autoResume {
 			s.mu.Unlock()
-			return &ticket{}, &sqlError{code: "000606", state: "57P03",
-				msg: fmt.Sprintf("Warehouse '%s' is suspended and its AUTO_RESUME is FALSE.", wh.name)}
+			return &ticket{}, errNoResume(wh.name)
 		}
 		s.resumeLocked(wh, now)
 		s.counters.WarehouseAutoResumes++
@@ -415,7 +433,6 @@ func (s *Server) acquire(ctx context.Context, st *Statement, timeout time.Durati
 	var err *sqlError
 	select {
 	case <-t.granted:
-		return t, nil
 	case <-expired:
 		err = errQueuedTimeout(timeout)
 	case <-ctx.Done():
@@ -425,8 +442,14 @@ func (s *Server) acquire(ctx context.Context, st *Statement, timeout time.Durati
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err == nil && t.err == nil {
+		return t, nil // the wait was measured when the slot was given
+	}
+	if err == nil {
+		err = t.err
+	}
 	select {
-	case <-t.granted: // given a slot while giving up: hand it back
+	case <-t.granted: // given a slot (or sent away) while giving up
 		s.releaseLocked(wh, t, time.Now())
 	default:
 		for i, q := range wh.queue {

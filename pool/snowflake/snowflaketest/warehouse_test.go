@@ -621,3 +621,41 @@ func TestWarehouseStatements(t *testing.T) {
 	_, err = db.ExecContext(ctx, `DROP WAREHOUSE IF EXISTS BIG_WH`)
 	require.NoError(t, err)
 }
+
+// TestQueueWhenTheWarehouseGoes suspends a warehouse that may not resume,
+// and drops another, while statements queue on them: the queued statements
+// fail at once, the running ones finish.
+func TestQueueWhenTheWarehouseGoes(t *testing.T) {
+	s, db := whServer(t, snowflaketest.Options{})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		wh, gone string
+		code     int
+	}{
+		{"NORESUME_WH", `ALTER WAREHOUSE NORESUME_WH SUSPEND`, 606},
+		{"DROPPED_WH", `DROP WAREHOUSE DROPPED_WH`, 604},
+	} {
+		_, err := db.ExecContext(ctx, `CREATE WAREHOUSE `+tc.wh+` MAX_CONCURRENCY_LEVEL = 1 AUTO_RESUME = FALSE`)
+		require.NoError(t, err)
+		cs := conns(t, db, 2)
+		for _, c := range cs {
+			_, err := c.ExecContext(ctx, `USE WAREHOUSE `+tc.wh)
+			require.NoError(t, err)
+		}
+		var wg sync.WaitGroup
+		var holdErr, waitErr error
+		wg.Go(func() { holdErr = query(cs[0], "gone-hold", `SELECT SYSTEM$WAIT(1) FROM "T"`) })
+		eventually(t, "the slot is held", func() bool { return s.Warehouse(tc.wh).Active == 1 })
+		wg.Go(func() { waitErr = query(cs[1], "gone-wait", `SELECT "V" FROM "T"`) })
+		eventually(t, "a statement queues", func() bool { return s.Warehouse(tc.wh).Queued == 1 })
+		_, err = db.ExecContext(ctx, tc.gone)
+		require.NoError(t, err, tc.gone)
+		wg.Wait()
+		require.NoError(t, holdErr, "the running statement finishes")
+		var se *gosnowflake.SnowflakeError
+		require.ErrorAs(t, waitErr, &se, tc.gone)
+		assert.Equal(t, tc.code, se.Number, tc.gone)
+		holds, waits := tagged(s, "gone-hold"), tagged(s, "gone-wait")
+		assert.True(t, waits[len(waits)-1].End.Before(holds[len(holds)-1].End), "the queued statement did not wait for the slot")
+	}
+}
