@@ -236,8 +236,12 @@
 // END_TIME_RANGE_END, running statements are included (with EXECUTION_STATUS
 // RUNNING, QUEUED or RESUMING_WAREHOUSE and no END_TIME), with it they are
 // not. Argument values may be literals, bind variables, CURRENT_TIMESTAMP(),
-// TO_TIMESTAMP[_LTZ|_NTZ|_TZ](x), DATEADD(part, n, t), CURRENT_SESSION(),
-// x::type. INCLUDE_CLIENT_GENERATED_STATEMENT is accepted (no statement is
+// TO_TIMESTAMP[_LTZ|_NTZ|_TZ](x [, scale]), DATEADD(part, n, t),
+// CURRENT_SESSION(), x::type. A time.Time bound without a type marker is a
+// TIMESTAMP_NTZ to gosnowflake: the server reads it as UTC, a real account
+// in the session's TIMEZONE; bind with gosnowflake.DataTypeTimestampLtz,
+// or pass epoch milliseconds as TO_TIMESTAMP_LTZ(?, 3), for SQL that means
+// the same on both. INCLUDE_CLIENT_GENERATED_STATEMENT is accepted (no statement is
 // client-generated here). The function's rows go into a temporary SQLite
 // table, declared with the types below, for the rest of the query: a WHERE
 // on QUERY_TAG or the times, ORDER BY, GROUP BY run as SQL. Without an

@@ -419,7 +419,7 @@ func insertRows(ctx context.Context, conn *sql.Conn, table string, n int, rows [
 
 // evaluator computes the constant expressions of table function arguments:
 // literals, bind variables, CURRENT_TIMESTAMP() (and SYSDATE, GETDATE,
-// LOCALTIMESTAMP), TO_TIMESTAMP[_LTZ|_NTZ|_TZ](x), DATEADD(part, n, t)
+// LOCALTIMESTAMP), TO_TIMESTAMP[_LTZ|_NTZ|_TZ](x [, scale]), DATEADD(part, n, t)
 // (and TIMESTAMPADD), CURRENT_SESSION(), CURRENT_WAREHOUSE(),
 // CURRENT_USER(), TRUE, FALSE, and x::type (the type is not checked).
 type evaluator struct {
@@ -581,6 +581,14 @@ func (e *evaluator) call(name string, args []any) (any, *sqlError) {
 	case "TO_TIMESTAMP", "TO_TIMESTAMP_LTZ", "TO_TIMESTAMP_NTZ", "TO_TIMESTAMP_TZ":
 		if len(args) < 1 {
 			return nil, e.fail("%s needs an argument", name)
+		}
+		if n, isInt := args[0].(int64); isInt && len(args) == 2 {
+			// TO_TIMESTAMP_LTZ(n, scale): n units of 10^-scale seconds.
+			scale, ok := asInt(args[1])
+			if !ok || scale < 0 || scale > 9 {
+				return nil, e.fail("%s: scale %v", name, args[1])
+			}
+			return time.Unix(0, n*pow10[9-scale]).UTC(), nil
 		}
 		t, ok := asTime(args[0])
 		if !ok {

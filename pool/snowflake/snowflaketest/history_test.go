@@ -183,6 +183,10 @@ func TestQueryHistoryLimitAndTimeRange(t *testing.T) {
 	after := `SELECT COUNT(*) FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY(END_TIME_RANGE_START => %s, END_TIME_RANGE_END => CURRENT_TIMESTAMP(), RESULT_LIMIT => 10000)) WHERE QUERY_TAG IN ('early', 'late')`
 	assert.Equal(t, 3, count(strings.Replace(after, "%s", "?", 1), between), "a bound time")
 	assert.Equal(t, 3, count(strings.Replace(after, "%s", "TO_TIMESTAMP_LTZ(?)", 1), between))
+	assert.Equal(t, 3, count(strings.Replace(after, "%s", "?", 1), gosnowflake.DataTypeTimestampLtz, between),
+		"bound as TIMESTAMP_LTZ, which a real account compares as an instant")
+	assert.Equal(t, 3, count(strings.Replace(after, "%s", "TO_TIMESTAMP_LTZ(?, 3)", 1), between.UnixMilli()),
+		"epoch milliseconds, the same on a real account whatever its TIMEZONE")
 	assert.Equal(t, 3, count(strings.Replace(after, "%s", "'"+between.UTC().Format("2006-01-02 15:04:05.000000000")+"'::TIMESTAMP_LTZ", 1)))
 	assert.Equal(t, 113, count(strings.Replace(after, "%s", "DATEADD('minutes', -5, CURRENT_TIMESTAMP())", 1)))
 	assert.Equal(t, 110, count(`SELECT COUNT(*) FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY(END_TIME_RANGE_END => ?, RESULT_LIMIT => 10000)) WHERE QUERY_TAG IN ('early', 'late')`, between))
