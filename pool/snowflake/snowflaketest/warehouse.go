@@ -20,9 +20,11 @@ const (
 	// DefaultScaleInIdle is how long an extra cluster stays idle before the
 	// standard policy shuts it down (2 to 3 checks at 1-minute intervals).
 	DefaultScaleInIdle = 2 * time.Minute
-	// DefaultWarehouseSize is the size that warehouses report.
+	// DefaultWarehouseSize is the size that warehouses report: XSMALL,
+	// CREATE WAREHOUSE's default size.
 	DefaultWarehouseSize = "X-Small"
-	// DefaultWarehouse is the warehouse of sessions that name none.
+	// DefaultWarehouse is the warehouse of sessions that name none: the
+	// name of a new account's first warehouse, not a Snowflake default.
 	DefaultWarehouse = "COMPUTE_WH"
 )
 
