@@ -47,24 +47,46 @@ func newPool(t testing.TB, s *snowflaketest.Server, opts snowflake.Options) *sno
 	return p
 }
 
+// TestConformance runs the pool kit against the local server in both
+// result formats: Arrow, as real accounts answer by default, and JSON,
+// which a session asks for with GO_QUERY_RESULT_FORMAT.
 func TestConformance(t *testing.T) {
-	var servers sync.Map // pool.Pool -> *snowflaketest.Server
-	pooltest.Run(t, func(t *testing.T) pool.Pool {
-		s := newServer(t, snowflaketest.Options{})
-		p, err := snowflake.New(s.Config(snowflaketest.DefaultUser, snowflaketest.DefaultPassword), snowflake.Options{})
-		require.NoError(t, err)
-		servers.Store(p, s)
-		return p
-	}, pooltest.Options{
-		Query: "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3",
-		Rows:  3,
-		Conns: 4,
-		ServerConns: func(t *testing.T, p pool.Pool) int {
-			s, ok := servers.Load(p)
-			require.True(t, ok)
-			return s.(*snowflaketest.Server).OpenSessions()
-		},
-	})
+	for _, format := range []string{"arrow", "json"} {
+		t.Run(format, func(t *testing.T) {
+			var servers sync.Map // pool.Pool -> *snowflaketest.Server
+			pooltest.Run(t, func(t *testing.T) pool.Pool {
+				s := newServer(t, snowflaketest.Options{})
+				cfg := s.Config(snowflaketest.DefaultUser, snowflaketest.DefaultPassword)
+				if format == "json" {
+					cfg.Params["GO_QUERY_RESULT_FORMAT"] = &format
+				}
+				p, err := snowflake.New(cfg, snowflake.Options{})
+				require.NoError(t, err)
+				servers.Store(p, s)
+				return p
+			}, pooltest.Options{
+				Query: "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3",
+				Rows:  3,
+				Conns: 4,
+				ServerConns: func(t *testing.T, p pool.Pool) int {
+					s, ok := servers.Load(p)
+					require.True(t, ok)
+					return s.(*snowflaketest.Server).OpenSessions()
+				},
+			})
+			queries := 0
+			servers.Range(func(_, s any) bool {
+				for _, st := range s.(*snowflaketest.Server).Statements() {
+					if st.Kind == "select" && st.Code == "" {
+						queries++
+						assert.Equal(t, format, st.Format, "%s", st.SQL)
+					}
+				}
+				return true
+			})
+			assert.Positive(t, queries, "the kit's queries were answered in %s", format)
+		})
+	}
 }
 
 func TestSettingsAppliedToEverySession(t *testing.T) {

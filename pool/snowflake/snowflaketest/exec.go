@@ -1,11 +1,12 @@
 package snowflaketest
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"math"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -31,22 +32,14 @@ type kind struct {
 	typeID int64
 }
 
-// rowType is one column's metadata as the driver reads it.
-type rowType struct {
-	Name       string `json:"name"`
-	Type       string `json:"type"`
-	Length     int64  `json:"length"`
-	ByteLength int64  `json:"byteLength"`
-	Precision  int64  `json:"precision"`
-	Scale      int64  `json:"scale"`
-	Nullable   bool   `json:"nullable"`
-}
-
+// result is a statement's answer before it is encoded: column types and
+// normalized values (see normalize), encoded in Arrow or JSON per request.
+// It is immutable once built, so that the result cache can share it.
 type result struct {
-	typeID  int64
-	rowtype []rowType
-	rowset  [][]*string
-	rows    int64
+	typeID   int64
+	cols     []rowType
+	rows     [][]any
+	affected int64 // rows returned or affected
 }
 
 // sqlError is a Snowflake error: code, SQLSTATE and message.
@@ -89,7 +82,7 @@ func keywords(q string, n int) []string {
 }
 
 func classify(q string) kind {
-	kw := keywords(q, 2)
+	kw := keywords(q, 4)
 	if len(kw) == 0 {
 		return kind{"ddl", typeDDL}
 	}
@@ -106,12 +99,80 @@ func classify(q string) kind {
 		return kind{"dml", typeMerge}
 	case "USE", "BEGIN", "START", "COMMIT", "ROLLBACK":
 		return kind{"session", typeDDL}
-	case "ALTER":
-		if len(kw) > 1 && (kw[1] == "SESSION" || kw[1] == "WAREHOUSE") {
+	case "ALTER", "CREATE", "DROP":
+		obj := kw[1:]
+		if kw[0] == "CREATE" && len(obj) > 2 && obj[0] == "OR" && obj[1] == "REPLACE" {
+			obj = obj[2:]
+		}
+		if len(obj) > 0 && (obj[0] == "WAREHOUSE" || (kw[0] == "ALTER" && obj[0] == "SESSION")) {
 			return kind{"session", typeDDL}
 		}
 	}
 	return kind{"ddl", typeDDL}
+}
+
+// queryType is a statement's QUERY_TYPE in the query history, close to
+// Snowflake's names: SELECT, INSERT, UPDATE, DELETE, MERGE, CREATE_TABLE,
+// CREATE_TABLE_AS_SELECT, DROP, ALTER_SESSION, USE, BEGIN_TRANSACTION,
+// COMMIT, ROLLBACK, ALTER_WAREHOUSE_RESUME, ALTER_WAREHOUSE_SUSPEND, and
+// the leading keywords joined by _ for anything else.
+func queryType(q string, k kind) string {
+	kw := keywords(q, 6)
+	if len(kw) == 0 {
+		return "UNKNOWN"
+	}
+	switch k.name {
+	case "select":
+		return "SELECT"
+	case "dml":
+		return kw[0]
+	}
+	switch kw[0] {
+	case "USE", "COMMIT", "ROLLBACK":
+		return kw[0]
+	case "BEGIN", "START":
+		return "BEGIN_TRANSACTION"
+	case "ALTER":
+		if len(kw) > 1 && kw[1] == "WAREHOUSE" {
+			for _, w := range lex(q) { // the name may be quoted
+				if w = strings.ToUpper(w); w == "RESUME" || w == "SUSPEND" {
+					return "ALTER_WAREHOUSE_" + w
+				}
+			}
+		}
+	case "DROP":
+		return "DROP"
+	case "CREATE":
+		for i, w := range kw[1:] {
+			if w == "TABLE" {
+				if reAsSelect.MatchString(maskLiterals(q)) {
+					return "CREATE_TABLE_AS_SELECT"
+				}
+				return "CREATE_TABLE"
+			}
+			if w != "OR" && w != "REPLACE" && w != "TRANSIENT" && w != "TEMPORARY" && w != "TEMP" {
+				return "CREATE_" + kw[1+i]
+			}
+		}
+	}
+	if len(kw) > 1 {
+		return kw[0] + "_" + kw[1]
+	}
+	return kw[0]
+}
+
+var (
+	reAsSelect = regexp.MustCompile(`(?i)\bAS\s*\(?\s*(SELECT|WITH)\b`)
+	reFrom     = regexp.MustCompile(`(?i)\bFROM\b`)
+)
+
+// usesWarehouse reports whether a statement needs a running warehouse:
+// DML, and queries that read a table (that have a FROM). DDL, session
+// statements and queries of constants (SELECT 1, SELECT
+// CURRENT_TIMESTAMP()) are answered without one, as Snowflake's cloud
+// services answer them.
+func usesWarehouse(k kind, q string) bool {
+	return k.name == "dml" || (k.name == "select" && reFrom.MatchString(maskLiterals(q)))
 }
 
 // execute runs one statement for ss.
@@ -131,19 +192,36 @@ func (s *Server) execute(ctx context.Context, ss *session, k kind, req queryRequ
 	}
 	switch k.name {
 	case "select":
-		return s.selectRows(ctx, q, args)
+		calls, serr := s.findHistoryCalls(q, ss, args)
+		if serr != nil {
+			return nil, serr
+		}
+		if len(calls) == 0 {
+			return selectRows(ctx, s.db, req.SQLText, q, args)
+		}
+		// The history's tables are temporary: they live on one connection.
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return nil, mapError(err)
+		}
+		defer conn.Close()
+		q, drop, serr := s.materializeHistory(ctx, conn, q, calls)
+		if serr != nil {
+			return nil, serr
+		}
+		defer drop()
+		return selectRows(ctx, conn, req.SQLText, q, usedArgs(q, args))
 	case "dml":
 		r, err := s.db.ExecContext(ctx, q, args...)
 		if err != nil {
 			return nil, mapError(err)
 		}
 		n, _ := r.RowsAffected()
-		v := strconv.FormatInt(n, 10)
 		name := map[int64]string{typeInsert: "number of rows inserted", typeUpdate: "number of rows updated",
 			typeDelete: "number of rows deleted", typeMerge: "number of rows merged"}[k.typeID]
-		return &result{typeID: k.typeID, rows: n,
-			rowtype: []rowType{{Name: name, Type: "fixed", Precision: 19}},
-			rowset:  [][]*string{{&v}}}, nil
+		return &result{typeID: k.typeID, affected: n,
+			cols: []rowType{{Name: name, Type: "fixed", Precision: 19}},
+			rows: [][]any{{n}}}, nil
 	}
 	if _, err := s.db.ExecContext(ctx, q, args...); err != nil {
 		return nil, mapError(err)
@@ -151,10 +229,24 @@ func (s *Server) execute(ctx context.Context, ss *session, k kind, req queryRequ
 	return statusResult("Statement executed successfully."), nil
 }
 
+var reBindRef = regexp.MustCompile(`\?(\d+)`)
+
+// usedArgs drops the arguments past the last ?N that q still refers to
+// (the QUERY_HISTORY calls took theirs), since SQLite wants exactly as
+// many as the highest number.
+func usedArgs(q string, args []any) []any {
+	n := 0
+	for _, m := range reBindRef.FindAllStringSubmatch(maskLiterals(q), -1) {
+		i, _ := strconv.Atoi(m[1])
+		n = max(n, i)
+	}
+	return args[:min(n, len(args))]
+}
+
 func statusResult(msg string) *result {
 	return &result{typeID: typeDDL,
-		rowtype: []rowType{{Name: "status", Type: "text", Length: 16777216, ByteLength: 16777216, Nullable: true}},
-		rowset:  [][]*string{{&msg}}}
+		cols: []rowType{{Name: "status", Type: "text", Length: maxTextLength, ByteLength: maxTextLength, Nullable: true}},
+		rows: [][]any{{msg}}}
 }
 
 // sessionStatement handles what the server does itself: ALTER SESSION,
@@ -197,31 +289,25 @@ func (s *Server) sessionStatement(ctx context.Context, ss *session, q string) (*
 		}
 		s.mu.Unlock()
 		return statusResult("Statement executed successfully."), nil
+	case "CREATE", "DROP":
+		return s.warehouseDDL(toks, bad)
 	case "ALTER":
 		if word(1) == "WAREHOUSE" {
 			return s.alterWarehouse(ctx, toks, bad)
 		}
 		switch word(2) {
 		case "SET":
-			set := map[string]string{}
-			for i := 3; i < len(toks); {
-				if toks[i] == "," {
-					i++
-					continue
-				}
-				if i+2 >= len(toks) || toks[i+1] != "=" {
-					return bad()
-				}
-				set[strings.ToUpper(toks[i])] = literal(toks[i+2])
-				i += 3
-			}
-			if len(set) == 0 {
+			set, ok := props(toks[3:])
+			if !ok || len(set) == 0 {
 				return bad()
 			}
-			s.mu.Lock()
 			for k, v := range set {
-				ss.params[k] = v
+				if err := checkParam(k, v); err != nil {
+					return nil, err
+				}
 			}
+			s.mu.Lock()
+			maps.Copy(ss.params, set)
 			s.mu.Unlock()
 		case "UNSET":
 			s.mu.Lock()
@@ -239,8 +325,101 @@ func (s *Server) sessionStatement(ctx context.Context, ss *session, q string) (*
 	return bad()
 }
 
+// props reads NAME = value pairs, separated by spaces or commas; names
+// upper-case, string literals unquoted.
+func props(toks []string) (map[string]string, bool) {
+	set := map[string]string{}
+	for i := 0; i < len(toks); {
+		if toks[i] == "," {
+			i++
+			continue
+		}
+		if i+2 >= len(toks) || toks[i+1] != "=" {
+			return nil, false
+		}
+		set[strings.ToUpper(toks[i])] = literal(toks[i+2])
+		i += 3
+	}
+	return set, true
+}
+
+// warehouseDDL handles CREATE [OR REPLACE] WAREHOUSE [IF NOT EXISTS] name
+// [WITH] props and DROP WAREHOUSE [IF EXISTS] name. A created warehouse
+// starts resuming unless INITIALLY_SUSPENDED = TRUE, as Snowflake's does.
+func (s *Server) warehouseDDL(toks []string, bad func() (*result, *sqlError)) (*result, *sqlError) {
+	i, replace, ifNot, ifExists := 1, false, false, false
+	up := func(j int) string {
+		if j < len(toks) {
+			return strings.ToUpper(toks[j])
+		}
+		return ""
+	}
+	create := up(0) == "CREATE"
+	if create && up(1) == "OR" && up(2) == "REPLACE" {
+		replace, i = true, 3
+	}
+	if up(i) != "WAREHOUSE" {
+		return bad()
+	}
+	i++
+	switch {
+	case create && up(i) == "IF" && up(i+1) == "NOT" && up(i+2) == "EXISTS":
+		ifNot, i = true, i+3
+	case !create && up(i) == "IF" && up(i+1) == "EXISTS":
+		ifExists, i = true, i+2
+	}
+	if i >= len(toks) {
+		return bad()
+	}
+	name := normIdent(toks[i])
+	i++
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.warehouses[name]
+	if !create {
+		if old == nil && !ifExists {
+			return nil, &sqlError{code: "002003", state: "02000", msg: fmt.Sprintf("SQL compilation error:\nWarehouse '%s' does not exist or not authorized.", name)}
+		}
+		if old != nil {
+			if old.timer != nil {
+				old.timer.Stop()
+			}
+			failQueueLocked(old, &sqlError{code: "000604", state: "57014", msg: fmt.Sprintf("SQL execution canceled: warehouse '%s' was dropped.", name)})
+		}
+		delete(s.warehouses, name)
+		return statusResult(fmt.Sprintf("%s successfully dropped.", name)), nil
+	}
+	if old != nil && !replace {
+		if ifNot {
+			return statusResult(fmt.Sprintf("%s already exists, statement succeeded.", name)), nil
+		}
+		return nil, &sqlError{code: "002002", state: "42710", msg: fmt.Sprintf("SQL compilation error:\nObject '%s' already exists.", name)}
+	}
+	if up(i) == "WITH" {
+		i++
+	}
+	set, ok := props(toks[i:])
+	if !ok {
+		return bad()
+	}
+	wh := &warehouse{name: name, cfg: s.opts.Warehouse.config(s.opts.ResumeLatency)}
+	if err := s.setWarehouseProps(wh, set, true); err != nil {
+		return nil, err
+	}
+	if old != nil {
+		if old.timer != nil {
+			old.timer.Stop()
+		}
+		failQueueLocked(old, &sqlError{code: "000604", state: "57014", msg: fmt.Sprintf("SQL execution canceled: warehouse '%s' was replaced.", name)})
+	}
+	s.warehouses[name] = wh
+	return statusResult(fmt.Sprintf("Warehouse %s successfully created.", name)), nil
+}
+
 // alterWarehouse handles ALTER WAREHOUSE [IF EXISTS] name RESUME [IF
-// SUSPENDED] and ... SUSPEND. Every warehouse starts suspended.
+// SUSPENDED], ... SUSPEND, ... SET props and ... UNSET names (back to the
+// server's defaults). A warehouse that no statement named before exists,
+// suspended, with Options.Warehouse.
 func (s *Server) alterWarehouse(ctx context.Context, toks []string, bad func() (*result, *sqlError)) (*result, *sqlError) {
 	i := 2
 	if len(toks) > 4 && strings.EqualFold(toks[2], "IF") && strings.EqualFold(toks[3], "EXISTS") {
@@ -252,29 +431,73 @@ func (s *Server) alterWarehouse(ctx context.Context, toks []string, bad func() (
 	name := normIdent(toks[i])
 	action := strings.ToUpper(toks[i+1])
 	ifSuspended := len(toks) >= i+4 && strings.EqualFold(toks[i+2], "IF") && strings.EqualFold(toks[i+3], "SUSPENDED")
+	now := time.Now()
 	s.mu.Lock()
-	running := s.warehouses[name]
-	s.mu.Unlock()
+	wh := s.warehouseLocked(name)
+	s.tickLocked(wh, now)
 	switch action {
 	case "RESUME":
-		if running {
-			if ifSuspended {
-				return statusResult("Statement executed successfully."), nil
-			}
+		if len(wh.clusters) > 0 && !ifSuspended {
+			s.mu.Unlock()
 			return nil, &sqlError{code: "090064", state: "22000", msg: fmt.Sprintf("Invalid state. Warehouse '%s' cannot be resumed because resource monitor has exceeded its quota or it is already running.", name)}
 		}
-		if !s.wait(ctx, s.opts.ResumeLatency) {
-			return nil, &sqlError{code: "000604", state: "57014", msg: "SQL execution canceled"}
+		if len(wh.clusters) == 0 {
+			s.resumeLocked(wh, now)
+			s.counters.WarehouseResumes++
+			s.dispatchLocked(wh, now)
 		}
-		s.mu.Lock()
-		s.warehouses[name] = true
-		s.counters.WarehouseResumes++
+		// The statement returns when the warehouse is provisioned.
+		wait := wh.provisionedAt.Sub(now)
 		s.mu.Unlock()
+		if wait > 0 && !s.sleep(ctx, wait) {
+			return nil, errCanceled
+		}
 	case "SUSPEND":
-		s.mu.Lock()
-		s.warehouses[name] = false
+		s.suspendLocked(wh, now)
+		s.mu.Unlock()
+	case "SET":
+		set, ok := props(toks[i+2:])
+		if !ok || len(set) == 0 {
+			s.mu.Unlock()
+			return bad()
+		}
+		err := s.setWarehouseProps(wh, set, false)
+		s.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	case "UNSET":
+		def := s.opts.Warehouse.config(s.opts.ResumeLatency)
+		c := wh.cfg
+		for _, t := range toks[i+2:] {
+			switch strings.ToUpper(t) {
+			case ",":
+			case "WAREHOUSE_SIZE":
+				c.size = def.size
+			case "MAX_CONCURRENCY_LEVEL":
+				c.maxConcurrency = def.maxConcurrency
+			case "STATEMENT_QUEUED_TIMEOUT_IN_SECONDS":
+				c.queuedTimeout = def.queuedTimeout
+			case "STATEMENT_TIMEOUT_IN_SECONDS":
+				c.statementTimeout = def.statementTimeout
+			case "AUTO_SUSPEND":
+				c.autoSuspend = def.autoSuspend
+			case "AUTO_RESUME":
+				c.autoResume = def.autoResume
+			case "MIN_CLUSTER_COUNT":
+				c.minClusters = def.minClusters
+			case "MAX_CLUSTER_COUNT":
+				c.maxClusters = def.maxClusters
+			default:
+				s.mu.Unlock()
+				return nil, &sqlError{code: "001008", state: "22023", msg: fmt.Sprintf("SQL compilation error:\ninvalid property '%s' for 'WAREHOUSE'", t)}
+			}
+		}
+		wh.cfg = c
+		s.dispatchLocked(wh, now)
 		s.mu.Unlock()
 	default:
+		s.mu.Unlock()
 		return bad()
 	}
 	return statusResult("Statement executed successfully."), nil
@@ -332,6 +555,7 @@ var (
 	reToday       = regexp.MustCompile(`(?i)\bCURRENT_DATE\s*\(\s*\)`)
 	reBindNum     = regexp.MustCompile(`(^|[^:]):(\d+)`)
 	reOrReplace   = regexp.MustCompile(`(?is)^(\s*CREATE\s+)OR\s+REPLACE\s+(TABLE\s+)("[^"]+"|[A-Za-z_][\w$]*)`)
+	reWait        = regexp.MustCompile(`(?i)\bSYSTEM\$WAIT\s*\(\s*(\d+)\s*(?:,\s*'(\w+)'\s*)?\)`)
 	reTransientIn = regexp.MustCompile(`(?is)^(\s*CREATE\s+(?:OR\s+REPLACE\s+)?)TRANSIENT\s+TABLE\b`)
 )
 
@@ -340,6 +564,11 @@ var (
 // (the DROP of a CREATE OR REPLACE).
 func translate(q string) (string, []string) {
 	var pre []string
+	q = reWait.ReplaceAllStringFunc(q, func(call string) string {
+		m := reWait.FindStringSubmatch(call)
+		unit := strings.ToLower(cmp.Or(m[2], "seconds"))
+		return "'waited " + m[1] + " " + unit + "'"
+	})
 	q = reTransientIn.ReplaceAllString(q, "${1}TABLE")
 	if m := reOrReplace.FindStringSubmatch(q); m != nil {
 		pre = append(pre, "DROP TABLE IF EXISTS "+m[3])
@@ -347,6 +576,7 @@ func translate(q string) (string, []string) {
 	}
 	var b strings.Builder
 	b.Grow(len(q))
+	bare := 0 // ? placeholders so far: each becomes ?N, so that removing a part of the query keeps the others' numbers
 	for i := 0; i < len(q); {
 		c := q[i]
 		if c == '\'' || c == '"' {
@@ -374,10 +604,34 @@ func translate(q string) (string, []string) {
 		seg = reNow.ReplaceAllString(seg, "CURRENT_TIMESTAMP")
 		seg = reToday.ReplaceAllString(seg, "CURRENT_DATE")
 		seg = reBindNum.ReplaceAllString(seg, "${1}?${2}")
-		b.WriteString(seg)
+		for k := 0; k < len(seg); k++ {
+			b.WriteByte(seg[k])
+			if seg[k] == '?' && (k+1 == len(seg) || seg[k+1] < '0' || seg[k+1] > '9') {
+				bare++
+				b.WriteString(strconv.Itoa(bare))
+			}
+		}
 		i = j
 	}
 	return b.String(), pre
+}
+
+// systemWait is how long the SYSTEM$WAIT(amount [, 'unit']) calls of q
+// wait: Snowflake's function that holds a query for a while, which the
+// server adds to the statement's execution time.
+func systemWait(q string) (time.Duration, *sqlError) {
+	var total time.Duration
+	for _, m := range reWait.FindAllStringSubmatch(q, -1) {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		unit := map[string]time.Duration{"": time.Second, "SECONDS": time.Second, "MILLISECONDS": time.Millisecond,
+			"MICROSECONDS": time.Microsecond, "NANOSECONDS": time.Nanosecond, "MINUTES": time.Minute, "HOURS": time.Hour}
+		u, ok := unit[strings.ToUpper(m[2])]
+		if !ok {
+			return 0, &sqlError{code: "100069", state: "22023", msg: fmt.Sprintf("Invalid time unit for SYSTEM$WAIT: '%s'", m[2])}
+		}
+		total += time.Duration(n) * u
+	}
+	return total, nil
 }
 
 // bindArgs converts the request's bindings ("1", "2", ... or names) to
@@ -437,19 +691,29 @@ func bindValue(b binding) (any, error) {
 	case "BOOLEAN":
 		return strconv.ParseBool(s)
 	case "TIMESTAMP_NTZ", "TIMESTAMP_LTZ":
+		// Nanoseconds since the epoch: of the wall clock (NTZ) or the
+		// instant (LTZ). Stored as canonical text: an NTZ without offset,
+		// an LTZ in UTC.
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return nil, err
 		}
-		return time.Unix(0, n).UTC(), nil
+		if strings.EqualFold(b.Type, "TIMESTAMP_NTZ") {
+			return time.Unix(0, n).UTC().Format(canonicalNTZ), nil
+		}
+		return time.Unix(0, n).UTC().Format(canonicalTZ), nil
 	case "TIMESTAMP_TZ":
+		// Nanoseconds and the offset in minutes plus 1440.
 		ns, off, _ := strings.Cut(s, " ")
 		n, err := strconv.ParseInt(ns, 10, 64)
 		if err != nil {
 			return nil, err
 		}
-		o, _ := strconv.Atoi(off)
-		return time.Unix(0, n).In(time.FixedZone("", (o-1440)*60)), nil
+		o, err := strconv.Atoi(off)
+		if err != nil {
+			return nil, err
+		}
+		return time.Unix(0, n).In(time.FixedZone("", (o-1440)*60)).Format(canonicalTZ), nil
 	case "DATE":
 		ms, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
@@ -462,9 +726,17 @@ func bindValue(b binding) (any, error) {
 	return s, nil
 }
 
-// selectRows runs a query and encodes its rows as the driver's JSON rowset.
-func (s *Server) selectRows(ctx context.Context, q string, args []any) (*result, *sqlError) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+// queryer is what selectRows needs of *sql.DB and *sql.Conn.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// selectRows runs a query (q, translated from orig) and types its
+// columns: by the declared type SQLite reports for a table's column (the
+// catalog that CREATE TABLE wrote), else by what the select list of orig
+// says, else by the values; then normalizes every value to its type.
+func selectRows(ctx context.Context, db queryer, orig, q string, args []any) (*result, *sqlError) {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, mapError(err)
 	}
@@ -474,9 +746,9 @@ func (s *Server) selectRows(ctx context.Context, q string, args []any) (*result,
 		return nil, mapError(err)
 	}
 	var data [][]any
+	ptrs := make([]any, len(cols))
 	for rows.Next() {
 		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
@@ -488,184 +760,33 @@ func (s *Server) selectRows(ctx context.Context, q string, args []any) (*result,
 	if err := rows.Err(); err != nil {
 		return nil, mapError(err)
 	}
-	res := &result{typeID: typeSelect, rows: int64(len(data))}
+	res := &result{typeID: typeSelect, affected: int64(len(data)), cols: make([]rowType, len(cols)), rows: data}
+	var listed []string
 	for i, c := range cols {
-		rt := columnType(c.Name(), c.DatabaseTypeName(), data, i)
-		res.rowtype = append(res.rowtype, rt)
-	}
-	res.rowset = make([][]*string, len(data))
-	for r, vals := range data {
-		row := make([]*string, len(vals))
-		for i, v := range vals {
-			row[i] = encode(v, res.rowtype[i])
-		}
-		res.rowset[r] = row
-	}
-	return res, nil
-}
-
-// columnType maps a SQLite column to Snowflake's row type: by its declared
-// type where it has one, else by the first non-NULL value.
-func columnType(name, decl string, data [][]any, i int) rowType {
-	rt := rowType{Name: name, Nullable: true}
-	d := strings.ToUpper(decl)
-	if p := strings.IndexByte(d, '('); p >= 0 {
-		if _, sc, ok := strings.Cut(strings.Trim(d[p:], "()"), ","); ok {
-			rt.Scale, _ = strconv.ParseInt(strings.TrimSpace(sc), 10, 64)
-		}
-		d = strings.TrimSpace(d[:p])
-	}
-	switch {
-	case d == "":
-		rt.Type = "text"
-	rows:
-		for _, row := range data {
-			switch row[i].(type) {
-			case nil:
-				continue
-			case int64:
-				rt.Type = "fixed"
-			case float64:
-				rt.Type = "real"
-			case bool:
-				rt.Type = "boolean"
-			case time.Time:
-				rt.Type = "timestamp_ntz"
-			case []byte:
-				rt.Type = "binary"
-			}
-			break rows
-		}
-	case strings.Contains(d, "INT"), d == "NUMBER", d == "NUMERIC", d == "DECIMAL", d == "FIXED":
-		rt.Type = "fixed"
-		if rt.Scale > 0 {
-			rt.Type = "real" // values come back from SQLite as floats
-		}
-	case strings.Contains(d, "REAL"), strings.Contains(d, "FLOA"), strings.Contains(d, "DOUB"):
-		rt.Type = "real"
-	case strings.Contains(d, "BOOL"):
-		rt.Type = "boolean"
-	case d == "TIMESTAMP_LTZ":
-		rt.Type = "timestamp_ltz"
-	case d == "TIMESTAMP_TZ":
-		rt.Type = "timestamp_tz"
-	case strings.HasPrefix(d, "TIMESTAMP"), d == "DATETIME":
-		rt.Type = "timestamp_ntz"
-	case d == "DATE":
-		rt.Type = "date"
-	case strings.Contains(d, "BLOB"), strings.Contains(d, "BINARY"):
-		rt.Type = "binary"
-	default:
-		rt.Type = "text"
-	}
-	switch rt.Type {
-	case "fixed":
-		rt.Precision = 38
-	case "text":
-		rt.Length, rt.ByteLength = 16777216, 16777216
-	case "timestamp_ntz", "timestamp_ltz", "timestamp_tz":
-		rt.Scale = 9
-	}
-	return rt
-}
-
-var timeLayouts = []string{
-	"2006-01-02 15:04:05.999999999 -0700 MST", // time.Time.String, as modernc.org/sqlite writes times
-	"2006-01-02 15:04:05.999999999-07:00",
-	"2006-01-02T15:04:05.999999999-07:00",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02T15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02T15:04:05.999999999",
-	time.DateOnly,
-}
-
-func parseTime(s string) (time.Time, bool) {
-	for _, l := range timeLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
-}
-
-// encode writes one value as the JSON rowset holds it for rt.
-func encode(v any, rt rowType) *string {
-	if v == nil {
-		return nil
-	}
-	var s string
-	switch rt.Type {
-	case "timestamp_ntz", "timestamp_ltz", "timestamp_tz", "date":
-		t, ok := v.(time.Time)
+		rt, ok := declaredType(c.Name(), c.DatabaseTypeName())
 		if !ok {
-			str := fmt.Sprint(v)
-			if b, isB := v.([]byte); isB {
-				str = string(b)
-			}
-			if t, ok = parseTime(str); !ok {
-				s = str // not a time: the driver will report it
-				return &s
-			}
-		}
-		switch rt.Type {
-		case "date":
-			s = strconv.FormatInt(t.Unix()/86400, 10)
-		case "timestamp_ntz":
-			// NTZ keeps the wall clock: read it as if it were UTC.
-			w := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
-			s = fmt.Sprintf("%d.%09d", w.Unix(), w.Nanosecond())
-		case "timestamp_ltz":
-			s = fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())
-		default:
-			_, off := t.Zone()
-			s = fmt.Sprintf("%d.%09d %d", t.Unix(), t.Nanosecond(), off/60+1440)
-		}
-		return &s
-	}
-	switch x := v.(type) {
-	case int64:
-		if rt.Type == "boolean" {
-			s = "0"
-			if x != 0 {
-				s = "1"
-			}
-		} else {
-			s = strconv.FormatInt(x, 10)
-		}
-	case float64:
-		if rt.Type == "fixed" && x == math.Trunc(x) && math.Abs(x) < 1e18 {
-			s = strconv.FormatInt(int64(x), 10)
-		} else {
-			s = strconv.FormatFloat(x, 'g', -1, 64)
-		}
-	case bool:
-		s = "0"
-		if x {
-			s = "1"
-		}
-	case []byte:
-		if rt.Type == "binary" {
-			s = hex.EncodeToString(x)
-		} else {
-			s = string(x)
-		}
-	case string:
-		s = x
-		if rt.Type == "boolean" {
-			if b, err := strconv.ParseBool(x); err == nil {
-				s = "0"
-				if b {
-					s = "1"
+			if listed == nil {
+				listed = selectListTypes(orig, len(cols))
+				if listed == nil {
+					listed = make([]string, len(cols))
 				}
 			}
+			if rt, ok = declaredType(c.Name(), listed[i]); !ok {
+				rt = valueType(c.Name(), data, i)
+			}
 		}
-	case time.Time:
-		s = x.Format("2006-01-02 15:04:05.999999999 -0700")
-	default:
-		s = fmt.Sprint(x)
+		res.cols[i] = rt
 	}
-	return &s
+	for _, row := range data {
+		for i, v := range row {
+			n, serr := normalize(v, &res.cols[i])
+			if serr != nil {
+				return nil, serr
+			}
+			row[i] = n
+		}
+	}
+	return res, nil
 }
 
 // mapError turns a SQLite error into Snowflake's code and SQLSTATE for the

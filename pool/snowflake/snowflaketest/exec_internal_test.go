@@ -38,6 +38,9 @@ func TestClassify(t *testing.T) {
 		"ALTER TABLE t ADD COLUMN b INT":  "ddl",
 		"use warehouse wh":                "session",
 		"CREATE TABLE t (a INT)":          "ddl",
+		"CREATE TABLE warehouse (a INT)":  "ddl",
+		"create or replace warehouse w":   "session",
+		`DROP WAREHOUSE IF EXISTS "W"`:    "session",
 		"":                                "ddl",
 	} {
 		assert.Equal(t, want, classify(q).name, "%q", q)

@@ -31,25 +31,6 @@ const (
 	DefaultPassword = "local-secret"
 )
 
-// Latency is a delay drawn uniformly from [Min, Max] for each request. The
-// zero value adds nothing.
-type Latency struct {
-	Min, Max time.Duration
-}
-
-// Fixed returns a Latency of exactly d.
-func Fixed(d time.Duration) Latency { return Latency{Min: d, Max: d} }
-
-// Between returns a Latency drawn uniformly from [lo, hi].
-func Between(lo, hi time.Duration) Latency { return Latency{Min: lo, Max: hi} }
-
-func (l Latency) validate(field string) error {
-	if l.Min < 0 || l.Max < l.Min {
-		return fmt.Errorf("snowflaketest: Options.%s: want 0 <= Min <= Max, got Min %v, Max %v", field, l.Min, l.Max)
-	}
-	return nil
-}
-
 // Options configures a Server. The zero value serves DefaultAccount to
 // DefaultUser with no added latency.
 type Options struct {
@@ -63,15 +44,29 @@ type Options struct {
 
 	// LoginLatency is added to every login request.
 	LoginLatency Latency
-	// QueryLatency is added to every statement that is not DML: queries,
-	// DDL, ALTER SESSION, USE.
+	// CompileLatency is every statement's compilation time
+	// (COMPILATION_TIME), spent before it waits for the warehouse.
+	CompileLatency Latency
+	// QueryLatency is the execution time (EXECUTION_TIME, beside the time
+	// SQLite takes) of every statement that is not DML: queries, DDL,
+	// ALTER SESSION, USE.
 	QueryLatency Latency
-	// InsertLatency is added to DML statements (INSERT, UPDATE, DELETE,
-	// MERGE) instead of QueryLatency.
+	// InsertLatency is the execution time of DML statements (INSERT,
+	// UPDATE, DELETE, MERGE) instead of QueryLatency.
 	InsertLatency Latency
-	// ResumeLatency is added to ALTER WAREHOUSE ... RESUME when the
-	// warehouse is suspended (every warehouse starts suspended).
+	// ResumeLatency is how long a suspended warehouse takes to resume,
+	// whether by ALTER WAREHOUSE ... RESUME or by a statement that needs
+	// it (every warehouse starts suspended); the statements that wait for
+	// it report the wait as QUEUED_PROVISIONING_TIME.
 	ResumeLatency Latency
+
+	// Warehouse configures every warehouse: slots, queue timeout,
+	// auto-suspend, clusters. See the package documentation's warehouse
+	// model.
+	Warehouse WarehouseOptions
+	// DefaultWarehouse is the warehouse of sessions that name none at
+	// login, as a user's DEFAULT_WAREHOUSE; empty means DefaultWarehouse.
+	DefaultWarehouse string
 
 	// Seed seeds the latency draws; zero means a random seed.
 	Seed uint64
@@ -105,26 +100,64 @@ type Counters struct {
 	Telemetry        int // telemetry batches
 	Aborts           int // query abort requests
 	WarehouseResumes int // ALTER WAREHOUSE ... RESUME that resumed a suspended warehouse
+	// WarehouseAutoResumes counts suspended warehouses resumed by a
+	// statement that needed them (AUTO_RESUME).
+	WarehouseAutoResumes int
+	// WarehouseAutoSuspends counts warehouses suspended after AUTO_SUSPEND
+	// idle.
+	WarehouseAutoSuspends int
+	ClustersStarted       int // clusters started by multi-cluster scale-out
+	Queued                int // statements that waited for their warehouse: to resume, or for a slot
+	CacheHits             int // statements answered from the result cache
 }
 
-// Statement is one statement the server received.
+// Statement is one statement the server received, as QUERY_HISTORY
+// reports it.
 type Statement struct {
+	QueryID   string // QUERY_ID, also in the response
 	Session   int64  // the session's id
 	User      string // the session's user
+	Role      string // the session's role, database and schema
+	Database  string
+	Schema    string
 	SQL       string // the text as received
 	Bindings  int    // number of bind parameters
 	Kind      string // "select", "dml", "ddl" or "session" (handled by the server)
+	QueryType string // QUERY_TYPE: SELECT, INSERT, CREATE_TABLE, ALTER_SESSION...
 	Warehouse string // the session's warehouse when the statement ran
+	// WarehouseSize is the size of the warehouse the statement waited for
+	// or ran on, Cluster the cluster (from 1) that ran it; "" and 0 when
+	// it used none (DDL, session statements, queries that read no table,
+	// cache hits); a statement that left the queue has a size but no
+	// cluster.
+	WarehouseSize string
+	Cluster       int
 	// QueryTag is the QUERY_TAG in force: the statement's own parameter if
 	// it had one, else the session's.
 	QueryTag string
 	// Params are the session parameters in force, with the statement's own
 	// parameters applied; names upper-case.
 	Params map[string]string
-	Rows   int64  // rows returned or affected
-	Code   string // the Snowflake error code answered, "" on success
-	Start  time.Time
-	End    time.Time
+	// Format is how the result was answered: "arrow" (queries, by
+	// default) or "json" (GO_QUERY_RESULT_FORMAT=JSON, DML, DDL, errors).
+	Format   string
+	CacheHit bool   // answered from the result cache
+	Rows     int64  // rows returned or affected
+	Code     string // the Snowflake error code answered, "" on success
+	Message  string // the error message answered
+	Status   string // EXECUTION_STATUS: SUCCESS or FAILED_WITH_ERROR
+	Start    time.Time
+	End      time.Time
+	// The parts of the statement's time, as QUERY_HISTORY splits
+	// TOTAL_ELAPSED_TIME (End - Start): compiling, waiting for the
+	// warehouse to resume, waiting for a slot, executing.
+	Compilation        time.Duration
+	QueuedProvisioning time.Duration
+	QueuedOverload     time.Duration
+	Execution          time.Duration
+
+	execStart time.Time // when execution began
+	done      bool      // ended: End and Status are final
 }
 
 // session is one logged-in session.
@@ -160,9 +193,12 @@ type Server struct {
 	masters    map[string]*session // by master token
 	nextID     int64
 	counters   Counters
-	stmts      []Statement
+	stmts      []*Statement // in order of arrival, running ones too
 	faults     map[Endpoint][]int
-	warehouses map[string]bool // name -> running
+	warehouses map[string]*warehouse
+	cache      map[string]*result // the result cache, by cacheKey
+	histSeq    int                // names the QUERY_HISTORY tables
+	closed     bool
 }
 
 // New starts a Server on a loopback port, as httptest.NewServer does, and
@@ -185,10 +221,17 @@ func NewServer(opts Options) (*Server, error) {
 	for _, l := range []struct {
 		name string
 		l    Latency
-	}{{"LoginLatency", opts.LoginLatency}, {"QueryLatency", opts.QueryLatency}, {"InsertLatency", opts.InsertLatency}, {"ResumeLatency", opts.ResumeLatency}} {
+	}{{"LoginLatency", opts.LoginLatency}, {"CompileLatency", opts.CompileLatency}, {"QueryLatency", opts.QueryLatency},
+		{"InsertLatency", opts.InsertLatency}, {"ResumeLatency", opts.ResumeLatency}} {
 		if err := l.l.validate(l.name); err != nil {
 			return nil, err
 		}
+	}
+	if err := opts.Warehouse.validate(); err != nil {
+		return nil, err
+	}
+	if opts.DefaultWarehouse == "" {
+		opts.DefaultWarehouse = DefaultWarehouse
 	}
 	if opts.Account == "" {
 		opts.Account = DefaultAccount
@@ -237,7 +280,8 @@ func NewServer(opts Options) (*Server, error) {
 		sessions:   make(map[string]*session),
 		masters:    make(map[string]*session),
 		faults:     make(map[Endpoint][]int),
-		warehouses: make(map[string]bool),
+		warehouses: make(map[string]*warehouse),
+		cache:      make(map[string]*result),
 	}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -305,6 +349,14 @@ func (s *Server) DSN(user, password string) string {
 // latency is cut short) and removes the database. Closing twice is a no-op.
 func (s *Server) Close() {
 	s.closeMu.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		for _, wh := range s.warehouses {
+			if wh.timer != nil {
+				wh.timer.Stop()
+			}
+		}
+		s.mu.Unlock()
 		close(s.done)
 		_ = s.srv.Close()
 		<-s.served
@@ -343,11 +395,18 @@ func (s *Server) Counters() Counters {
 	return s.counters
 }
 
-// Statements returns every statement received so far, in order of arrival.
+// Statements returns every statement that has ended so far, in order of
+// arrival.
 func (s *Server) Statements() []Statement {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Statement(nil), s.stmts...)
+	out := make([]Statement, 0, len(s.stmts))
+	for _, st := range s.stmts {
+		if st.done {
+			out = append(out, *st)
+		}
+	}
+	return out
 }
 
 // OpenSessions is the number of sessions logged in and not closed.
@@ -358,12 +417,8 @@ func (s *Server) OpenSessions() int {
 }
 
 // WarehouseRunning reports whether the named warehouse has been resumed
-// (and not suspended since).
-func (s *Server) WarehouseRunning(name string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.warehouses[normIdent(name)]
-}
+// (by ALTER WAREHOUSE or by a statement) and not suspended since.
+func (s *Server) WarehouseRunning(name string) bool { return s.Warehouse(name).Running }
 
 // ServeHTTP answers one request of the protocol.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -455,12 +510,20 @@ func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
 }
 
 func (s *Server) draw(l Latency) time.Duration {
-	if l.Max <= l.Min {
-		return l.Min
+	if l.isZero() {
+		return 0
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return l.Min + time.Duration(s.rng.Int64N(int64(l.Max-l.Min)+1))
+	return s.drawLocked(l)
+}
+
+// drawLocked is draw with s.mu held.
+func (s *Server) drawLocked(l Latency) time.Duration {
+	if l.isZero() {
+		return 0
+	}
+	return l.draw(s.rng)
 }
 
 func newToken() string {
@@ -519,8 +582,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		role:      normIdent(q.Get("roleName")),
 		params:    make(map[string]string, len(d.SessionParameters)),
 	}
+	if ss.warehouse == "" {
+		ss.warehouse = normIdent(s.opts.DefaultWarehouse)
+	}
 	for k, v := range d.SessionParameters {
-		ss.params[strings.ToUpper(k)] = fmt.Sprint(v)
+		name, val := strings.ToUpper(k), fmt.Sprint(v)
+		if err := checkParam(name, val); err != nil {
+			writeJSON(w, failure(err.code, err.msg, nil))
+			return
+		}
+		ss.params[name] = val
 	}
 	s.mu.Lock()
 	s.nextID++
@@ -536,7 +607,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		"masterValidityInSeconds": 14400,
 		"sessionId":               ss.id,
 		"serverVersion":           "snowflaketest",
-		"parameters":              []any{},
+		"parameters":              sessionParams(ss.params),
 		"sessionInfo": map[string]string{
 			"databaseName":  ss.database,
 			"schemaName":    ss.schema,
@@ -657,71 +728,259 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad query request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	start := time.Now()
-	st := Statement{Session: ss.id, User: ss.user, SQL: req.SQLText, Bindings: len(req.Bindings), Start: start}
+	st := s.begin(ss, req)
+	res, serr := s.run(r.Context(), ss, st, req)
+	var data map[string]any
+	if serr == nil {
+		data, serr = s.answer(ss, st, res)
+	}
+	s.finish(st, res, serr)
+	if r.Context().Err() != nil {
+		return // the client went away
+	}
+	if serr != nil {
+		writeJSON(w, failure(serr.code, serr.msg, map[string]any{"sqlState": serr.state, "queryId": st.QueryID}))
+		return
+	}
+	writeJSON(w, response{Success: true, Data: data})
+}
+
+// begin records a statement as it arrives, with the session's state and
+// parameters and the statement's own parameters (QUERY_TAG) applied.
+func (s *Server) begin(ss *session, req queryRequest) *Statement {
+	k := classify(req.SQLText)
+	st := &Statement{QueryID: newQueryID(), Session: ss.id, User: ss.user, SQL: req.SQLText,
+		Bindings: len(req.Bindings), Kind: k.name, QueryType: queryType(req.SQLText, k), Start: time.Now()}
 	s.mu.Lock()
-	s.counters.Statements++
-	st.Warehouse = ss.warehouse
+	st.Warehouse, st.Database, st.Schema, st.Role = ss.warehouse, ss.database, ss.schema, ss.role
 	st.Params = maps.Clone(ss.params)
-	timeout, _ := strconv.Atoi(ss.params["STATEMENT_TIMEOUT_IN_SECONDS"])
 	s.mu.Unlock()
 	for k, v := range req.Parameters {
 		st.Params[strings.ToUpper(k)] = fmt.Sprint(v)
 	}
 	st.QueryTag = st.Params["QUERY_TAG"]
-
-	kind := classify(req.SQLText)
-	st.Kind = kind.name
-	lat := s.opts.QueryLatency
-	if kind.name == "dml" {
-		lat = s.opts.InsertLatency
-	}
-	d := s.draw(lat)
-	var res *result
-	var serr *sqlError
-	if limit := time.Duration(timeout) * time.Second; timeout > 0 && d > limit {
-		if !s.sleep(r.Context(), limit) {
-			return
-		}
-		serr = &sqlError{code: "000630", state: "57014",
-			msg: fmt.Sprintf("Statement reached its statement or warehouse timeout of %d second(s) and was canceled.", timeout)}
-	} else {
-		if d > 0 && !s.sleep(r.Context(), d) {
-			return
-		}
-		res, serr = s.execute(r.Context(), ss, kind, req)
-	}
-	st.End = time.Now()
-	qid := newQueryID()
-	if serr != nil {
-		st.Code = serr.code
-	} else {
-		st.Rows = res.rows
-	}
 	s.mu.Lock()
+	s.counters.Statements++
 	s.stmts = append(s.stmts, st)
 	s.mu.Unlock()
-	if serr != nil {
-		writeJSON(w, failure(serr.code, serr.msg, map[string]any{"sqlState": serr.state, "queryId": qid}))
-		return
-	}
-	if res.rowset == nil {
-		res.rowset = [][]*string{}
+	return st
+}
+
+// run takes a statement through the model: compilation, the result
+// cache, the warehouse's queue, execution. The parts of its time are
+// recorded on st as they end.
+func (s *Server) run(ctx context.Context, ss *session, st *Statement, req queryRequest) (*result, *sqlError) {
+	k := classify(req.SQLText)
+	if !s.wait(ctx, s.opts.CompileLatency) {
+		return nil, errCanceled
 	}
 	s.mu.Lock()
-	wh := ss.warehouse
+	st.Compilation = time.Since(st.Start)
 	s.mu.Unlock()
-	writeJSON(w, response{Success: true, Data: map[string]any{
-		"parameters":         []any{},
-		"rowtype":            res.rowtype,
-		"rowset":             res.rowset,
-		"total":              len(res.rowset),
-		"returned":           len(res.rowset),
-		"queryId":            qid,
+
+	key, cacheable := cacheKey(k, st, req.Bindings)
+	if cacheable && paramBool(st.Params["USE_CACHED_RESULT"], true) {
+		s.mu.Lock()
+		res := s.cachedLocked(key)
+		if res != nil {
+			st.CacheHit = true
+			s.counters.CacheHits++
+		}
+		s.mu.Unlock()
+		if res != nil {
+			return res, nil
+		}
+	}
+
+	execStart := time.Now()
+	if usesWarehouse(k, req.SQLText) {
+		t, err := s.acquire(ctx, st, paramSeconds(st.Params["STATEMENT_QUEUED_TIMEOUT_IN_SECONDS"]))
+		s.mu.Lock()
+		st.QueuedProvisioning, st.QueuedOverload = t.provisioning, t.overload
+		if st.QueuedProvisioning+st.QueuedOverload > 0 {
+			s.counters.Queued++
+		}
+		if err == nil {
+			st.Cluster = t.cluster.number
+		}
+		s.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		defer s.release(st, t)
+		execStart = t.grantedAt
+	}
+	// Execution ends before the slot is handed back (defers run last in,
+	// first out), so that no more statements execute than there are slots.
+	defer func() {
+		s.mu.Lock()
+		st.Execution = time.Since(st.execStart)
+		s.mu.Unlock()
+	}()
+
+	s.mu.Lock()
+	st.execStart, st.Status = execStart, "RUNNING"
+	timeout := paramSeconds(st.Params["STATEMENT_TIMEOUT_IN_SECONDS"])
+	if wh := s.warehouses[st.Warehouse]; wh != nil {
+		timeout = minPositive(timeout, wh.cfg.statementTimeout)
+	}
+	s.mu.Unlock()
+	lat := s.opts.QueryLatency
+	if k.name == "dml" {
+		lat = s.opts.InsertLatency
+	}
+	wait, serr := systemWait(req.SQLText)
+	if serr != nil {
+		return nil, serr
+	}
+	if d := s.draw(lat) + wait; timeout > 0 && d > timeout {
+		if !s.sleep(ctx, timeout) {
+			return nil, errCanceled
+		}
+		return nil, &sqlError{code: "000630", state: "57014",
+			msg: fmt.Sprintf("Statement reached its statement or warehouse timeout of %d second(s) and was canceled.", int64(timeout/time.Second))}
+	} else if d > 0 && !s.sleep(ctx, d) {
+		return nil, errCanceled
+	}
+	res, serr := s.execute(ctx, ss, k, req)
+	if serr != nil {
+		return nil, serr
+	}
+	s.mu.Lock()
+	switch {
+	case cacheable:
+		s.storeLocked(key, res)
+	case k.name == "dml" || k.name == "ddl":
+		// The data may have changed: no result can be reused.
+		clear(s.cache)
+	}
+	s.mu.Unlock()
+	return res, nil
+}
+
+// answer encodes a result as the response's data: a query's rows in Arrow
+// unless the session asked for JSON, anything else in JSON, as real
+// accounts answer.
+func (s *Server) answer(ss *session, st *Statement, res *result) (map[string]any, *sqlError) {
+	format := "json"
+	if res.typeID == typeSelect && !strings.EqualFold(st.Params["GO_QUERY_RESULT_FORMAT"], "JSON") {
+		format = "arrow"
+	}
+	s.mu.Lock()
+	st.Format = format
+	params := sessionParams(ss.params)
+	s.mu.Unlock()
+	data := map[string]any{
+		"parameters":         params,
+		"rowtype":            res.cols,
+		"total":              len(res.rows),
+		"returned":           len(res.rows),
+		"queryId":            st.QueryID,
 		"statementTypeId":    res.typeID,
-		"queryResultFormat":  "json",
-		"finalWarehouseName": wh,
-	}})
+		"queryResultFormat":  format,
+		"finalWarehouseName": st.Warehouse,
+		"finalDatabaseName":  st.Database,
+		"finalSchemaName":    st.Schema,
+		"finalRoleName":      st.Role,
+	}
+	if format == "arrow" {
+		b64, err := arrowRowset(res.cols, res.rows)
+		if err != nil {
+			return nil, &sqlError{code: "000603", state: "XX000", msg: "SQL execution internal error: " + err.Error()}
+		}
+		data["rowsetBase64"] = b64
+		return data, nil
+	}
+	rowset := make([][]*string, len(res.rows))
+	for r, row := range res.rows {
+		out := make([]*string, len(row))
+		for i, v := range row {
+			out[i] = jsonValue(v, &res.cols[i])
+		}
+		rowset[r] = out
+	}
+	data["rowset"] = rowset
+	return data, nil
+}
+
+// finish records how a statement ended.
+func (s *Server) finish(st *Statement, res *result, serr *sqlError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.End = time.Now()
+	st.Status = "SUCCESS"
+	if serr != nil {
+		st.Status, st.Code, st.Message = "FAILED_WITH_ERROR", serr.code, serr.msg
+		if st.Format == "" {
+			st.Format = "json"
+		}
+	} else {
+		st.Rows = res.affected
+	}
+	st.done = true
+}
+
+// sessionParams is the "parameters" list of a response: the session's
+// TIMEZONE, which the driver reads to decode TIMESTAMP_LTZ, when it is
+// set.
+func sessionParams(params map[string]string) []map[string]any {
+	out := []map[string]any{}
+	if tz, ok := params["TIMEZONE"]; ok {
+		out = append(out, map[string]any{"name": "TIMEZONE", "value": tz})
+	}
+	return out
+}
+
+// paramBool reads a boolean session parameter; def when unset or not a
+// boolean.
+func paramBool(v string, def bool) bool {
+	if b, ok := parseBool(v); ok {
+		return b
+	}
+	return def
+}
+
+// paramSeconds reads a parameter in whole seconds; zero when unset.
+func paramSeconds(v string) time.Duration {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Second
+}
+
+// minPositive is the smaller of two timeouts, where zero means none: the
+// rule Snowflake states for a timeout set on both the session and the
+// warehouse.
+func minPositive(a, b time.Duration) time.Duration {
+	switch {
+	case a <= 0:
+		return b
+	case b <= 0:
+		return a
+	}
+	return min(a, b)
+}
+
+// checkParam validates the session parameters whose values the server
+// reads, with Snowflake's error for a bad value.
+func checkParam(name, value string) *sqlError {
+	bad := &sqlError{code: "001008", state: "22023", msg: fmt.Sprintf("SQL compilation error:\ninvalid value [%s] for parameter '%s'", value, name)}
+	switch name {
+	case "GO_QUERY_RESULT_FORMAT":
+		if !strings.EqualFold(value, "JSON") && !strings.EqualFold(value, "ARROW") {
+			return bad
+		}
+	case "USE_CACHED_RESULT":
+		if _, ok := parseBool(value); !ok {
+			return bad
+		}
+	case "STATEMENT_TIMEOUT_IN_SECONDS", "STATEMENT_QUEUED_TIMEOUT_IN_SECONDS":
+		if n, err := strconv.ParseInt(value, 10, 64); err != nil || n < 0 {
+			return bad
+		}
+	}
+	return nil
 }
 
 // normIdent normalizes an identifier as Snowflake does: a quoted name keeps

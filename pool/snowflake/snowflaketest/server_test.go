@@ -290,6 +290,22 @@ func TestBadOptions(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "InsertLatency")
 	assert.Panics(t, func() { snowflaketest.New(snowflaketest.Options{LoginLatency: snowflaketest.Fixed(-1)}) })
+	for field, opts := range map[string]snowflaketest.Options{
+		"CompileLatency":                {CompileLatency: snowflaketest.LogNormal(time.Second, time.Millisecond)},
+		"Warehouse.MaxConcurrency":      {Warehouse: snowflaketest.WarehouseOptions{MaxConcurrency: -1}},
+		"Warehouse.QueuedTimeout":       {Warehouse: snowflaketest.WarehouseOptions{QueuedTimeout: -time.Second}},
+		"Warehouse.AutoSuspend":         {Warehouse: snowflaketest.WarehouseOptions{AutoSuspend: -time.Second}},
+		"MinClusters <= MaxClusters":    {Warehouse: snowflaketest.WarehouseOptions{MinClusters: 3, MaxClusters: 2}},
+		"Warehouse.ClusterStartLatency": {Warehouse: snowflaketest.WarehouseOptions{ClusterStartLatency: snowflaketest.Between(2, 1)}},
+		"Warehouse.StatementTimeout":    {Warehouse: snowflaketest.WarehouseOptions{StatementTimeout: -1}},
+	} {
+		_, err := snowflaketest.NewServer(opts)
+		require.Error(t, err, field)
+		assert.Contains(t, err.Error(), field)
+	}
+	s, err := snowflaketest.NewServer(snowflaketest.Options{Warehouse: snowflaketest.WarehouseOptions{AutoSuspend: snowflaketest.NoAutoSuspend}})
+	require.NoError(t, err, "NoAutoSuspend is allowed")
+	s.Close()
 }
 
 func TestCloseCutsLatencyShort(t *testing.T) {
