@@ -98,12 +98,12 @@ func faultRun(t *testing.T, p pool.Pool, opTimeout time.Duration, inject func())
 		Workload: loadtest.Workload{Operations: []loadtest.Operation{
 			loadtest.QueryOp("select", 1, "SELECT 1", nil),
 		}},
-		Hooks: loadtest.Hooks{MeasureStart: func(loadtest.PhaseStartInfo) {
+		Hooks: loadtest.Hooks{PhaseStart: onStart(timing.Measure, func() {
 			wg.Go(func() {
 				time.Sleep(500 * time.Millisecond)
 				inject()
 			})
-		}},
+		})},
 	})
 	require.NoError(t, err)
 	return r.Run(context.Background())
@@ -132,7 +132,7 @@ func requireRecovered(t *testing.T, res *loadtest.Result, err error, kind string
 	assert.Equal(t, m.Errors, errs, "every error is in an interval")
 	assert.Positive(t, last.Ops-last.Errors, "the workers work again at the end")
 	assert.Zero(t, last.Errors, "the last interval is clean: %+v", last)
-	fs := res.Timeline.Find(loadtest.PhaseFault)
+	fs := res.Timeline.Find(timing.Fault)
 	require.NotEmpty(t, fs, "the fault is on the timeline")
 	window := res.Timeline.Find(timing.Measure)
 	require.Len(t, window, 1)
@@ -145,7 +145,7 @@ func requireRecovered(t *testing.T, res *loadtest.Result, err error, kind string
 	}
 	var buf bytes.Buffer
 	require.NoError(t, res.WriteText(&buf))
-	assert.Contains(t, buf.String(), string(loadtest.PhaseFault), "the report shows the fault")
+	assert.Contains(t, buf.String(), string(timing.Fault), "the report shows the fault")
 	t.Logf("%s: %d ops, errors %v; fault marks %d, first %s..%s (%s): %s", kind, m.Ops, m.ErrorsByKind,
 		len(fs), timing.FormatDuration(fs[0].Start), timing.FormatDuration(fs[0].End), fs[0].Detail, fs[0].Err)
 }
@@ -202,7 +202,7 @@ func TestStallWithoutTimeout(t *testing.T) {
 				f.proxy.Clear()
 			})
 			requireRecovered(t, res, err, "connection")
-			for _, m := range res.Timeline.Find(loadtest.PhaseFault) {
+			for _, m := range res.Timeline.Find(timing.Fault) {
 				assert.Greater(t, m.Duration(), stall/2, "the worker was without a working operation through the stall")
 			}
 		})
@@ -226,7 +226,7 @@ func TestCancelInterruptsAStuckOperation(t *testing.T) {
 			r, err := loadtest.New(loadtest.Config{
 				Pool: p, Workers: 4, Duration: time.Hour, Sinks: []loadtest.Sink{sink},
 				Workload: loadtest.Workload{Operations: []loadtest.Operation{loadtest.QueryOp("select", 1, "SELECT 1", nil)}},
-				Hooks: loadtest.Hooks{MeasureStart: func(loadtest.PhaseStartInfo) {
+				Hooks: loadtest.Hooks{PhaseStart: onStart(timing.Measure, func() {
 					wg.Go(func() {
 						time.Sleep(300 * time.Millisecond)
 						f.proxy.Stall(t)
@@ -234,7 +234,7 @@ func TestCancelInterruptsAStuckOperation(t *testing.T) {
 						cancelled = time.Now()
 						cancel()
 					})
-				}},
+				})},
 			})
 			require.NoError(t, err)
 			res, err := r.Run(ctx)
@@ -271,8 +271,8 @@ func TestPoolInitRetriesConnections(t *testing.T) {
 		require.ErrorAs(t, err, &pe)
 		assert.Equal(t, timing.PoolInit, pe.Phase)
 		assert.ErrorContains(t, err, "pool.init: 3 attempts failed")
-		assert.Equal(t, loadtest.KindConnection, loadtest.Classify(err))
-		assert.Len(t, res.Timeline.Find(loadtest.PhaseRetry), 2, "two retries after the first attempt")
+		assert.Equal(t, pool.KindConnection, pool.Classify(err))
+		assert.Len(t, res.Timeline.Find(timing.SetupRetry), 2, "two retries after the first attempt")
 		assert.Empty(t, res.Timeline.Find(timing.QueryFirst), "no worker started")
 	})
 	t.Run("recovers", func(t *testing.T) {
@@ -290,7 +290,7 @@ func TestPoolInitRetriesConnections(t *testing.T) {
 		require.NoError(t, err)
 		res, err := r.Run(context.Background())
 		require.NoError(t, err)
-		assert.NotEmpty(t, res.Timeline.Find(loadtest.PhaseRetry))
+		assert.NotEmpty(t, res.Timeline.Find(timing.SetupRetry))
 		assert.Positive(t, res.Phases.Measure.Ops)
 		assert.Zero(t, res.Phases.Measure.Errors)
 	})
@@ -344,7 +344,7 @@ func TestProfileRetriesReads(t *testing.T) {
 		require.NoError(t, err)
 		res, err := r.Run(context.Background())
 		require.NoError(t, err)
-		retries := res.Timeline.Find(loadtest.PhaseRetry)
+		retries := res.Timeline.Find(timing.SetupRetry)
 		require.Len(t, retries, 1)
 		assert.Contains(t, retries[0].Detail, string(timing.SetupProfile))
 		assert.Positive(t, res.Phases.Measure.Ops)
@@ -356,8 +356,8 @@ func TestProfileRetriesReads(t *testing.T) {
 		var pe *loadtest.PhaseError
 		require.ErrorAs(t, err, &pe)
 		assert.Equal(t, timing.SetupProfile, pe.Phase)
-		assert.Equal(t, loadtest.KindSQL, loadtest.Classify(err))
-		assert.Empty(t, res.Timeline.Find(loadtest.PhaseRetry), "a statement error is not retried")
+		assert.Equal(t, pool.KindSQL, pool.Classify(err))
+		assert.Empty(t, res.Timeline.Find(timing.SetupRetry), "a statement error is not retried")
 	})
 }
 
@@ -379,7 +379,7 @@ func TestOperationTimeout(t *testing.T) {
 	require.Positive(t, m.Ops)
 	assert.Equal(t, m.Ops, m.Errors)
 	assert.Equal(t, map[string]int64{"timeout": m.Ops}, m.ErrorsByKind)
-	fs := res.Timeline.Find(loadtest.PhaseFault)
+	fs := res.Timeline.Find(timing.Fault)
 	require.Len(t, fs, 4, "one per worker")
 	for _, f := range fs {
 		assert.Equal(t, "timeout (not recovered)", f.Detail)
@@ -410,5 +410,5 @@ func TestFaultMarksAreBounded(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, res.Phases.Measure.Errors, int64(16))
 	assert.Equal(t, res.Phases.Measure.Errors, res.Phases.Measure.ErrorsByKind["other"])
-	assert.Len(t, res.Timeline.Find(loadtest.PhaseFault), 16)
+	assert.Len(t, res.Timeline.Find(timing.Fault), 16)
 }

@@ -82,7 +82,7 @@ func TestStallArrivalRateVersusClosedLoop(t *testing.T) {
 		cfg.Duration = 3 * time.Second
 		cfg.Interval = 250 * time.Millisecond
 		cfg.Workload.Operations = []loadtest.Operation{{Name: "op", Weight: 1, Run: srv.op}}
-		cfg.Hooks.MeasureStart = func(loadtest.PhaseStartInfo) { srv.stallAt(time.Now().Add(time.Second), stall) }
+		cfg.Hooks.PhaseStart = onStart(timing.Measure, func() { srv.stallAt(time.Now().Add(time.Second), stall) })
 		return cfg
 	}
 
@@ -134,9 +134,9 @@ func TestArrivalRatePhaseBoundary(t *testing.T) {
 	cfg.Interval = 100 * time.Millisecond
 	// The warmup starts at the start instant, a little before its hook
 	// runs: this estimate of the measure start is late, never early.
-	cfg.Hooks.WarmupStart = func(loadtest.PhaseStartInfo) {
+	cfg.Hooks.PhaseStart = onStart(timing.Warmup, func() {
 		measureStart.Store(time.Now().Add(cfg.Warmup).UnixNano())
-	}
+	})
 	cfg.Workload.Operations = []loadtest.Operation{{Name: "op", Weight: 1, Run: func(ctx context.Context, w *loadtest.Worker) error {
 		if m := measureStart.Load(); m != 0 && w.Phase() == timing.Warmup && time.Now().UnixNano() > m {
 			warmupStartedLate.Add(1)
@@ -194,7 +194,7 @@ func TestSteadyWarmupEndsWhenSettled(t *testing.T) {
 	cfg.Duration = 300 * time.Millisecond
 	cfg.Interval = 200 * time.Millisecond
 	cfg.Steady = &loadtest.Steady{Tolerance: 0.5, Intervals: 3, Max: 30 * time.Second}
-	cfg.Hooks.WarmupStart = func(loadtest.PhaseStartInfo) { t0.Store(time.Now().UnixNano()) }
+	cfg.Hooks.PhaseStart = onStart(timing.Warmup, func() { t0.Store(time.Now().UnixNano()) })
 	cfg.Workload.Operations = []loadtest.Operation{{Name: "op", Weight: 1, Run: func(ctx context.Context, w *loadtest.Worker) error {
 		el := time.Duration(time.Now().UnixNano() - t0.Load())
 		extra := 40 * time.Millisecond
@@ -225,7 +225,7 @@ func TestSteadyWarmupStopsAtMax(t *testing.T) {
 	cfg.Duration = 200 * time.Millisecond
 	cfg.Interval = 200 * time.Millisecond
 	cfg.Steady = &loadtest.Steady{Tolerance: 0.2, Intervals: 3, Max: 1200 * time.Millisecond}
-	cfg.Hooks.WarmupStart = func(loadtest.PhaseStartInfo) { t0.Store(time.Now().UnixNano()) }
+	cfg.Hooks.PhaseStart = onStart(timing.Warmup, func() { t0.Store(time.Now().UnixNano()) })
 	cfg.Workload.Operations = []loadtest.Operation{{Name: "op", Weight: 1, Run: func(ctx context.Context, w *loadtest.Worker) error {
 		d := time.Millisecond
 		for range int(time.Duration(time.Now().UnixNano()-t0.Load()) / (200 * time.Millisecond)) {
@@ -296,7 +296,7 @@ func TestParseThreshold(t *testing.T) {
 func scaleMarks(res *loadtest.Result) []timing.Mark {
 	var out []timing.Mark
 	for _, m := range res.Timeline.Marks {
-		if m.Phase == loadtest.PhaseScale {
+		if m.Phase == timing.Scale {
 			out = append(out, m)
 		}
 	}
@@ -392,11 +392,11 @@ func TestScaleEventChangesTheRate(t *testing.T) {
 	cfg.Warmup = 0
 	cfg.Duration = time.Second
 	cfg.Interval = 100 * time.Millisecond
-	cfg.Hooks.MeasureStart = func(loadtest.PhaseStartInfo) {
+	cfg.Hooks.PhaseStart = onStart(timing.Measure, func() {
 		go func() {
 			_, _ = local.Send(context.Background(), coordinate.Event{Kind: coordinate.EventScale, Concurrency: 500})
 		}()
-	}
+	})
 	r, err := loadtest.New(cfg)
 	require.NoError(t, err)
 	go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0) }()

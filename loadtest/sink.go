@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,16 +29,29 @@ type Sink interface {
 	Write(ctx context.Context, res *Result) error
 }
 
-// TextSink writes the human-readable report of each result to W.
+// TextSink writes the human-readable report of each result to W, in one
+// Write call per result, so that it may be shared by Runners that run at
+// once when W may be written from many goroutines (as an *os.File may).
+// Every result adds a report: the sink keeps nothing itself.
 type TextSink struct{ W io.Writer }
 
 // TestStart does nothing: the report is written at the end.
 func (TextSink) TestStart(context.Context, RunInfo) error { return nil }
 
 // Write writes res's report.
-func (s TextSink) Write(_ context.Context, res *Result) error { return res.WriteText(s.W) }
+func (s TextSink) Write(_ context.Context, res *Result) error {
+	var b bytes.Buffer
+	if err := res.WriteText(&b); err != nil {
+		return err
+	}
+	_, err := s.W.Write(b.Bytes())
+	return err
+}
 
-// JSONSink writes each result to W as JSON, one document per result.
+// JSONSink writes each result to W as JSON, one document per result and
+// one Write call per document, so that it may be shared by Runners that
+// run at once when W may be written from many goroutines. Every result
+// adds a document: the sink keeps nothing itself.
 type JSONSink struct {
 	W io.Writer
 	// Indent makes the JSON readable by people.
@@ -91,7 +105,7 @@ func (r *Result) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(w, "; skew %s; T -> first query min %s  median %s  max %s (%d workers)\n",
 			timing.FormatDuration(s.Skew), timing.FormatDuration(s.SignalToFirstQuery.Min),
-			timing.FormatDuration(s.SignalToFirstQuery.P50), timing.FormatDuration(s.SignalToFirstQuery.Max), s.Workers)
+			timing.FormatDuration(s.SignalToFirstQuery.Median), timing.FormatDuration(s.SignalToFirstQuery.Max), s.Workers)
 	}
 	fmt.Fprintln(w)
 
