@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/startline/startline/coordinate"
 	"github.com/startline/startline/internal/faults"
 	"github.com/startline/startline/internal/testenv"
 	"github.com/startline/startline/loadtest"
@@ -85,53 +86,125 @@ var pools = []struct {
 	}},
 }
 
-// faultRun runs 4 workers of SELECT 1 against p for 2.5 s, calls inject
-// in its own goroutine 500 ms into the measured window, and returns the
-// result once inject and the run are done.
+// recovery follows the operations of a fault run: each worker's run of
+// successes since its last error, and when the last error came.
+type recovery struct {
+	mu      sync.Mutex
+	streak  map[int]int // worker -> successes since its last error
+	lastErr time.Time
+}
+
+// recoveredStreak is how many successes in a row make a worker recovered.
+const recoveredStreak = 20
+
+func (r *recovery) note(worker int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.streak[worker], r.lastErr = 0, time.Now()
+		return
+	}
+	r.streak[worker]++
+}
+
+// quiet reports whether the fault injected at since was met (an
+// operation failed after it), every one of workers has recovered (its last
+// recoveredStreak operations succeeded) and no operation has failed for d:
+// the fault is over, and an operation still in flight follows a run of
+// successes on its worker.
+func (r *recovery) quiet(since time.Time, workers int, d time.Duration) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.streak) < workers || r.lastErr.Before(since) {
+		return false
+	}
+	for _, n := range r.streak {
+		if n < recoveredStreak {
+			return false
+		}
+	}
+	return time.Since(r.lastErr) >= d
+}
+
+// faultInterval is the interval length of a fault run.
+const faultInterval = 250 * time.Millisecond
+
+// faultRun runs 4 workers of SELECT 1 against p, calls inject in its own
+// goroutine 500 ms into the measured window, and stops the run once the
+// fault is over: inject returned, every worker has recovered, and no
+// operation has failed for two intervals (see recovery.quiet). The run's length follows the events, not
+// the clock, so that a loaded machine that is slow to recover only makes
+// it longer; it returns the result once inject and the run are done. A
+// fault that never clears stops the run after a minute, which the caller's
+// assertions then report.
 func faultRun(t *testing.T, p pool.Pool, opTimeout time.Duration, inject func()) (*loadtest.Result, error) {
 	t.Helper()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	local := coordinate.NewLocal(coordinate.LocalOptions{})
+	rec := &recovery{streak: map[int]int{}}
+	sel := loadtest.QueryOp("select", 1, "SELECT 1", nil)
+	query := sel.Run
+	sel.Run = func(ctx context.Context, w *loadtest.Worker) error {
+		err := query(ctx, w)
+		rec.note(w.ID(), err)
+		return err
+	}
 	r, err := loadtest.New(loadtest.Config{
-		Pool: p, Workers: 4, Duration: 2500 * time.Millisecond, Interval: 250 * time.Millisecond,
-		OpTimeout: opTimeout,
-		Workload: loadtest.Workload{Operations: []loadtest.Operation{
-			loadtest.QueryOp("select", 1, "SELECT 1", nil),
-		}},
+		Pool: p, Workers: 4, Duration: time.Hour, Interval: faultInterval,
+		OpTimeout: opTimeout, Coordinator: local,
+		Workload: loadtest.Workload{Operations: []loadtest.Operation{sel}},
 		Hooks: loadtest.Hooks{PhaseStart: onStart(timing.Measure, func() {
 			wg.Go(func() {
 				time.Sleep(500 * time.Millisecond)
+				injected := time.Now()
 				inject()
+				for giveUp := time.Now().Add(time.Minute); !rec.quiet(injected, 4, 2*faultInterval) && time.Now().Before(giveUp); {
+					time.Sleep(10 * time.Millisecond)
+				}
+				_, _ = local.Send(context.Background(), coordinate.Event{Kind: coordinate.EventStop, Reason: "the fault is over"})
 			})
 		})},
 	})
 	require.NoError(t, err)
+	go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0) }()
 	return r.Run(context.Background())
 }
 
 // requireRecovered checks a run that met a fault of kind and recovered:
 // no error ended it, the failures are counted by kind in the phase and in
 // the operation, nothing was lost between the intervals and the totals,
-// the last interval ran clean, and every worker that met the fault has a
-// fault mark that ends (recovered) before the window's end.
+// the workers worked again at the end, and every worker that met the
+// fault has a fault mark that ends (recovered) within the window. These
+// hold however slowly a loaded machine recovers, since the run ends only
+// once it has.
 func requireRecovered(t *testing.T, res *loadtest.Result, err error, kind string) {
 	t.Helper()
 	require.NoError(t, err)
+	assert.Equal(t, "stop: the fault is over", res.Stopped)
 	m := res.Phases.Measure
 	require.Positive(t, m.ErrorsByKind[kind], "errors by kind: %v, samples: %v", m.ErrorsByKind, m.ErrorSamples)
 	assert.Equal(t, m.ErrorsByKind, res.Operations["select"].ErrorsByKind)
 	assert.Equal(t, m.Errors, res.Operations["select"].Errors)
 	var ops, errs int64
-	var last loadtest.Interval
+	var measured []loadtest.Interval
 	for _, iv := range res.Intervals {
 		if iv.Phase == timing.Measure {
-			ops, errs, last = ops+iv.Ops, errs+iv.Errors, iv
+			ops, errs = ops+iv.Ops, errs+iv.Errors
+			measured = append(measured, iv)
 		}
 	}
 	assert.Equal(t, m.Ops, ops, "every operation is in an interval")
 	assert.Equal(t, m.Errors, errs, "every error is in an interval")
-	assert.Positive(t, last.Ops-last.Errors, "the workers work again at the end")
-	assert.Zero(t, last.Errors, "the last interval is clean: %+v", last)
+	// The run stopped once every worker had succeeded recoveredStreak
+	// times in a row: the last intervals hold those successes. (Their
+	// errors are not asserted: a worker blocked in an operation across
+	// intervals hands the failures it recorded before over late, so that
+	// they are counted in a later interval; the fault marks below say
+	// when they happened.)
+	require.GreaterOrEqual(t, len(measured), 2)
+	end := measured[len(measured)-2:]
+	assert.Positive(t, end[0].Ops+end[1].Ops-end[0].Errors-end[1].Errors, "the workers work again at the end")
 	fs := res.Timeline.Find(timing.Fault)
 	require.NotEmpty(t, fs, "the fault is on the timeline")
 	window := res.Timeline.Find(timing.Measure)
@@ -146,8 +219,9 @@ func requireRecovered(t *testing.T, res *loadtest.Result, err error, kind string
 	var buf bytes.Buffer
 	require.NoError(t, res.WriteText(&buf))
 	assert.Contains(t, buf.String(), string(timing.Fault), "the report shows the fault")
-	t.Logf("%s: %d ops, errors %v; fault marks %d, first %s..%s (%s): %s", kind, m.Ops, m.ErrorsByKind,
-		len(fs), timing.FormatDuration(fs[0].Start), timing.FormatDuration(fs[0].End), fs[0].Detail, fs[0].Err)
+	t.Logf("%s: %d ops, errors %v; fault marks %d, first %s..%s (%s): %s; stopped after %s", kind, m.Ops, m.ErrorsByKind,
+		len(fs), timing.FormatDuration(fs[0].Start), timing.FormatDuration(fs[0].End), fs[0].Detail, fs[0].Err,
+		timing.FormatDuration(m.Duration))
 }
 
 // TestDatabaseFaultsDuringMeasure: connections reset, backends terminated

@@ -322,9 +322,9 @@ func (ru *run) startWorkers(runCtx context.Context) error {
 	ru.col.target = cfg.initialTarget()
 	if p.open {
 		p.queue = make(chan time.Duration, cfg.MaxInFlight)
-		r := rand.New(rand.NewPCG(cfg.Seed, math.MaxUint64))
+		arr := newArrivals(cfg.Seed, cfg.Arrival == ArrivalPoisson)
 		ru.group.Go(func() error {
-			p.pace(runCtx, int64(cfg.MaxInFlight), cfg.Arrival == ArrivalPoisson, r)
+			p.pace(runCtx, int64(cfg.MaxInFlight), arr)
 			return nil
 		})
 	}

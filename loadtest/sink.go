@@ -16,16 +16,50 @@ import (
 	"github.com/startline/startline/timing"
 )
 
-// Sink records runs: the test start, then the result. A Runner calls a
-// sink's methods from one goroutine at a time, but with
-// Config.BackgroundTestStart TestStart may still be running while the
-// workers run (never while Write is).
+// Sink records runs: the test start, then the result. This is the
+// contract every sink keeps and every Runner honours; package
+// loadtest/sinktest checks a sink against it.
+//
+// Calls. For each run, a Runner calls TestStart at most once and then
+// Write exactly once. TestStart comes before the start signal (or with
+// Config.WritesAfterSignal after it), once setup succeeded: a run that
+// fails earlier (in pool.init, say) gets Write without TestStart. Write is
+// called for every run that New accepted, even when the run failed or was
+// cancelled, with what was measured up to then (Result.Error and
+// Result.Stopped say what happened), and with a context that is not
+// cancelled with the run's: it has a deadline of its own (30 s), so that
+// what was measured is not lost to the cancellation that ended the run.
+// If TestStart fails, the run fails at results.test_start (or, with
+// Config.BackgroundTestStart, Run returns its error at the end); Write is
+// still called.
+//
+// Concurrency. A Runner calls its sinks from one goroutine at a time, with
+// one exception: with Config.BackgroundTestStart, TestStart runs in a
+// goroutine of its own, concurrently with the run's workers, and the
+// Runner waits for it to return before it calls Write, so that TestStart
+// never overlaps Write. A sink given to several Runners that run at once
+// (the processes of a run in one program) is called concurrently by them,
+// and must say whether it allows that; TextSink, JSONSink and sqlsink do.
+//
+// Rewrites. A run is named by its RunID and Node. Writing the same run and
+// node again (a second TestStart, a retried Write, a spilled result
+// loaded later) must not lose or double anything: a sink that stores
+// results replaces what it holds of that run and node, and a sink that
+// writes a document per result to a stream writes an equal document.
+// Results of other nodes of the same run, and of other runs, are kept
+// apart.
+//
+// Ownership. Write must not modify res; it may keep it, and the Runner
+// does not modify it after Write either. An error from Write is joined
+// into Run's error, with the result still returned; a sink that can save
+// the result elsewhere when its store fails (sqlsink spills to a file)
+// should, and say so in its error.
+//
+// Adding a sink: see package loadtest/sinktest for the files to write.
 type Sink interface {
 	// TestStart records that a run is about to start.
 	TestStart(ctx context.Context, info RunInfo) error
-	// Write records a run's result. It is called even when the run failed
-	// or was cancelled, with what was measured, and with a context that
-	// is not cancelled with the run's.
+	// Write records a run's result.
 	Write(ctx context.Context, res *Result) error
 }
 

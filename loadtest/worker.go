@@ -468,26 +468,42 @@ func (w *Worker) stepOpen(ctx context.Context, p *plan, at, start time.Duration)
 	return end, err
 }
 
+// arrivals spaces an arrival-rate run's operations: evenly, or as a
+// Poisson process drawn from the run's own random source, so that a seed
+// gives the same schedule every time.
+type arrivals struct {
+	poisson bool
+	r       *rand.Rand
+}
+
+func newArrivals(seed uint64, poisson bool) arrivals {
+	return arrivals{poisson: poisson, r: rand.New(rand.NewPCG(seed, math.MaxUint64))}
+}
+
+// gap is the time from one scheduled start to the next at rate operations
+// per second: 1/rate, or an exponential draw of that mean.
+func (a arrivals) gap(rate float64) time.Duration {
+	g := 1 / rate
+	if a.poisson {
+		g = a.r.ExpFloat64() / rate
+	}
+	return time.Duration(g * float64(time.Second))
+}
+
 // pace is the arrival-rate schedule: it computes each operation's
 // scheduled start from the current rate and queues it when it is due,
 // dropping (and counting) what exceeds the in-flight bound. Timers cannot
 // wake it for every operation at high rates, so it queues all that are due
 // each time it wakes; their latency still counts from their own scheduled
 // start. It closes the queue when the window ends or the run stops.
-func (p *plan) pace(ctx context.Context, maxInFlight int64, poisson bool, r *rand.Rand) {
+func (p *plan) pace(ctx context.Context, maxInFlight int64, arr arrivals) {
 	defer close(p.queue)
 	select {
 	case <-p.gate:
 	case <-ctx.Done():
 		return
 	}
-	gap := func(rate float64) time.Duration {
-		g := 1 / rate
-		if poisson {
-			g = r.ExpFloat64() / rate
-		}
-		return time.Duration(g * float64(time.Second))
-	}
+	gap := arr.gap
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	next, rate := p.startAt, p.currentRate()
