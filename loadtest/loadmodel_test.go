@@ -316,57 +316,92 @@ func scaleMarks(res *loadtest.Result) []timing.Mark {
 	return out
 }
 
+// TestStagesClosedLoop: hold 1 worker, ramp to 4, hold 4. The extra
+// workers stay parked until a stage admits them, and run once admitted.
+// The last hold ends when every worker has run a few operations (the
+// orchestrator stops the run), so that a loaded machine, slow to schedule
+// the admitted workers, makes the run longer instead of failing it.
 func TestStagesClosedLoop(t *testing.T) {
 	p := &memPool{}
+	local := coordinate.NewLocal(coordinate.LocalOptions{})
 	cfg := baseConfig(p)
+	cfg.Coordinator = local
 	cfg.Workers = 1
 	cfg.Warmup = 0
-	cfg.Duration = 600 * time.Millisecond
+	cfg.Duration = 300*time.Millisecond + time.Hour
 	cfg.Interval = 50 * time.Millisecond
-	// Hold 1 worker, ramp to 4, hold 4.
 	cfg.Stages = []loadtest.Stage{
 		{Duration: 200 * time.Millisecond, Target: 1},
 		{Duration: 100 * time.Millisecond, Target: 4},
-		{Duration: 300 * time.Millisecond, Target: 4},
+		{Duration: time.Hour, Target: 4},
 	}
-	var active sync.Map
+	var ran [4]atomic.Int64
+	var firstAt [4]atomic.Int64 // each worker's first operation, as an offset on the run's timeline
+	var once sync.Once
+	// The run's timeline, read at pool.init: an operation's offset on it is
+	// at most baseAt + time.Since(baseT) (the hook ran after the offset
+	// was read), so an offset compared with ">=" errs on the safe side.
+	var baseAt time.Duration
+	var baseT time.Time
+	cfg.Hooks.PhaseStart = func(i loadtest.PhaseStartInfo) {
+		if i.Phase == timing.PoolInit {
+			baseAt, baseT = i.At, time.Now()
+		}
+	}
 	cfg.Workload.Operations = []loadtest.Operation{{Name: "op", Weight: 1, Run: func(ctx context.Context, w *loadtest.Worker) error {
-		active.Store(w.ID(), true)
+		firstAt[w.ID()].CompareAndSwap(0, int64(baseAt+time.Since(baseT)))
+		ran[w.ID()].Add(1)
+		all := true
+		for i := range ran {
+			all = all && ran[i].Load() >= 5
+		}
+		if all {
+			once.Do(func() {
+				go func() {
+					_, _ = local.Send(context.Background(), coordinate.Event{Kind: coordinate.EventStop, Reason: "every worker ran"})
+				}()
+			})
+		}
 		return sleep(ctx, 2*time.Millisecond)
 	}}}
-	res := run(t, cfg)
+	r, err := loadtest.New(cfg)
+	require.NoError(t, err)
+	go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0) }()
+	res, err := r.Run(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "stop: every worker ran", res.Stopped)
+
 	marks := scaleMarks(res)
 	var details []string
 	for _, m := range marks {
 		details = append(details, m.Detail)
 	}
 	assert.Equal(t, []string{"target=3 stage=1", "target=4 stage=2"}, details, "one mark per change, at 250ms and 300ms")
-	for id := range 4 {
-		_, ok := active.Load(id)
-		assert.True(t, ok, "worker %d ran", id)
+	require.Len(t, marks, 2)
+	// Each worker's first operation comes after the stage that admitted it.
+	firsts := res.Timeline.Find(timing.QueryFirst)
+	require.Len(t, firsts, 1, "only worker 0 starts at the gate")
+	assert.Less(t, firsts[0].Start, marks[0].Start, "worker 0 runs from the start")
+	for w := 1; w < 4; w++ {
+		require.Positive(t, ran[w].Load(), "worker %d ran", w)
+		admitted := marks[0]
+		if w == 3 {
+			admitted = marks[1]
+		}
+		assert.GreaterOrEqual(t, time.Duration(firstAt[w].Load()), admitted.Start, "worker %d parked until %s", w, admitted.Detail)
 	}
+
 	ivs := measureIntervals(res)
-	require.GreaterOrEqual(t, len(ivs), 10)
+	require.GreaterOrEqual(t, len(ivs), 6, "4 intervals at 1 worker, 2 of the ramp")
 	measure := res.Timeline.Find(timing.Measure)[0].Start
-	var one, four []loadtest.Interval
 	for _, iv := range ivs {
 		switch at := iv.Start - measure; {
 		case at < 200*time.Millisecond:
-			one = append(one, iv)
 			assert.InDelta(t, 1, iv.Target, 0)
 		case at >= 300*time.Millisecond:
-			four = append(four, iv)
 			assert.InDelta(t, 4, iv.Target, 0)
 		}
 	}
-	mean := func(ivs []loadtest.Interval) float64 {
-		var n int64
-		for _, iv := range ivs {
-			n += iv.Ops
-		}
-		return float64(n) / float64(len(ivs))
-	}
-	assert.Greater(t, mean(four), 2*mean(one), "four workers do more than one")
 	assert.Equal(t, 0, p.openSessions())
 }
 
