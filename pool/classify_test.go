@@ -82,7 +82,12 @@ func TestClassifyRealDriverErrors(t *testing.T) {
 	connect := func(t *testing.T) *pgx.Conn {
 		c, err := pgx.Connect(ctx, dsn)
 		require.NoError(t, err)
-		t.Cleanup(func() { c.Close(ctx) })
+		t.Cleanup(func() {
+			c.Close(ctx)
+			// A query that met its deadline closes its connection in a
+			// goroutine of pgx's: wait for it, so that none outlives the test.
+			<-c.PgConn().CleanupDone()
+		})
 		return c
 	}
 	t.Run("pgx statement", func(t *testing.T) {
