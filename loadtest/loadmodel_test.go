@@ -254,6 +254,59 @@ func TestSteadyWarmupStopsAtMax(t *testing.T) {
 	assert.Greater(t, res.Phases.Measure.Ops, int64(0))
 }
 
+// runUntilMeasured runs cfg until each operation named in want has run at
+// least that many times in the measured window, then stops it (a Local
+// coordinator's stop event): the window lasts as long as a loaded machine
+// needs to measure enough, so that what the test asserts of the
+// statistics does not depend on the machine's speed. cfg.Duration is made
+// an hour, the bound of the window.
+func runUntilMeasured(t *testing.T, cfg loadtest.Config, want map[string]int64) *loadtest.Result {
+	t.Helper()
+	local := coordinate.NewLocal(coordinate.LocalOptions{})
+	cfg.Coordinator = local
+	cfg.Duration = time.Hour
+	counts := map[string]*atomic.Int64{}
+	for name := range want {
+		counts[name] = new(atomic.Int64)
+	}
+	var once sync.Once
+	enough := func() bool {
+		for name, n := range want {
+			if counts[name].Load() < n {
+				return false
+			}
+		}
+		return true
+	}
+	ops := make([]loadtest.Operation, len(cfg.Workload.Operations))
+	for i, op := range cfg.Workload.Operations {
+		inner, c := op.Run, counts[op.Name]
+		op.Run = func(ctx context.Context, w *loadtest.Worker) error {
+			err := inner(ctx, w)
+			if c != nil && w.Phase() == timing.Measure {
+				c.Add(1)
+				if enough() {
+					once.Do(func() {
+						go func() {
+							_, _ = local.Send(context.Background(), coordinate.Event{Kind: coordinate.EventStop, Reason: "measured enough"})
+						}()
+					})
+				}
+			}
+			return err
+		}
+		ops[i] = op
+	}
+	cfg.Workload.Operations = ops
+	r, err := loadtest.New(cfg)
+	require.NoError(t, err)
+	go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0) }()
+	res, err := r.Run(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "stop: measured enough", res.Stopped)
+	return res
+}
+
 func TestThresholds(t *testing.T) {
 	cfg := baseConfig(&memPool{})
 	var n atomic.Int64
@@ -268,7 +321,7 @@ func TestThresholds(t *testing.T) {
 	}
 	cfg.Thresholds = []string{"p99<10s", "p50<1ns", "fast:error_rate<0.01", "flaky:error_rate<0.01",
 		"throughput>1", "throughput>1e12", "fast:p50>=1ms", "max<=1h"}
-	res := run(t, cfg)
+	res := runUntilMeasured(t, cfg, map[string]int64{"fast": 20, "flaky": 400})
 	require.Len(t, res.Thresholds, 8)
 	byName := map[string]loadtest.ThresholdResult{}
 	for _, th := range res.Thresholds {
