@@ -126,6 +126,6 @@
 // every database it writes to. To add a sink, write one package with the
 // sink (yoursink.go) and its documentation (doc.go), a test that calls
 // sinktest.Run with a Harness that makes a fresh sink and reads back what
-// it kept (yoursink_test.go), and a runnable example (example_test.go);
-// nothing else in the module changes.
+// it kept (yoursink_test.go), a runnable example (example_test.go) and a
+// TestMain with goleak (main_test.go); nothing else in the module changes.
 package loadtest

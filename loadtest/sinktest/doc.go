@@ -4,8 +4,9 @@
 // suite drives the sink as a Runner does and checks that it kept every
 // result, whole, under the contract that loadtest.Sink documents.
 //
-// The suite uses only the testing package, plus loadtest to make its
-// results: it runs real Runners over an in-memory pool, so that the
+// The suite uses only the testing package, plus what it must import to
+// make its results (loadtest, with pool for its in-memory pool and timing
+// for the marks it compares): it runs real Runners over that pool, so that the
 // results it writes are what sinks meet in use (two windows, many
 // operations and intervals, a timeline of a few hundred marks, latency
 // histograms, errors by kind), and so that it watches the calls a Runner
@@ -28,7 +29,7 @@
 //
 // # Adding a sink
 //
-// A new sink is one package and four files:
+// A new sink is one package and five files:
 //
 //   - yoursink.go: the type, with TestStart and Write as loadtest.Sink
 //     documents them (read the contract there: what a Write of a failed
@@ -39,7 +40,12 @@
 //     whose New makes a fresh sink (a fresh table prefix, directory or
 //     buffer) and whose Read reads back what that sink kept, for every
 //     backend the sink supports;
-//   - example_test.go: a runnable example of the sink in a Config.
+//   - example_test.go: a runnable example of the sink in a Config;
+//   - main_test.go: TestMain with goleak.VerifyTestMain, as every package
+//     of the module has.
 //
 // Nothing else in the module changes: a Config takes any loadtest.Sink.
+// This package's own tests run the suite against a sink with each of a
+// few flaws, to show that the suite fails it in the subtest that checks
+// that part of the contract.
 package sinktest
