@@ -36,8 +36,8 @@ type Worker struct {
 	gen            int64
 	measureAt, end time.Duration
 
-	// A fault in progress (see the package doc's Faults): since the first failed
-	// operation after a success, until the next success.
+	// A fault in progress (see Faults in the package doc): since the
+	// first failed operation after a success, until the next success.
 	failing   bool
 	faultAt   time.Duration
 	faultKind pool.ErrorKind
