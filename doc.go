@@ -12,20 +12,48 @@
 //   - every moment between pool init and the first query is accounted for
 //     by monotonic timing marks, in a report the library draws itself.
 //
-// The packages:
+// # The packages
 //
-//   - [github.com/startline/startline/loadtest]: the Runner, its Config,
-//     Hooks, workloads, statistics, results and sinks.
-//   - [github.com/startline/startline/pool]: the Pool interface, with
-//     adapters for database/sql (pool/sqlpool) and native pgx
-//     (pool/pgxnative), the SQL dialects (pool/dialect) and a conformance
-//     kit (pool/pooltest).
+// The runner and what it writes:
+//
+//   - [github.com/startline/startline/loadtest]: the Runner, its Config and
+//     Hooks; workloads, load models, statistics, thresholds, results and
+//     their merge across processes; the Sink contract, with the text and
+//     JSON sinks.
+//   - [github.com/startline/startline/loadtest/sinktest]: the conformance
+//     suite every Sink runs.
+//   - [github.com/startline/startline/loadtest/sqlsink]: results in
+//     PostgreSQL, MySQL/MariaDB, SQLite or Snowflake tables, spilled to a
+//     file when the database cannot be written.
+//   - [github.com/startline/startline/loadtest/report]: the self-contained
+//     HTML report and the interval series as CSV and JSON lines.
+//
+// The parts the runner composes, each behind a small interface:
+//
+//   - [github.com/startline/startline/pool]: the Pool interface, its
+//     optional capabilities (Preparer, PhaseTagger, Describer, Classifier),
+//     the error kinds, and the parallel warm-up every adapter shares.
+//     Adapters: pool/sqlpool (any database/sql driver), pool/pgxnative
+//     (pgxpool), pool/snowflake (gosnowflake) with
+//     pool/snowflake/snowflaketest (a local Snowflake-protocol server);
+//     pool/dialect (identifiers, column types and placeholders per
+//     database); pool/pooltest (the conformance kit of a Pool).
 //   - [github.com/startline/startline/coordinate]: the start Coordinator
-//     (worker side) and Orchestrator, in process.
+//     (a node's side) and the Orchestrator, in process; over SQL tables in
+//     any database (coordinate/sqlcoord), with PostgreSQL LISTEN/NOTIFY as
+//     a fast path (coordinate/pgnotify); coordinate/coordtest is the
+//     conformance suite every backend runs.
 //   - [github.com/startline/startline/profile]: the table Profiler (id
 //     ranges and sampled values, in parallel), and saved profiles.
-//   - [github.com/startline/startline/timing]: marks, timelines, their
-//     merge across processes, and the waterfall report.
+//   - [github.com/startline/startline/timing]: the registry of phases,
+//     marks and timelines, their merge across processes, the waterfall and
+//     the start summary; timing/otelexport sends a timeline to
+//     OpenTelemetry as spans.
+//
+// Imports run one way: loadtest and its sub-packages use coordinate, pool,
+// profile and timing; nothing under those four imports loadtest. Drivers
+// and SDKs live in sub-packages (pool/snowflake, coordinate/pgnotify,
+// timing/otelexport), so that importing loadtest compiles none of them.
 //
 // Start with examples/quickstart, which runs the whole path on an embedded
 // SQLite database.

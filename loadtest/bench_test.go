@@ -12,6 +12,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/startline/startline/loadtest"
+	"github.com/startline/startline/timing"
 )
 
 // benchWindow is how long each benchmark run measures.
@@ -59,8 +60,8 @@ func BenchmarkRunnerRate(b *testing.B) {
 func benchRun(b *testing.B, cfg loadtest.Config) *loadtest.Result {
 	var before, after runtime.MemStats
 	var cpu0, cpu1 time.Duration
-	cfg.Hooks.MeasureStart = func(loadtest.PhaseStartInfo) { runtime.ReadMemStats(&before); cpu0 = cpuTime() }
-	cfg.Hooks.MeasureDone = func(loadtest.PhaseDoneInfo) { cpu1 = cpuTime(); runtime.ReadMemStats(&after) }
+	cfg.Hooks.PhaseStart = onStart(timing.Measure, func() { runtime.ReadMemStats(&before); cpu0 = cpuTime() })
+	cfg.Hooks.PhaseDone = onDone(timing.Measure, func() { cpu1 = cpuTime(); runtime.ReadMemStats(&after) })
 	r, err := loadtest.New(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -176,8 +177,8 @@ func BenchmarkRunnerVsBareLoop(b *testing.B) {
 			cfg := baseConfig(&memPool{})
 			cfg.Workers, cfg.Warmup, cfg.Duration = n, 0, window
 			var cpu0, cpu1 time.Duration
-			cfg.Hooks.MeasureStart = func(loadtest.PhaseStartInfo) { cpu0 = cpuTime() }
-			cfg.Hooks.MeasureDone = func(loadtest.PhaseDoneInfo) { cpu1 = cpuTime() }
+			cfg.Hooks.PhaseStart = onStart(timing.Measure, func() { cpu0 = cpuTime() })
+			cfg.Hooks.PhaseDone = onDone(timing.Measure, func() { cpu1 = cpuTime() })
 			r, err := loadtest.New(cfg)
 			if err != nil {
 				b.Fatal(err)

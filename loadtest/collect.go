@@ -218,8 +218,8 @@ func (ru *run) emit(m ivMeta) {
 			c.iv[ph][i].reset()
 		}
 		c.intervals = append(c.intervals, iv)
-		if ru.cfg.Hooks.Interval != nil {
-			ru.cfg.Hooks.Interval(iv)
+		if ru.hooks.Interval != nil {
+			ru.hooks.Interval(iv)
 		}
 		if ph == inWarmup && m.phase == inWarmup && d == ru.cfg.Interval {
 			ru.checkSteady(iv)

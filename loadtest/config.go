@@ -148,10 +148,14 @@ type Config struct {
 	// with the run instead of before the start signal. Its span still
 	// appears on the timeline; its error, if any, is returned by Run.
 	BackgroundTestStart bool
-	// ReferenceOrder reproduces the reference harness's order: report
-	// RUNNING and record the test start after the start signal, on the path
-	// to the first query. It exists to measure what that order costs.
-	ReferenceOrder bool
+	// WritesAfterSignal moves two writes from before the start signal to
+	// after it, onto the path to the first query: reporting RUNNING to
+	// the coordinator and recording the test start in the sinks. Harnesses
+	// that make those writes once the signal arrives start this way; the
+	// option exists to measure what that order costs, and the examples'
+	// -reference flag sets it. Default false: both writes happen before
+	// coord.wait, so that only the gate lies between T and the first query.
+	WritesAfterSignal bool
 
 	// Hooks are called as the run goes through its phases.
 	Hooks Hooks

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/startline/startline/pool"
 	"github.com/startline/startline/timing"
 )
 
@@ -21,9 +22,9 @@ func sampleResult(t *testing.T) *Result {
 	t.Helper()
 	var ta tally
 	for i := 1; i <= 10; i++ {
-		ta.record(time.Duration(i)*time.Millisecond, nil)
+		ta.record(time.Duration(i)*time.Millisecond, nil, 0)
 	}
-	ta.record(time.Millisecond, errors.New("boom"))
+	ta.record(time.Millisecond, errors.New("boom"), pool.KindOther)
 	anchor := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	return &Result{
 		RunID: "r1", Node: "n1", StartedAt: anchor,

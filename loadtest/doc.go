@@ -21,9 +21,9 @@
 // gate lies between T and the first query. Every step leaves a monotonic
 // timing mark; the [Result] carries the timeline, and its text report
 // (Result.WriteText) draws the startup waterfall and states the gap from the
-// start signal to each worker's first query. Config.ReferenceOrder puts the
-// writes after the signal instead, as the reference harness did, to measure
-// what that order costs.
+// start signal to each worker's first query. Config.WritesAfterSignal puts
+// the writes (heartbeat.running, results.test_start) after the signal
+// instead, to measure what that order costs.
 //
 // Operations are weighted functions of a [Worker], which carries the
 // worker's session, random source and the table profile. An operation
@@ -34,8 +34,32 @@
 // and allocates nothing.
 //
 // The pool's optional capabilities ([pool.Preparer], [pool.PhaseTagger],
-// [pool.Describer]) and the coordinator member's ([coordinate.Clocked],
-// [Marker]) are discovered once and used without further configuration.
+// [pool.Describer], [pool.Classifier]) and the coordinator member's
+// ([coordinate.Clocked], [Marker]) are discovered once and used without
+// further configuration.
+//
+// # Hooks
+//
+// [Hooks] let a program watch a run as it goes. They are generic: a
+// PhaseStart and PhaseDone pair for every phase the Runner runs, with the
+// phase in the info, and a Mark hook for every mark recorded on the run's
+// timeline, plus three hooks for the events that are not phases
+// (ConnOpened, StartSignal, Interval). The phases are timing's registry,
+// not the hooks': a pool's own preparation phase, a phase added to the
+// registry, the side marks (setup.retry, scale, fault) and the marks a
+// coordinator member records on the run's timeline (coord.unreachable)
+// reach the hooks without a field of their own, the marks through the
+// timing.Recorder's one observer.
+//
+// Why a struct of funcs and not a tracer with optional interfaces, as pgx
+// has: six fields cover every event, a program sets the one it needs in a
+// struct literal without declaring a type, hooks compose by value
+// (ComposeHooks), and a hook nobody set costs the run one nil check. A
+// tracer pays off when every operation has its own start and end
+// payloads, as pgx's queries, batches and copies do; here two payloads
+// (PhaseStartInfo, PhaseDoneInfo) serve every phase, so one interface per
+// phase would only bring back the per-phase fields that made adding a
+// phase an edit to the hooks.
 //
 // # Load models
 //
@@ -69,12 +93,39 @@
 //
 // A load test runs against systems pushed to fail, so the Runner keeps
 // going through what they do: an operation's error is counted by kind
-// (connection, timeout, sql, canceled, other; see [Classify]) per phase and
-// operation, and a worker whose operations fail records a "fault" mark
-// from its first failure to its next success, so the timeline shows when a
-// fault happened and how long recovery took. Config.OpTimeout bounds each
-// operation. pool.init and setup.profile retry what is safe to retry
-// (Config.SetupAttempts) and then fail naming the phase. Cancelling the
-// run's context stops the workers at once, and what was measured is still
-// written to the sinks.
+// (connection, timeout, sql, canceled, other: [pool.ErrorKind]) per phase
+// and operation. The kind is the pool's own answer when the pool is a
+// [pool.Classifier] that knows the error (Snowflake's errors carry their
+// SQLSTATE where only the driver can read it), [pool.Classify]'s
+// otherwise.
+//
+// A worker whose operations fail records a "fault" mark (timing.Fault)
+// from the start of its first operation that failed after a success (or
+// before any) to the end of its next successful one, so the timeline
+// shows when a fault happened and how long recovery took. Its Detail is
+// the first error's kind, with " (not recovered)" if the worker stopped
+// first, and its Err the first error. Errors of kind sql (the statement
+// was rejected; the connection works) and canceled (the run ended) open no
+// fault. A worker marks its first 16 faults and counts every failure.
+//
+// Config.OpTimeout bounds each operation. pool.init and setup.profile
+// retry what may succeed another time (the pool's classifier says so, or
+// the connection was lost, refused or timed out), with a doubling pause
+// from Config.SetupBackoff, at most Config.SetupAttempts times in all, and
+// then fail naming the phase; each retried attempt is a "setup.retry"
+// mark. Cancelling the run's context stops the workers at once, and what
+// was measured is still written to the sinks.
+//
+// # Sinks
+//
+// A [Sink] receives the test start and the result; its documentation is
+// the one statement of the contract (what a Write of a failed or cancelled
+// run gets, what may overlap, what a rewrite must do), and package
+// loadtest/sinktest is its conformance suite, which [TextSink] and
+// [JSONSink] run in this package's tests and loadtest/sqlsink runs on
+// every database it writes to. To add a sink, write one package with the
+// sink (yoursink.go) and its documentation (doc.go), a test that calls
+// sinktest.Run with a Harness that makes a fresh sink and reads back what
+// it kept (yoursink_test.go), a runnable example (example_test.go) and a
+// TestMain with goleak (main_test.go); nothing else in the module changes.
 package loadtest

@@ -1,15 +1,8 @@
 package loadtest
 
 import (
-	"context"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"strings"
-	"syscall"
 
 	"github.com/startline/startline/pool"
 	"github.com/startline/startline/timing"
@@ -53,86 +46,27 @@ func (e *PhaseError) Error() string {
 
 func (e *PhaseError) Unwrap() error { return e.Err }
 
-// ErrorKind classifies an operation's error for the per-kind counts of a
-// result.
-type ErrorKind uint8
+// classifier is the Runner's classification of errors: the pool's own
+// (a pool.Classifier, discovered once in New) first, then pool.Classify.
+type classifier struct{ pool pool.Classifier }
 
-// Error kinds, as they appear in results.
-const (
-	KindOther      ErrorKind = iota // anything not below
-	KindTimeout                     // a deadline passed (the operation's or the network's)
-	KindCanceled                    // the run's context was cancelled
-	KindConnection                  // the connection was lost or refused
-	KindSQL                         // the database rejected the statement
-	numKinds
-)
-
-var kindNames = [numKinds]string{"other", "timeout", "canceled", "connection", "sql"}
-
-func (k ErrorKind) String() string {
-	if k < numKinds {
-		return kindNames[k]
+// classify returns err's kind and whether a setup phase that failed with
+// it may be tried again: what the pool says, if it knows err; otherwise
+// pool.Classify's kind, and a retry only for a lost, refused or timed-out
+// connection (a statement error, such as a missing table or bad
+// credentials, would fail again).
+func (c classifier) classify(err error) (kind pool.ErrorKind, retryable bool) {
+	if c.pool != nil {
+		if k, r, ok := c.pool.ClassifyError(err); ok {
+			return k, r
+		}
 	}
-	return "unknown"
+	k := pool.Classify(err)
+	return k, k == pool.KindConnection || k == pool.KindTimeout
 }
 
-// Classify returns the kind of err. Database errors are recognised by the
-// methods their drivers give them (SQLState for pgx and most drivers,
-// Code for others), connection errors by net.Error, driver.ErrBadConn,
-// sql.ErrConnDone, io.EOF, the reset and refused errnos, and by the
-// SafeToRetry method with which pgx marks an error that happened before
-// the statement reached the server (a connection already closed, say).
-//
-// A few SQLSTATEs are about the connection, not the statement, and are
-// classified so: class 08 (connection exception) and 57P01-57P03 (the
-// server terminated the backend, as pg_terminate_backend does, or is
-// shutting down) are KindConnection; 57014 (query_canceled, a
-// statement_timeout or a cancel request) is KindTimeout.
-//
-// A *pool.WarmError is classified by its first error: the others are
-// often the cancellation that the first failure caused.
-func Classify(err error) ErrorKind {
-	if err == nil {
-		return KindOther
-	}
-	var we *pool.WarmError
-	if errors.As(err, &we) && len(we.Errs) > 0 {
-		err = we.Errs[0]
-	}
-	var ne net.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return KindTimeout
-	case errors.Is(err, context.Canceled):
-		return KindCanceled
-	}
-	var st interface{ SQLState() string }
-	if errors.As(err, &st) {
-		return sqlStateKind(st.SQLState())
-	}
-	var retry interface{ SafeToRetry() bool }
-	switch {
-	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, net.ErrClosed), errors.As(err, new(*net.OpError)),
-		errors.As(err, &retry) && retry.SafeToRetry():
-		return KindConnection
-	}
-	var coded interface{ Code() int }
-	if errors.As(err, &coded) {
-		return KindSQL
-	}
-	return KindOther
-}
-
-// sqlStateKind classifies a SQLSTATE (see Classify).
-func sqlStateKind(state string) ErrorKind {
-	switch {
-	case strings.HasPrefix(state, "08"), state == "57P01", state == "57P02", state == "57P03":
-		return KindConnection
-	case state == "57014":
-		return KindTimeout
-	}
-	return KindSQL
+// kind is classify's kind.
+func (c classifier) kind(err error) pool.ErrorKind {
+	k, _ := c.classify(err)
+	return k
 }

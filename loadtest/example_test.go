@@ -56,10 +56,7 @@ func Example() {
 					}),
 			},
 		},
-		Hooks: loadtest.Hooks{
-			PoolInitDone: done, ProfileDone: done, ScaleWarmupDone: done,
-			WarmupDone: done, MeasureDone: done, TeardownDone: done,
-		},
+		Hooks: loadtest.Hooks{PhaseDone: done},
 	})
 	if err != nil {
 		panic(err)

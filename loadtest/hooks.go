@@ -6,56 +6,45 @@ import (
 	"github.com/startline/startline/timing"
 )
 
-// Hooks are optional functions the Runner calls as a run goes through its
-// phases, in the manner of net/http/httptrace: each span phase has a Start
-// and a Done, and Done carries the phase's error. A nil field is skipped.
+// Hooks are optional functions the Runner calls as a run goes on, in the
+// manner of net/http/httptrace: PhaseStart and PhaseDone bracket every
+// phase the Runner runs, whatever its name, Mark sees every mark recorded
+// on the run's timeline, whoever recorded it, and three hooks carry the
+// events that are not phases. A nil field is skipped. See the package
+// documentation for why the hooks are generic.
 //
-// Hooks are called synchronously from the goroutine doing the phase, so a
-// slow hook delays the run. FirstQueryStart and FirstQueryDone are called
-// from every worker goroutine, concurrently; the others from the Runner's
-// own goroutine. Offsets are on the run's timeline (see timing.Recorder).
+// Hooks are called synchronously from the goroutine doing the work, so a
+// slow hook delays the run. Which goroutine that is, and so what may run
+// concurrently, each field says; offsets are on the run's timeline (see
+// timing.Recorder).
 type Hooks struct {
-	PoolInitStart func(PhaseStartInfo)
-	PoolInitDone  func(PhaseDoneInfo)
+	// PhaseStart is called when a phase the Runner runs begins: every
+	// startup span (timing.KindStartup: pool.init, the pool's own
+	// preparation phase if it has one, setup.profile, coord.register,
+	// scale.warmup, heartbeat.running, results.test_start, coord.wait),
+	// each worker's query.first (timing.KindWorker) and the windows
+	// (warmup, measure, teardown). query.first is called from every
+	// worker goroutine, concurrently; the others from the Runner's own
+	// goroutine.
+	PhaseStart func(PhaseStartInfo)
+	// PhaseDone is called when such a phase ends, with its error, from
+	// the goroutine that ran it: the background goroutine for
+	// results.test_start with Config.BackgroundTestStart.
+	PhaseDone func(PhaseDoneInfo)
+	// Mark is called with every mark recorded on the run's timeline, as
+	// it is recorded: the phases' own spans as they end, and the marks
+	// recorded beside them by the Runner (pool.conn, setup.retry, scale,
+	// coord.start), by its workers (fault) and by others, such as the
+	// coordinator member's coord.unreachable. It is called from the
+	// goroutine that recorded the mark, so calls may be concurrent.
+	Mark func(timing.Mark)
+
 	// ConnOpened is called for every connection attempt of pool.init, from
 	// the goroutine that made it; calls may be concurrent.
 	ConnOpened func(ConnOpenedInfo)
-
-	ProfileStart func(PhaseStartInfo)
-	ProfileDone  func(PhaseDoneInfo)
-
-	RegisterStart func(PhaseStartInfo)
-	RegisterDone  func(PhaseDoneInfo)
-
-	HeartbeatRunningStart func(PhaseStartInfo)
-	HeartbeatRunningDone  func(PhaseDoneInfo)
-
-	// TestStartRecordStart and TestStartRecordDone bracket
-	// results.test_start; with Config.BackgroundTestStart, Done is called
-	// from the background goroutine.
-	TestStartRecordStart func(PhaseStartInfo)
-	TestStartRecordDone  func(PhaseDoneInfo)
-
-	ScaleWarmupStart func(PhaseStartInfo)
-	ScaleWarmupDone  func(PhaseDoneInfo)
-
-	WaitStart func(PhaseStartInfo)
-	WaitDone  func(PhaseDoneInfo)
 	// StartSignal is called once the start signal is known, before the
-	// Runner sleeps until its instant.
+	// Runner sleeps until its instant, from the Runner's goroutine.
 	StartSignal func(StartSignalInfo)
-
-	FirstQueryStart func(PhaseStartInfo)
-	FirstQueryDone  func(PhaseDoneInfo)
-
-	WarmupStart  func(PhaseStartInfo)
-	WarmupDone   func(PhaseDoneInfo)
-	MeasureStart func(PhaseStartInfo)
-	MeasureDone  func(PhaseDoneInfo)
-
-	TeardownStart func(PhaseStartInfo)
-	TeardownDone  func(PhaseDoneInfo)
-
 	// Interval is called with each interval's statistics once they are
 	// collected, a quarter interval after its end (the last ones after the
 	// workers stopped), from the Runner's goroutine. See Progress for a
@@ -63,14 +52,14 @@ type Hooks struct {
 	Interval func(Interval)
 }
 
-// PhaseStartInfo is passed to a phase's Start hook.
+// PhaseStartInfo is passed to PhaseStart.
 type PhaseStartInfo struct {
-	Phase  timing.Phase
+	Phase  timing.Phase  // timing.Lookup gives its kind
 	Worker int           // timing.Process for the process's own phases
 	At     time.Duration // offset on the run's timeline
 }
 
-// PhaseDoneInfo is passed to a phase's Done hook.
+// PhaseDoneInfo is passed to PhaseDone.
 type PhaseDoneInfo struct {
 	Phase      timing.Phase
 	Worker     int
@@ -94,36 +83,20 @@ type StartSignalInfo struct {
 	Offset, Received time.Duration
 }
 
-// ComposeHooks returns Hooks that call each of hs in turn for every event.
+// ComposeHooks returns Hooks that call each of hs in turn, in the order
+// given, for every event: a live progress line (Progress) beside a
+// program's own hooks, say. A field that is nil in every one of hs stays
+// nil, so composing costs nothing for the events nobody watches.
 func ComposeHooks(hs ...Hooks) Hooks {
 	var c Hooks
 	for _, h := range hs {
 		c = Hooks{
-			PoolInitStart:         chain(c.PoolInitStart, h.PoolInitStart),
-			PoolInitDone:          chain(c.PoolInitDone, h.PoolInitDone),
-			ConnOpened:            chain(c.ConnOpened, h.ConnOpened),
-			ProfileStart:          chain(c.ProfileStart, h.ProfileStart),
-			ProfileDone:           chain(c.ProfileDone, h.ProfileDone),
-			RegisterStart:         chain(c.RegisterStart, h.RegisterStart),
-			RegisterDone:          chain(c.RegisterDone, h.RegisterDone),
-			HeartbeatRunningStart: chain(c.HeartbeatRunningStart, h.HeartbeatRunningStart),
-			HeartbeatRunningDone:  chain(c.HeartbeatRunningDone, h.HeartbeatRunningDone),
-			TestStartRecordStart:  chain(c.TestStartRecordStart, h.TestStartRecordStart),
-			TestStartRecordDone:   chain(c.TestStartRecordDone, h.TestStartRecordDone),
-			ScaleWarmupStart:      chain(c.ScaleWarmupStart, h.ScaleWarmupStart),
-			ScaleWarmupDone:       chain(c.ScaleWarmupDone, h.ScaleWarmupDone),
-			WaitStart:             chain(c.WaitStart, h.WaitStart),
-			WaitDone:              chain(c.WaitDone, h.WaitDone),
-			StartSignal:           chain(c.StartSignal, h.StartSignal),
-			FirstQueryStart:       chain(c.FirstQueryStart, h.FirstQueryStart),
-			FirstQueryDone:        chain(c.FirstQueryDone, h.FirstQueryDone),
-			WarmupStart:           chain(c.WarmupStart, h.WarmupStart),
-			WarmupDone:            chain(c.WarmupDone, h.WarmupDone),
-			MeasureStart:          chain(c.MeasureStart, h.MeasureStart),
-			MeasureDone:           chain(c.MeasureDone, h.MeasureDone),
-			TeardownStart:         chain(c.TeardownStart, h.TeardownStart),
-			TeardownDone:          chain(c.TeardownDone, h.TeardownDone),
-			Interval:              chain(c.Interval, h.Interval),
+			PhaseStart:  chain(c.PhaseStart, h.PhaseStart),
+			PhaseDone:   chain(c.PhaseDone, h.PhaseDone),
+			Mark:        chain(c.Mark, h.Mark),
+			ConnOpened:  chain(c.ConnOpened, h.ConnOpened),
+			StartSignal: chain(c.StartSignal, h.StartSignal),
+			Interval:    chain(c.Interval, h.Interval),
 		}
 	}
 	return c
@@ -139,40 +112,16 @@ func chain[T any](a, b func(T)) func(T) {
 	return func(v T) { a(v); b(v) }
 }
 
-// phaseHooks is one phase's pair of hooks.
-type phaseHooks struct {
-	start func(PhaseStartInfo)
-	done  func(PhaseDoneInfo)
-}
-
-// hookTable is Hooks flattened once by New into a lookup by phase, so that
-// the Runner calls a phase's hooks through one code path.
-type hookTable map[timing.Phase]phaseHooks
-
-func (h Hooks) table() hookTable {
-	return hookTable{
-		timing.PoolInit:         {h.PoolInitStart, h.PoolInitDone},
-		timing.SetupProfile:     {h.ProfileStart, h.ProfileDone},
-		timing.CoordRegister:    {h.RegisterStart, h.RegisterDone},
-		timing.HeartbeatRunning: {h.HeartbeatRunningStart, h.HeartbeatRunningDone},
-		timing.ResultsTestStart: {h.TestStartRecordStart, h.TestStartRecordDone},
-		timing.ScaleWarmup:      {h.ScaleWarmupStart, h.ScaleWarmupDone},
-		timing.CoordWait:        {h.WaitStart, h.WaitDone},
-		timing.QueryFirst:       {h.FirstQueryStart, h.FirstQueryDone},
-		timing.Warmup:           {h.WarmupStart, h.WarmupDone},
-		timing.Measure:          {h.MeasureStart, h.MeasureDone},
-		timing.Teardown:         {h.TeardownStart, h.TeardownDone},
+// start calls PhaseStart for phase.
+func (h *Hooks) start(phase timing.Phase, worker int, at time.Duration) {
+	if h.PhaseStart != nil {
+		h.PhaseStart(PhaseStartInfo{Phase: phase, Worker: worker, At: at})
 	}
 }
 
-func (t hookTable) start(phase timing.Phase, worker int, at time.Duration) {
-	if f := t[phase].start; f != nil {
-		f(PhaseStartInfo{Phase: phase, Worker: worker, At: at})
-	}
-}
-
-func (t hookTable) done(phase timing.Phase, worker int, start, end time.Duration, err error) {
-	if f := t[phase].done; f != nil {
-		f(PhaseDoneInfo{Phase: phase, Worker: worker, Start: start, End: end, Err: err})
+// done calls PhaseDone for phase.
+func (h *Hooks) done(phase timing.Phase, worker int, start, end time.Duration, err error) {
+	if h.PhaseDone != nil {
+		h.PhaseDone(PhaseDoneInfo{Phase: phase, Worker: worker, Start: start, End: end, Err: err})
 	}
 }

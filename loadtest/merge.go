@@ -53,20 +53,14 @@ type StartReport struct {
 	// Skew is how far apart the first queries of all workers (every
 	// goroutine of every process) started: latest minus earliest.
 	Skew time.Duration `json:"skew_ns"`
-	// SignalToFirstQuery spreads the gap from T to each worker's first query.
-	SignalToFirstQuery GapSpread `json:"signal_to_first_query_ns"`
+	// SignalToFirstQuery spreads the gap from T to each worker's first
+	// query: {"min","p50","max"} in JSON.
+	SignalToFirstQuery timing.Spread `json:"signal_to_first_query_ns"`
 	// Workers counts the workers with a first query.
 	Workers int `json:"workers"`
 	// Longest is the longest process-level span on the path to the first
 	// query (see timing.Summary.Longest).
 	Longest *timing.Mark `json:"longest,omitempty"`
-}
-
-// GapSpread is the minimum, median and maximum of a set of gaps.
-type GapSpread struct {
-	Min time.Duration `json:"min"`
-	P50 time.Duration `json:"p50"`
-	Max time.Duration `json:"max"`
 }
 
 // Merge merges the results of several processes of one run; see MergeWith.
@@ -112,7 +106,7 @@ func MergeWith(orchestrator timing.Timeline, results ...*Result) (*Result, error
 		timelines = append(timelines, tl)
 		out.Config.Workers += r.Config.Workers
 		out.Config.Conns += r.Config.Conns
-		out.Config.Reference = out.Config.Reference || r.Config.Reference
+		out.Config.WritesAfterSignal = out.Config.WritesAfterSignal || r.Config.WritesAfterSignal
 		out.Phases.Warmup = mergeStats(out.Phases.Warmup, r.Phases.Warmup)
 		out.Phases.Measure = mergeStats(out.Phases.Measure, r.Phases.Measure)
 		out.Operations = mergeOps(out.Operations, r.Operations)
@@ -145,16 +139,13 @@ func MergeWith(orchestrator timing.Timeline, results ...*Result) (*Result, error
 }
 
 // startReport reads the start from the merged timeline tl, and fills in
-// each worker's Saw and FirstQuery.
+// each worker's Saw and FirstQuery. The statistics of the start are
+// timing.Summarize's, from the start instant chosen here.
 func startReport(tl timing.Timeline, orchestrator string, workers []WorkerTimeline) *StartReport {
 	var at *timing.Mark
 	var published *time.Duration
 	saw := map[string]time.Duration{}
-	type key struct {
-		node string
-		id   int
-	}
-	firstByWorker := map[key]time.Duration{}
+	firstByNode := map[string]time.Duration{}
 	for i, m := range tl.Marks {
 		switch m.Phase {
 		case timing.CoordStart:
@@ -172,18 +163,9 @@ func startReport(tl timing.Timeline, orchestrator string, workers []WorkerTimeli
 		case PhaseSeen:
 			saw[m.Node] = m.Start
 		case timing.QueryFirst:
-			k := key{m.Node, m.Worker}
-			if v, ok := firstByWorker[k]; !ok || m.Start < v {
-				firstByWorker[k] = m.Start
+			if f, ok := firstByNode[m.Node]; !ok || m.Start < f {
+				firstByNode[m.Node] = m.Start
 			}
-		}
-	}
-	firstByNode := map[string]time.Duration{}
-	var starts []time.Duration
-	for k, v := range firstByWorker {
-		starts = append(starts, v)
-		if f, ok := firstByNode[k.node]; !ok || v < f {
-			firstByNode[k.node] = v
 		}
 	}
 	for i := range workers {
@@ -197,22 +179,11 @@ func startReport(tl timing.Timeline, orchestrator string, workers []WorkerTimeli
 	if at == nil {
 		return nil
 	}
-	rep := &StartReport{Published: published, At: at.Start, Workers: len(starts)}
-	if s := timing.Summarize(tl); s.Longest != nil {
-		rep.Longest = s.Longest
+	s := timing.SummarizeFrom(tl, *at)
+	return &StartReport{
+		Published: published, At: at.Start,
+		Skew: s.Skew, SignalToFirstQuery: s.FirstQuery, Workers: s.Workers, Longest: s.Longest,
 	}
-	if len(starts) == 0 {
-		return rep
-	}
-	slices.Sort(starts)
-	n := len(starts)
-	rep.Skew = starts[n-1] - starts[0]
-	median := starts[n/2]
-	if n%2 == 0 {
-		median = starts[n/2-1] + (starts[n/2]-starts[n/2-1])/2
-	}
-	rep.SignalToFirstQuery = GapSpread{Min: starts[0] - at.Start, P50: median - at.Start, Max: starts[n-1] - at.Start}
-	return rep
 }
 
 // mergeOps merges per-operation statistics by name.

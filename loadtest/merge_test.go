@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/startline/startline/pool"
 	"github.com/startline/startline/timing"
 )
 
@@ -16,10 +17,10 @@ import (
 func statsOf(window time.Duration, errs int, lat ...time.Duration) Stats {
 	var t tally
 	for _, d := range lat {
-		t.record(d, nil)
+		t.record(d, nil, 0)
 	}
 	for range errs {
-		t.record(time.Millisecond, errors.New("boom"))
+		t.record(time.Millisecond, errors.New("boom"), pool.KindOther)
 	}
 	return t.stats(window)
 }
@@ -128,7 +129,7 @@ func TestMergeStartReport(t *testing.T) {
 	assert.Equal(t, 5*time.Millisecond, *st.Published)
 	assert.Equal(t, 20*time.Millisecond, st.At)
 	assert.Equal(t, 4, st.Workers)
-	assert.Equal(t, GapSpread{Min: 100 * time.Microsecond, P50: 400 * time.Microsecond, Max: 1200 * time.Microsecond}, st.SignalToFirstQuery)
+	assert.Equal(t, timing.Spread{Min: 100 * time.Microsecond, Median: 400 * time.Microsecond, Max: 1200 * time.Microsecond, N: 4}, st.SignalToFirstQuery)
 	assert.Equal(t, 1100*time.Microsecond, st.Skew)
 	require.NotNil(t, st.Longest)
 	assert.Equal(t, timing.CoordWait, st.Longest.Phase)

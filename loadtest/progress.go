@@ -25,8 +25,12 @@ func Progress(w io.Writer) Hooks {
 		p.tty = term.IsTerminal(int(f.Fd()))
 	}
 	return Hooks{
-		Interval:     p.interval,
-		TeardownDone: func(PhaseDoneInfo) { p.end() },
+		Interval: p.interval,
+		PhaseDone: func(i PhaseDoneInfo) {
+			if i.Phase == timing.Teardown {
+				p.end()
+			}
+		},
 	}
 }
 

@@ -70,8 +70,8 @@ type RunConfig struct {
 	Interval    time.Duration `json:"interval_ns"`
 	Operations  []OpConfig    `json:"operations"`
 	Seed        uint64        `json:"seed"`
-	// Reference is true for a run in the reference harness's order.
-	Reference bool `json:"reference_order,omitempty"`
+	// WritesAfterSignal is Config.WritesAfterSignal.
+	WritesAfterSignal bool `json:"reference_order,omitempty"`
 }
 
 // OpConfig is one operation as configured.
@@ -92,7 +92,7 @@ func (ru *run) runConfig() RunConfig {
 	c := RunConfig{
 		Workers: ru.cfg.Workers, Conns: ru.cfg.Conns,
 		Warmup: ru.cfg.Warmup, Duration: ru.cfg.Duration,
-		Seed: ru.cfg.Seed, Reference: ru.cfg.ReferenceOrder,
+		Seed: ru.cfg.Seed, WritesAfterSignal: ru.cfg.WritesAfterSignal,
 		Arrival: ru.cfg.Arrival.String(), Rate: ru.cfg.Rate, MaxInFlight: ru.cfg.MaxInFlight,
 		Stages: ru.cfg.Stages, Steady: ru.cfg.Steady, Interval: ru.cfg.Interval,
 	}
@@ -199,6 +199,10 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		Node: r.Node, Anchor: r.StartedAt,
 		ClockOffset: w.ClockOffset, ClockError: w.ClockError,
 		Marks: w.Marks,
+	}
+	if r.Start != nil {
+		// The spread's count, which its JSON leaves out, is the workers'.
+		r.Start.SignalToFirstQuery.N = r.Start.Workers
 	}
 	return nil
 }

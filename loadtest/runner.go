@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/startline/startline/coordinate"
+	"github.com/startline/startline/internal/backoff"
 	"github.com/startline/startline/pool"
 	"github.com/startline/startline/profile"
 	"github.com/startline/startline/timing"
@@ -24,11 +25,11 @@ import (
 // and produces its own Result.
 type Runner struct {
 	cfg        Config
-	hooks      hookTable
 	thresholds []Threshold
 	// The pool's optional capabilities, discovered once.
 	preparer  pool.Preparer
 	describer pool.Describer
+	cls       classifier // with the pool's pool.Classifier, if it is one
 	mu        sync.Mutex // held for the whole of a run
 }
 
@@ -46,9 +47,10 @@ func New(cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runner{cfg: cfg, hooks: cfg.Hooks.table(), thresholds: ths}
+	r := &Runner{cfg: cfg, thresholds: ths}
 	r.preparer, _ = cfg.Pool.(pool.Preparer)
 	r.describer, _ = cfg.Pool.(pool.Describer)
+	r.cls.pool, _ = cfg.Pool.(pool.Classifier)
 	return r, nil
 }
 
@@ -72,9 +74,15 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 	}
 	ru := &run{
 		cfg:      cfg,
-		hooks:    r.hooks,
+		hooks:    cfg.Hooks,
+		cls:      r.cls,
 		preparer: r.preparer,
 		rec:      timing.NewRecorder(cfg.Node, 32+cfg.Conns+2*cfg.maxWorkers()+2*len(cfg.Stages)),
+	}
+	if cfg.Hooks.Mark != nil {
+		// Every mark, the Runner's and those others record on its
+		// timeline (the coordinator member's), reaches the hook this way.
+		ru.rec.Observe(cfg.Hooks.Mark)
 	}
 	err := ru.execute(ctx)
 	res := ru.result()
@@ -104,7 +112,8 @@ type Marker interface {
 // run is the state of one Run.
 type run struct {
 	cfg      Config
-	hooks    hookTable
+	hooks    Hooks
+	cls      classifier
 	preparer pool.Preparer
 	rec      *timing.Recorder
 	profile  *profile.Profile
@@ -191,7 +200,7 @@ func (ru *run) execute(ctx context.Context) (err error) {
 	if err := ru.phase(timing.ScaleWarmup, func() error { return ru.startWorkers(runCtx) }); err != nil {
 		return err
 	}
-	if !cfg.ReferenceOrder {
+	if !cfg.WritesAfterSignal {
 		if err := ru.beforeFirstQuery(ctx); err != nil {
 			return err
 		}
@@ -199,7 +208,7 @@ func (ru *run) execute(ctx context.Context) (err error) {
 	if err := ru.awaitSignal(ctx); err != nil {
 		return err
 	}
-	if cfg.ReferenceOrder {
+	if cfg.WritesAfterSignal {
 		if err := ru.beforeFirstQuery(ctx); err != nil {
 			return err
 		}
@@ -208,11 +217,11 @@ func (ru *run) execute(ctx context.Context) (err error) {
 }
 
 // beforeFirstQuery reports RUNNING and records the test start: writes that
-// belong before the start signal, except in the reference order.
+// belong before the start signal, except with Config.WritesAfterSignal.
 func (ru *run) beforeFirstQuery(ctx context.Context) error {
 	if ru.member != nil {
 		status := coordinate.StatusReady
-		if ru.cfg.ReferenceOrder {
+		if ru.cfg.WritesAfterSignal {
 			status = coordinate.StatusRunning
 		}
 		if err := ru.phase(timing.HeartbeatRunning, func() error {
@@ -253,7 +262,7 @@ func (ru *run) recordTestStart(ctx context.Context, info RunInfo) error {
 
 // warmPool opens the pool's connections, one pool.conn mark each.
 func (ru *run) warmPool(ctx context.Context) error {
-	onConn := ru.cfg.Hooks.ConnOpened
+	onConn := ru.hooks.ConnOpened
 	return ru.cfg.Pool.Warm(ctx, pool.WarmOptions{
 		Conns:    ru.cfg.Conns,
 		Parallel: ru.cfg.ConnParallel,
@@ -285,7 +294,7 @@ func (ru *run) startWorkers(runCtx context.Context) error {
 	if cfg.OpTimeout > 0 {
 		ops = withTimeout(ops, cfg.OpTimeout)
 	}
-	p := &plan{ops: ops, rec: ru.rec, hooks: ru.hooks, gate: make(chan struct{}),
+	p := &plan{ops: ops, rec: ru.rec, hooks: &ru.hooks, cls: ru.cls, gate: make(chan struct{}),
 		open: cfg.openLoop(), lateAfter: cfg.LateAfter, multi: len(ops) > 1}
 	for _, op := range ops {
 		p.total += op.Weight
@@ -313,9 +322,9 @@ func (ru *run) startWorkers(runCtx context.Context) error {
 	ru.col.target = cfg.initialTarget()
 	if p.open {
 		p.queue = make(chan time.Duration, cfg.MaxInFlight)
-		r := rand.New(rand.NewPCG(cfg.Seed, math.MaxUint64))
+		arr := newArrivals(cfg.Seed, cfg.Arrival == ArrivalPoisson)
 		ru.group.Go(func() error {
-			p.pace(runCtx, int64(cfg.MaxInFlight), cfg.Arrival == ArrivalPoisson, r)
+			p.pace(runCtx, int64(cfg.MaxInFlight), arr)
 			return nil
 		})
 	}
@@ -373,10 +382,10 @@ func (ru *run) awaitSignal(ctx context.Context) error {
 		ru.plan.setTarget(n)
 		ru.col.target = float64(n)
 	}
-	// The workers start from the later of T and now: in the reference
-	// order, writes after the signal delay them.
+	// The workers start from the later of T and now: with
+	// WritesAfterSignal, the writes after the signal delay them.
 	ru.setStart(max(ru.rec.Offset(ru.signal.At), ru.rec.Now()))
-	if ru.cfg.ReferenceOrder {
+	if ru.cfg.WritesAfterSignal {
 		return nil // the gate opens after the writes, in drive
 	}
 	ru.openGate()
@@ -388,7 +397,7 @@ func (ru *run) signalled() {
 	received := ru.rec.Now()
 	at := ru.rec.Offset(ru.signal.At)
 	ru.rec.Instant(timing.CoordStart, timing.Process, at)
-	if f := ru.cfg.Hooks.StartSignal; f != nil {
+	if f := ru.hooks.StartSignal; f != nil {
 		f(StartSignalInfo{At: ru.signal.At, Published: ru.signal.Published, Offset: at, Received: received})
 	}
 }
@@ -420,14 +429,14 @@ func (ru *run) openGate() {
 func (ru *run) drive(ctx, runCtx context.Context, cancel context.CancelFunc) error {
 	p, c := ru.plan, &ru.col
 	if !ru.started {
-		// Reference order: the writes happened after T; start from now.
+		// WritesAfterSignal: the writes happened after T; start from now.
 		ru.setStart(ru.rec.Now())
 		ru.openGate()
 	}
 	if n := ru.signal.Concurrency; n > len(ru.workers) && !p.open {
 		ru.scale(runCtx, float64(n), " (start signal)")
 	}
-	if ru.member != nil && !ru.cfg.ReferenceOrder {
+	if ru.member != nil && !ru.cfg.WritesAfterSignal {
 		// Not on the path to the first query: the workers are already running.
 		if err := ru.member.SetState(ctx, coordinate.State{Status: coordinate.StatusRunning, Phase: string(timing.Warmup)}); err != nil {
 			ru.cfg.Logger.Warn("reporting RUNNING failed", "err", err)
@@ -586,7 +595,7 @@ func (ru *run) scale(runCtx context.Context, target float64, why string) {
 	}
 	if err != nil {
 		ru.cfg.Logger.Warn("ignoring a scale target", "target", target, "err", err)
-		ru.rec.Record(timing.Mark{Phase: PhaseScale, Worker: timing.Process, Start: start, End: start,
+		ru.rec.Record(timing.Mark{Phase: timing.Scale, Worker: timing.Process, Start: start, End: start,
 			Detail: "ignored" + why, Err: err.Error()})
 		return
 	}
@@ -603,26 +612,9 @@ func (ru *run) scale(runCtx context.Context, target float64, why string) {
 		detail = "target=" + strconv.Itoa(n)
 	}
 	ru.col.target = target
-	ru.rec.Record(timing.Mark{Phase: PhaseScale, Worker: timing.Process, Start: start, End: ru.rec.Now(),
+	ru.rec.Record(timing.Mark{Phase: timing.Scale, Worker: timing.Process, Start: start, End: ru.rec.Now(),
 		Detail: detail + why, Err: errString(err)})
 }
-
-// PhaseScale marks a change of the target concurrency during a run.
-const PhaseScale timing.Phase = "scale"
-
-// PhaseFault marks, for one worker, a fault and its recovery: from the
-// start of its first operation that failed after a success (or before any)
-// to the end of its next successful operation, so that the span's length
-// is how long the worker was without a working operation. Its Detail is
-// the first error's kind (see ErrorKind), with " (not recovered)" if the
-// worker stopped first, and Err the first error. Errors of kind "sql"
-// (the statement was rejected; the connection works) and "canceled" (the
-// run ended) open no fault. A worker marks its first 16 faults.
-const PhaseFault timing.Phase = "fault"
-
-// PhaseRetry marks a failed attempt of pool.init or setup.profile that is
-// retried (see Config.SetupAttempts); its Err is the attempt's error.
-const PhaseRetry timing.Phase = "setup.retry"
 
 // withTimeout returns ops with each Run bounded by d. Only a run with
 // Config.OpTimeout pays for the context each operation then allocates.
@@ -641,44 +633,33 @@ func withTimeout(ops []Operation, d time.Duration) []Operation {
 }
 
 // retry runs fn, the work of the setup phase ph, again while it fails
-// with an error worth retrying (the connection was lost or refused, or
-// timed out: see Classify), at most Config.SetupAttempts times in all,
-// waiting Config.SetupBackoff and then twice as long each time. Statement
-// errors (a missing table, bad credentials) are not retried: they would
-// fail again. Each failed attempt that is retried is a PhaseRetry mark.
+// with an error worth retrying (the pool says so, or the connection was
+// lost or refused, or timed out: see classifier), at most
+// Config.SetupAttempts times in all, pausing Config.SetupBackoff and then
+// twice as long each time. Statement errors (a missing table, bad
+// credentials) are not retried: they would fail again. Each failed attempt
+// that is retried is a setup.retry mark.
 func (ru *run) retry(ctx context.Context, ph timing.Phase, fn func() error) error {
-	wait := ru.cfg.SetupBackoff
+	pause := backoff.Backoff{Initial: ru.cfg.SetupBackoff}
 	for attempt := 1; ; attempt++ {
 		start := ru.rec.Now()
 		err := fn()
 		if err == nil {
 			return nil
 		}
-		if attempt >= ru.cfg.SetupAttempts || ctx.Err() != nil || !retryable(err) {
+		if _, retryable := ru.cls.classify(err); attempt >= ru.cfg.SetupAttempts || ctx.Err() != nil || !retryable {
 			if attempt > 1 {
 				err = fmt.Errorf("%d attempts failed, the last: %w", attempt, err)
 			}
 			return err
 		}
-		ru.rec.Record(timing.Mark{Phase: PhaseRetry, Worker: timing.Process, Start: start, End: ru.rec.Now(),
+		ru.rec.Record(timing.Mark{Phase: timing.SetupRetry, Worker: timing.Process, Start: start, End: ru.rec.Now(),
 			Detail: string(ph) + " attempt=" + strconv.Itoa(attempt), Err: err.Error()})
 		ru.cfg.Logger.Warn("retrying a setup phase", "phase", string(ph), "attempt", attempt, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if pause.Sleep(ctx) != nil {
 			return err
 		}
-		wait *= 2
 	}
-}
-
-// retryable reports whether a setup phase that failed with err may be
-// tried again.
-func retryable(err error) bool {
-	k := Classify(err)
-	return k == KindConnection || k == KindTimeout
 }
 
 func errString(err error) string {

@@ -104,28 +104,37 @@ func (l *phaseLog) add(s string) {
 }
 
 func (l *phaseLog) hooks() loadtest.Hooks {
-	start := func(i loadtest.PhaseStartInfo) {
-		if i.Worker == timing.Process {
-			l.add(string(i.Phase) + " start")
-		}
-	}
-	done := func(i loadtest.PhaseDoneInfo) {
-		if i.Worker == timing.Process {
-			l.add(string(i.Phase) + " done")
-		}
-	}
 	return loadtest.Hooks{
-		PoolInitStart: start, PoolInitDone: done,
-		ProfileStart: start, ProfileDone: done,
-		RegisterStart: start, RegisterDone: done,
-		HeartbeatRunningStart: start, HeartbeatRunningDone: done,
-		TestStartRecordStart: start, TestStartRecordDone: done,
-		ScaleWarmupStart: start, ScaleWarmupDone: done,
-		WaitStart: start, WaitDone: done,
+		PhaseStart: func(i loadtest.PhaseStartInfo) {
+			if i.Worker == timing.Process {
+				l.add(string(i.Phase) + " start")
+			}
+		},
+		PhaseDone: func(i loadtest.PhaseDoneInfo) {
+			if i.Worker == timing.Process {
+				l.add(string(i.Phase) + " done")
+			}
+		},
 		StartSignal: func(loadtest.StartSignalInfo) { l.add("coord.start") },
-		WarmupStart: start, WarmupDone: done,
-		MeasureStart: start, MeasureDone: done,
-		TeardownStart: start, TeardownDone: done,
+	}
+}
+
+// onStart returns a PhaseStart hook that calls f when phase starts (for
+// query.first, in each worker).
+func onStart(phase timing.Phase, f func()) func(loadtest.PhaseStartInfo) {
+	return func(i loadtest.PhaseStartInfo) {
+		if i.Phase == phase {
+			f()
+		}
+	}
+}
+
+// onDone returns a PhaseDone hook that calls f when phase ends.
+func onDone(phase timing.Phase, f func()) func(loadtest.PhaseDoneInfo) {
+	return func(i loadtest.PhaseDoneInfo) {
+		if i.Phase == phase {
+			f()
+		}
 	}
 }
 
@@ -351,7 +360,7 @@ func TestCancelKeepsWhatWasMeasured(t *testing.T) {
 		return sleep(ctx, time.Millisecond)
 	}}}
 	ctx, cancel := context.WithCancel(context.Background())
-	cfg.Hooks.MeasureStart = func(loadtest.PhaseStartInfo) { time.AfterFunc(100*time.Millisecond, cancel) }
+	cfg.Hooks.PhaseStart = onStart(timing.Measure, func() { time.AfterFunc(100*time.Millisecond, cancel) })
 	r, err := loadtest.New(cfg)
 	require.NoError(t, err)
 	res, err := r.Run(ctx)
@@ -380,7 +389,7 @@ func TestBackgroundTestStartDoesNotDelayTheFirstQuery(t *testing.T) {
 	cfg := baseConfig(&memPool{})
 	cfg.Sinks = []loadtest.Sink{sink}
 	cfg.BackgroundTestStart = true
-	cfg.Hooks.FirstQueryDone = func(loadtest.PhaseDoneInfo) { once.Do(func() { close(firstDone) }) }
+	cfg.Hooks.PhaseDone = onDone(timing.QueryFirst, func() { once.Do(func() { close(firstDone) }) })
 	r, err := loadtest.New(cfg)
 	require.NoError(t, err)
 	res, err := r.Run(context.Background())
@@ -407,11 +416,11 @@ func TestControlEvents(t *testing.T) {
 		cfg := baseConfig(&memPool{})
 		cfg.Coordinator = local
 		cfg.Duration = time.Hour
-		cfg.Hooks.MeasureStart = func(loadtest.PhaseStartInfo) {
+		cfg.Hooks.PhaseStart = onStart(timing.Measure, func() {
 			go func() {
 				_, _ = local.Send(context.Background(), coordinate.Event{Kind: coordinate.EventStop, Reason: "enough"})
 			}()
-		}
+		})
 		r, err := loadtest.New(cfg)
 		require.NoError(t, err)
 		go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0) }()
@@ -433,11 +442,11 @@ func TestControlEvents(t *testing.T) {
 			active.Store(w.ID(), true)
 			return sleep(ctx, time.Millisecond)
 		}}}
-		cfg.Hooks.MeasureStart = func(loadtest.PhaseStartInfo) {
+		cfg.Hooks.PhaseStart = onStart(timing.Measure, func() {
 			go func() {
 				_, _ = local.Send(context.Background(), coordinate.Event{Kind: coordinate.EventScale, Concurrency: 5})
 			}()
-		}
+		})
 		r, err := loadtest.New(cfg)
 		require.NoError(t, err)
 		go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0) }()
@@ -449,7 +458,7 @@ func TestControlEvents(t *testing.T) {
 		}
 		var scaled []timing.Mark
 		for _, m := range res.Timeline.Marks {
-			if m.Phase == loadtest.PhaseScale {
+			if m.Phase == timing.Scale {
 				scaled = append(scaled, m)
 			}
 		}
@@ -542,17 +551,17 @@ func TestScaleTargetsAreBounded(t *testing.T) {
 	cfg.MaxWorkers = 3
 	cfg.Warmup = 0
 	cfg.Duration = 300 * time.Millisecond
-	cfg.Hooks.MeasureStart = func(loadtest.PhaseStartInfo) {
+	cfg.Hooks.PhaseStart = onStart(timing.Measure, func() {
 		go func() {
 			_, _ = local.Send(context.Background(), coordinate.Event{Kind: coordinate.EventScale, Concurrency: 1 << 40})
 		}()
-	}
+	})
 	r, err := loadtest.New(cfg)
 	require.NoError(t, err)
 	go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0) }()
 	res, err := r.Run(context.Background())
 	require.NoError(t, err)
-	scaled := res.Timeline.Find(loadtest.PhaseScale)
+	scaled := res.Timeline.Find(timing.Scale)
 	require.Len(t, scaled, 1)
 	assert.Equal(t, "ignored", scaled[0].Detail)
 	assert.Contains(t, scaled[0].Err, "MaxWorkers")

@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,29 +16,76 @@ import (
 	"github.com/startline/startline/timing"
 )
 
-// Sink records runs: the test start, then the result. A Runner calls a
-// sink's methods from one goroutine at a time, but with
-// Config.BackgroundTestStart TestStart may still be running while the
-// workers run (never while Write is).
+// Sink records runs: the test start, then the result. This is the
+// contract every sink keeps and every Runner honours; package
+// loadtest/sinktest checks a sink against it.
+//
+// Calls. For each run, a Runner calls TestStart at most once and then
+// Write exactly once. TestStart comes before the start signal (or with
+// Config.WritesAfterSignal after it), once setup succeeded: a run that
+// fails earlier (in pool.init, say) gets Write without TestStart. Write is
+// called for every run that New accepted, even when the run failed or was
+// cancelled, with what was measured up to then (Result.Error and
+// Result.Stopped say what happened), and with a context that is not
+// cancelled with the run's: it has a deadline of its own (30 s), so that
+// what was measured is not lost to the cancellation that ended the run.
+// If TestStart fails, the run fails at results.test_start (or, with
+// Config.BackgroundTestStart, Run returns its error at the end); Write is
+// still called.
+//
+// Concurrency. A Runner calls its sinks from one goroutine at a time, with
+// one exception: with Config.BackgroundTestStart, TestStart runs in a
+// goroutine of its own, concurrently with the run's workers, and the
+// Runner waits for it to return before it calls Write, so that TestStart
+// never overlaps Write. A sink given to several Runners that run at once
+// (the processes of a run in one program) is called concurrently by them,
+// and must say whether it allows that; TextSink, JSONSink and sqlsink do.
+//
+// Rewrites. A run is named by its RunID and Node. Writing the same run and
+// node again (a second TestStart, a retried Write, a spilled result
+// loaded later) must not lose or double anything: a sink that stores
+// results replaces what it holds of that run and node, and a sink that
+// writes a document per result to a stream writes an equal document.
+// Results of other nodes of the same run, and of other runs, are kept
+// apart.
+//
+// Ownership. Write must not modify res; it may keep it, and the Runner
+// does not modify it after Write either. An error from Write is joined
+// into Run's error, with the result still returned; a sink that can save
+// the result elsewhere when its store fails (sqlsink spills to a file)
+// should, and say so in its error.
+//
+// Adding a sink: see package loadtest/sinktest for the files to write.
 type Sink interface {
 	// TestStart records that a run is about to start.
 	TestStart(ctx context.Context, info RunInfo) error
-	// Write records a run's result. It is called even when the run failed
-	// or was cancelled, with what was measured, and with a context that
-	// is not cancelled with the run's.
+	// Write records a run's result.
 	Write(ctx context.Context, res *Result) error
 }
 
-// TextSink writes the human-readable report of each result to W.
+// TextSink writes the human-readable report of each result to W, in one
+// Write call per result, so that it may be shared by Runners that run at
+// once when W may be written from many goroutines (as an *os.File may).
+// Every result adds a report: the sink keeps nothing itself.
 type TextSink struct{ W io.Writer }
 
 // TestStart does nothing: the report is written at the end.
 func (TextSink) TestStart(context.Context, RunInfo) error { return nil }
 
 // Write writes res's report.
-func (s TextSink) Write(_ context.Context, res *Result) error { return res.WriteText(s.W) }
+func (s TextSink) Write(_ context.Context, res *Result) error {
+	var b bytes.Buffer
+	if err := res.WriteText(&b); err != nil {
+		return err
+	}
+	_, err := s.W.Write(b.Bytes())
+	return err
+}
 
-// JSONSink writes each result to W as JSON, one document per result.
+// JSONSink writes each result to W as JSON, one document per result and
+// one Write call per document, so that it may be shared by Runners that
+// run at once when W may be written from many goroutines. Every result
+// adds a document: the sink keeps nothing itself.
 type JSONSink struct {
 	W io.Writer
 	// Indent makes the JSON readable by people.
@@ -91,7 +139,7 @@ func (r *Result) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(w, "; skew %s; T -> first query min %s  median %s  max %s (%d workers)\n",
 			timing.FormatDuration(s.Skew), timing.FormatDuration(s.SignalToFirstQuery.Min),
-			timing.FormatDuration(s.SignalToFirstQuery.P50), timing.FormatDuration(s.SignalToFirstQuery.Max), s.Workers)
+			timing.FormatDuration(s.SignalToFirstQuery.Median), timing.FormatDuration(s.SignalToFirstQuery.Max), s.Workers)
 	}
 	fmt.Fprintln(w)
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/startline/startline/coordinate"
 	"github.com/startline/startline/loadtest"
+	"github.com/startline/startline/timing"
 )
 
 // startLead is how far ahead of now the orchestrator sets the start instant:
@@ -65,17 +66,19 @@ func BenchmarkStart(b *testing.B) {
 					}}},
 					Duration: startRun,
 					Hooks: loadtest.Hooks{
-						WaitStart: func(loadtest.PhaseStartInfo) {
-							go func() {
-								_, err := coord.Start(ctx, time.Now().Add(startLead))
-								started <- err
-							}()
+						PhaseStart: func(pi loadtest.PhaseStartInfo) {
+							switch pi.Phase {
+							case timing.CoordWait:
+								go func() {
+									_, err := coord.Start(ctx, time.Now().Add(startLead))
+									started <- err
+								}()
+							case timing.QueryFirst:
+								firsts[pi.Worker] = pi.At // each worker writes its own slot
+								n.Add(1)
+							}
 						},
 						StartSignal: func(si loadtest.StartSignalInfo) { at.Store(int64(si.Offset)) },
-						FirstQueryStart: func(pi loadtest.PhaseStartInfo) {
-							firsts[pi.Worker] = pi.At // each worker writes its own slot
-							n.Add(1)
-						},
 					},
 				})
 				if err != nil {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/startline/startline/pool"
 )
 
 // Latencies are recorded in nanoseconds from 0 to maxLatency, to 3
@@ -174,8 +176,8 @@ type tally struct {
 	lat      latencies // successful operations
 	errs     int64
 	max      time.Duration // exact, even beyond maxLatency
-	kinds    [numKinds]int64
-	firstErr [numKinds]string // one message per kind, for the report
+	kinds    [pool.NumKinds]int64
+	firstErr [pool.NumKinds]string // one message per kind, for the report
 
 	// Arrival-rate runs only: the delay from each operation's scheduled
 	// start to its actual start, the operations late by more than
@@ -226,11 +228,13 @@ func (t *tally) reset() {
 		t.queue.reset()
 	}
 	t.errs, t.max, t.late, t.dropped = 0, 0, 0, 0
-	t.kinds = [numKinds]int64{}
-	t.firstErr = [numKinds]string{}
+	t.kinds = [pool.NumKinds]int64{}
+	t.firstErr = [pool.NumKinds]string{}
 }
 
-func (t *tally) record(d time.Duration, err error) {
+// record records an operation that took d and failed with err (nil for a
+// success), of kind if it failed.
+func (t *tally) record(d time.Duration, err error, kind pool.ErrorKind) {
 	// The usual case first: a store into the batch. (Worker.loop has a
 	// copy of this.)
 	if err == nil && d <= t.max && t.lat.n < batchLen {
@@ -238,14 +242,14 @@ func (t *tally) record(d time.Duration, err error) {
 		t.lat.n++
 		return
 	}
-	t.recordSlow(d, err)
+	t.recordSlow(d, err, kind)
 }
 
 // recordSlow records a failure, a new maximum or a success into a full
 // batch.
-func (t *tally) recordSlow(d time.Duration, err error) {
+func (t *tally) recordSlow(d time.Duration, err error, kind pool.ErrorKind) {
 	if err != nil {
-		t.recordErr(err)
+		t.recordErr(kind, err)
 		return
 	}
 	if d > t.max {
@@ -255,9 +259,8 @@ func (t *tally) recordSlow(d time.Duration, err error) {
 }
 
 // recordErr counts a failed operation: out of the hot path.
-func (t *tally) recordErr(err error) {
+func (t *tally) recordErr(k pool.ErrorKind, err error) {
 	t.errs++
-	k := Classify(err)
 	if t.kinds[k]++; t.firstErr[k] == "" {
 		t.firstErr[k] = err.Error()
 	}
@@ -312,8 +315,8 @@ func (t *tally) stats(d time.Duration) Stats {
 		if s.ErrorsByKind == nil {
 			s.ErrorsByKind, s.ErrorSamples = map[string]int64{}, map[string]string{}
 		}
-		s.ErrorsByKind[ErrorKind(k).String()] = n
-		s.ErrorSamples[ErrorKind(k).String()] = t.firstErr[k]
+		s.ErrorsByKind[pool.ErrorKind(k).String()] = n
+		s.ErrorSamples[pool.ErrorKind(k).String()] = t.firstErr[k]
 	}
 	if d > 0 {
 		s.Throughput = float64(ops-t.errs) / d.Seconds()
@@ -348,7 +351,7 @@ type Stats struct {
 	// Ops counts operations that ended in the window, failed or not; an
 	// operation belongs to the window in which it started.
 	Ops int64 `json:"ops"`
-	// Errors counts the failed ones; ErrorsByKind splits them by ErrorKind
+	// Errors counts the failed ones; ErrorsByKind splits them by pool.ErrorKind
 	// and ErrorSamples keeps the first message of each kind.
 	Errors       int64             `json:"errors"`
 	ErrorsByKind map[string]int64  `json:"errors_by_kind,omitempty"`

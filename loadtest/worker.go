@@ -36,11 +36,11 @@ type Worker struct {
 	gen            int64
 	measureAt, end time.Duration
 
-	// A fault in progress (see PhaseFault): since the first failed
-	// operation after a success, until the next success.
+	// A fault in progress (see Faults in the package doc): since the
+	// first failed operation after a success, until the next success.
 	failing   bool
 	faultAt   time.Duration
-	faultKind ErrorKind
+	faultKind pool.ErrorKind
 	faultErr  string
 	faults    int // fault spans seen; the first maxFaultMarks are marked
 }
@@ -101,7 +101,8 @@ type plan struct {
 	cumWeights []int // cumulative, for the weighted choice
 	total      int
 	rec        *timing.Recorder
-	hooks      hookTable
+	hooks      *Hooks
+	cls        classifier
 	open       bool          // arrival rate
 	lateAfter  time.Duration // arrival rate: later than this is late
 	startAt    time.Duration // the start instant, set before the gate opens
@@ -289,8 +290,7 @@ func (w *Worker) loop(ctx context.Context, p *plan, now time.Duration) time.Dura
 			t.lat.batch[t.lat.n] = int64(d)
 			t.lat.n++
 		} else {
-			t.recordSlow(d, err)
-			w.track(rec, now, n, err)
+			w.settle(p, t, d, now, n, err)
 			if err != nil && ctx.Err() != nil {
 				// The run was cancelled: stop now rather than fail every
 				// operation until the Runner's stop flag arrives.
@@ -322,11 +322,25 @@ func (w *Worker) runOne(ctx context.Context, p *plan, at, start time.Duration) (
 	err := p.ops[op].Run(ctx, w)
 	end := p.rec.Now()
 	t := &w.tl[phase][op]
-	t.record(end-at, err)
-	if err != nil || w.failing {
-		w.track(p.rec, start, end, err)
+	if err == nil && !w.failing {
+		t.record(end-at, nil, 0)
+	} else {
+		w.settle(p, t, end-at, start, end, err)
 	}
 	return end, t, err
+}
+
+// settle records an operation that is off the fast path, because it failed
+// or a fault is open, into t, and follows faults. A failure is classified
+// here, once, for its count and for its fault. The operation took d (its
+// latency), from start to end.
+func (w *Worker) settle(p *plan, t *tally, d, start, end time.Duration, err error) {
+	var k pool.ErrorKind
+	if err != nil {
+		k = p.cls.kind(err)
+	}
+	t.recordSlow(d, err, k)
+	w.track(p.rec, start, end, err, k)
 }
 
 var phaseNames = [2]timing.Phase{timing.Warmup, timing.Measure}
@@ -335,17 +349,17 @@ var phaseNames = [2]timing.Phase{timing.Warmup, timing.Measure}
 // fails on and off cannot fill the timeline.
 const maxFaultMarks = 16
 
-// track follows faults: an operation that failed from start to end opens a
-// fault span (unless one is open, or the error is the statement's own or
-// the run's cancellation), and a success closes the open one. It is called
-// only after a failure or while a fault is open: never on the usual path.
-func (w *Worker) track(rec *timing.Recorder, start, end time.Duration, err error) {
+// track follows faults: an operation that failed from start to end with
+// an error of kind k opens a fault span (unless one is open, or the error
+// is the statement's own or the run's cancellation), and a success closes
+// the open one. It is called only after a failure or while a fault is
+// open: never on the usual path.
+func (w *Worker) track(rec *timing.Recorder, start, end time.Duration, err error, k pool.ErrorKind) {
 	switch {
 	case err == nil:
 		w.endFault(rec, end)
 	case !w.failing:
-		k := Classify(err)
-		if k == KindSQL || k == KindCanceled {
+		if k == pool.KindSQL || k == pool.KindCanceled {
 			return
 		}
 		w.failing, w.faultAt, w.faultKind, w.faultErr = true, start, k, err.Error()
@@ -365,7 +379,7 @@ func (w *Worker) endFault(rec *timing.Recorder, end time.Duration) {
 		end, detail = rec.Now(), detail+" (not recovered)"
 	}
 	if w.faults++; w.faults <= maxFaultMarks {
-		rec.Record(timing.Mark{Phase: PhaseFault, Worker: w.id, Start: w.faultAt, End: end, Detail: detail, Err: w.faultErr})
+		rec.Record(timing.Mark{Phase: timing.Fault, Worker: w.id, Start: w.faultAt, End: end, Detail: detail, Err: w.faultErr})
 	}
 	w.faultErr = ""
 }
@@ -454,26 +468,42 @@ func (w *Worker) stepOpen(ctx context.Context, p *plan, at, start time.Duration)
 	return end, err
 }
 
+// arrivals spaces an arrival-rate run's operations: evenly, or as a
+// Poisson process drawn from the run's own random source, so that a seed
+// gives the same schedule every time.
+type arrivals struct {
+	poisson bool
+	r       *rand.Rand
+}
+
+func newArrivals(seed uint64, poisson bool) arrivals {
+	return arrivals{poisson: poisson, r: rand.New(rand.NewPCG(seed, math.MaxUint64))}
+}
+
+// gap is the time from one scheduled start to the next at rate operations
+// per second: 1/rate, or an exponential draw of that mean.
+func (a arrivals) gap(rate float64) time.Duration {
+	g := 1 / rate
+	if a.poisson {
+		g = a.r.ExpFloat64() / rate
+	}
+	return time.Duration(g * float64(time.Second))
+}
+
 // pace is the arrival-rate schedule: it computes each operation's
 // scheduled start from the current rate and queues it when it is due,
 // dropping (and counting) what exceeds the in-flight bound. Timers cannot
 // wake it for every operation at high rates, so it queues all that are due
 // each time it wakes; their latency still counts from their own scheduled
 // start. It closes the queue when the window ends or the run stops.
-func (p *plan) pace(ctx context.Context, maxInFlight int64, poisson bool, r *rand.Rand) {
+func (p *plan) pace(ctx context.Context, maxInFlight int64, arr arrivals) {
 	defer close(p.queue)
 	select {
 	case <-p.gate:
 	case <-ctx.Done():
 		return
 	}
-	gap := func(rate float64) time.Duration {
-		g := 1 / rate
-		if poisson {
-			g = r.ExpFloat64() / rate
-		}
-		return time.Duration(g * float64(time.Second))
-	}
+	gap := arr.gap
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	next, rate := p.startAt, p.currentRate()

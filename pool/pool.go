@@ -71,7 +71,10 @@ var ErrClosed = errors.New("pool: closed")
 // connections are open and before the start signal, such as resuming a
 // Snowflake warehouse so that the first queries do not pay for its start.
 // A Runner calls Prepare right after pool.init, as a span of its own named
-// PreparePhase.
+// PreparePhase. The phase needs no registration: timing treats a phase its
+// registry does not know as a startup span (see timing.Lookup), so that
+// the waterfall, the reports and the Runner's hooks show it as they show
+// pool.init.
 type Preparer interface {
 	Prepare(ctx context.Context) error
 	PreparePhase() timing.Phase

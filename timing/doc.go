@@ -11,6 +11,22 @@
 // clock read each: recording never allocates while the recorder's capacity
 // holds.
 //
+// # The phase registry
+//
+// Every known [Phase] has one entry in a registry ([Phases], [Lookup]):
+// its name, its order, its [Kind] (a startup span, an instant, a worker's
+// span, a window, a side mark such as a retry, a scale or a fault, or a
+// coordinator's mark) and its display [Class]. The waterfall's order, the
+// choice of the longest span in [Summarize], the HTML report's order and
+// colours and the Runner's hooks all derive from it, so that adding a
+// phase is one entry there. A phase the registry does not know, such as a
+// pool's own preparation phase (warehouse.resume), needs no registration:
+// it is a startup span of [ClassOther], after the known phases.
+//
+// A Recorder shows every mark it records to one observer
+// ([Recorder.Observe]): that is how the hooks of a Runner see the marks
+// others record on its timeline, such as a coordinator's.
+//
 // # Anchors and merging
 //
 // Each process's [Timeline] carries one wall-clock anchor: the wall time of

@@ -5,63 +5,6 @@ import (
 	"time"
 )
 
-// Phase names one step of a run. The names are a contract: reports, JSON
-// results and tests refer to them, so a phase is never renamed.
-type Phase string
-
-// The phases of one run of one worker, in the order they happen.
-const (
-	PoolInit         Phase = "pool.init"          // open and verify the pool's connections
-	PoolConn         Phase = "pool.conn"          // one connection opened during pool.init
-	SetupProfile     Phase = "setup.profile"      // load value pools and id ranges
-	CoordRegister    Phase = "coord.register"     // announce the worker to the coordinator
-	CoordWait        Phase = "coord.wait"         // wait for the start signal
-	CoordStart       Phase = "coord.start"        // instant: the start signal as issued
-	HeartbeatRunning Phase = "heartbeat.running"  // report RUNNING
-	ResultsTestStart Phase = "results.test_start" // record the test start in the sinks
-	ScaleWarmup      Phase = "scale.warmup"       // start the workers' goroutines
-	QueryFirst       Phase = "query.first"        // a worker's first operation
-	Warmup           Phase = "warmup"             // the warmup window
-	Measure          Phase = "measure"            // the measured window
-	Teardown         Phase = "teardown"           // stop workers, flush sinks, release the pool
-)
-
-// Phases recorded beside the run's own steps: by the Runner when something
-// happens on the way (a retry, a scale, a fault), and by coordinators on a
-// node's or the orchestrator's timeline.
-const (
-	SetupRetry       Phase = "setup.retry"       // a failed attempt of a setup phase that is retried
-	Scale            Phase = "scale"             // a change of the target concurrency or rate
-	Fault            Phase = "fault"             // a worker without a working operation, until it recovers
-	CoordReady       Phase = "coord.ready"       // the orchestrator waits for the readiness rule
-	CoordPublish     Phase = "coord.publish"     // the orchestrator publishes the start instant
-	CoordSeen        Phase = "coord.seen"        // instant: a node saw the start signal
-	CoordLost        Phase = "coord.lost"        // instant: a node was declared lost
-	CoordUnreachable Phase = "coord.unreachable" // a node's heartbeats failed, until they recovered
-)
-
-// phases is the canonical order of the known phases; reports list phases in
-// this order and unknown phases after them.
-var phases = [...]Phase{
-	PoolInit, PoolConn, SetupProfile, CoordRegister, CoordWait, CoordStart,
-	HeartbeatRunning, ResultsTestStart, ScaleWarmup, QueryFirst, Warmup,
-	Measure, Teardown,
-}
-
-// Phases returns the known phases in the order they happen in a run.
-func Phases() []Phase { return append([]Phase(nil), phases[:]...) }
-
-// phaseRank orders p for sorting: the known phases by their position in a
-// run, every unknown phase after them.
-func phaseRank(p Phase) int {
-	for i, q := range phases {
-		if q == p {
-			return i
-		}
-	}
-	return len(phases)
-}
-
 // Process is the Worker value of a mark that belongs to the whole process
 // rather than to one worker goroutine.
 const Process = -1
@@ -91,9 +34,10 @@ func (m Mark) Duration() time.Duration { return m.End - m.Start }
 // (set by NewRecorder) is not exceeded, and costs one clock read plus an
 // uncontended lock.
 type Recorder struct {
-	base time.Time // carries the monotonic reading; its wall time is the anchor
-	mu   sync.Mutex
-	tl   Timeline
+	base    time.Time // carries the monotonic reading; its wall time is the anchor
+	mu      sync.Mutex
+	tl      Timeline
+	observe func(Mark) // see Observe; guarded by mu
 }
 
 // NewRecorder starts a recorder whose base is now. capacity is the number of
@@ -122,10 +66,29 @@ func (r *Recorder) Time(off time.Duration) time.Time { return r.base.Add(off) }
 // Anchor is the wall-clock time of the base.
 func (r *Recorder) Anchor() time.Time { return r.tl.Anchor }
 
-// Record adds m as it is.
+// Record adds m as it is, then shows it to the observer, if any (see
+// Observe).
 func (r *Recorder) Record(m Mark) {
 	r.mu.Lock()
 	r.tl.Marks = append(r.tl.Marks, m)
+	f := r.observe
+	r.mu.Unlock()
+	if f != nil {
+		f(m)
+	}
+}
+
+// Observe makes f see every mark recorded from now on, whoever records it
+// (Record, Span and Instant all go through Record): the one path by which
+// a Runner's hooks see the marks that others record on its recorder, such
+// as a coordinator's. f is called after the mark is stored, from the
+// goroutine that recorded it, with no lock held, so calls may be
+// concurrent and f may record on r itself. Observe(nil) stops observing;
+// a later Observe replaces f. Observing costs a recording nothing more
+// than the call to f.
+func (r *Recorder) Observe(f func(Mark)) {
+	r.mu.Lock()
+	r.observe = f
 	r.mu.Unlock()
 }
 

@@ -107,11 +107,87 @@ func TestRecorderConcurrent(t *testing.T) {
 
 func TestPhases(t *testing.T) {
 	ps := timing.Phases()
-	assert.Equal(t, timing.PoolInit, ps[0])
-	assert.Equal(t, timing.Teardown, ps[len(ps)-1])
-	assert.Len(t, ps, 13)
-	ps[0] = "mutated"
-	assert.Equal(t, timing.PoolInit, timing.Phases()[0], "Phases returns a copy")
+	assert.Equal(t, timing.PoolInit, ps[0].Phase)
+	assert.Len(t, ps, 21)
+	seen := map[timing.Phase]bool{}
+	for i, p := range ps {
+		assert.Equal(t, i, p.Order, "%s", p.Phase)
+		assert.False(t, seen[p.Phase], "%s is registered once", p.Phase)
+		seen[p.Phase] = true
+		assert.Equal(t, p, timing.Lookup(p.Phase))
+		assert.NotEmpty(t, p.Class, "%s has a display class", p.Phase)
+		assert.NotEqual(t, "unknown", p.Kind.String(), "%s", p.Phase)
+	}
+	// The run's own steps come first, in run order; the side phases after.
+	var steps []timing.Phase
+	for _, p := range ps[:13] {
+		steps = append(steps, p.Phase)
+	}
+	assert.Equal(t, []timing.Phase{timing.PoolInit, timing.PoolConn, timing.SetupProfile, timing.CoordRegister,
+		timing.CoordWait, timing.CoordStart, timing.HeartbeatRunning, timing.ResultsTestStart, timing.ScaleWarmup,
+		timing.QueryFirst, timing.Warmup, timing.Measure, timing.Teardown}, steps)
+	ps[0].Phase = "mutated"
+	assert.Equal(t, timing.PoolInit, timing.Phases()[0].Phase, "Phases returns a copy")
+
+	kinds := map[timing.Phase]timing.Kind{
+		timing.PoolInit: timing.KindStartup, timing.CoordWait: timing.KindStartup,
+		timing.CoordStart: timing.KindInstant, timing.QueryFirst: timing.KindWorker,
+		timing.Warmup: timing.KindWindow, timing.Teardown: timing.KindWindow,
+		timing.PoolConn: timing.KindMark, timing.SetupRetry: timing.KindMark, timing.Scale: timing.KindMark,
+		timing.Fault: timing.KindMark, timing.CoordUnreachable: timing.KindCoord, timing.CoordSeen: timing.KindCoord,
+	}
+	for p, k := range kinds {
+		assert.Equal(t, k, p.Kind(), "%s", p)
+	}
+}
+
+// A phase the registry does not know, such as a pool's own preparation
+// phase, is a startup span of the class "other", after every known phase.
+func TestLookupUnknownPhase(t *testing.T) {
+	info := timing.Lookup("warehouse.resume")
+	assert.Equal(t, timing.PhaseInfo{Phase: "warehouse.resume", Order: len(timing.Phases()),
+		Kind: timing.KindStartup, Class: timing.ClassOther}, info)
+	assert.Equal(t, "startup", info.Kind.String())
+	assert.Equal(t, "unknown", timing.Kind(200).String())
+}
+
+// Every mark recorded reaches the observer once, from whichever goroutine
+// recorded it, through Record, Span and Instant alike.
+func TestRecorderObserve(t *testing.T) {
+	r := timing.NewRecorder("n", 0)
+	var mu sync.Mutex
+	var seen []timing.Mark
+	r.Observe(func(m timing.Mark) {
+		mu.Lock()
+		seen = append(seen, m)
+		mu.Unlock()
+	})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for range 50 {
+				r.Span(timing.QueryFirst, w, 0, nil)
+				r.Instant(timing.CoordSeen, w, 1)
+				r.Record(timing.Mark{Phase: timing.Fault, Worker: w})
+			}
+		})
+	}
+	wg.Wait()
+	assert.Len(t, seen, 4*150)
+	assert.ElementsMatch(t, r.Timeline().Marks, seen, "the observer sees what was stored")
+
+	r.Observe(nil)
+	r.Instant(timing.CoordStart, timing.Process, 2)
+	assert.Len(t, seen, 4*150, "not observed after Observe(nil)")
+}
+
+func TestRecorderObserveAllocatesNothing(t *testing.T) {
+	r := timing.NewRecorder("n", 1000)
+	n := 0
+	r.Observe(func(timing.Mark) { n++ })
+	allocs := testing.AllocsPerRun(100, func() { r.Span(timing.QueryFirst, 0, 0, nil) })
+	assert.Zero(t, allocs)
+	assert.Equal(t, 101, n)
 }
 
 // The three benchmarks read together: a mark costs about one clock read.

@@ -60,7 +60,7 @@ func corrected(tl Timeline) time.Time { return tl.Anchor.Add(-tl.ClockOffset) }
 func compareMarks(a, b Mark) int {
 	return cmp.Or(
 		cmp.Compare(a.Start, b.Start),
-		cmp.Compare(phaseRank(a.Phase), phaseRank(b.Phase)),
+		cmp.Compare(Lookup(a.Phase).Order, Lookup(b.Phase).Order),
 		cmp.Compare(a.Phase, b.Phase), // unknown phases among themselves
 		cmp.Compare(a.Node, b.Node),
 		cmp.Compare(a.Worker, b.Worker),

@@ -8,9 +8,15 @@ import (
 
 // Spread is the minimum, median and maximum of N durations. The median of an
 // even count is the mean of the two middle values. All are zero when N is 0.
+//
+// Its JSON form is {"min","p50","max"} in integer nanoseconds, as results
+// carry it (start.signal_to_first_query_ns); N is left out, since results
+// state the count beside it.
 type Spread struct {
-	Min, Median, Max time.Duration
-	N                int
+	Min    time.Duration `json:"min"`
+	Median time.Duration `json:"p50"`
+	Max    time.Duration `json:"max"`
+	N      int           `json:"-"`
 }
 
 // String formats s as "min X  median Y  max Z".
@@ -51,8 +57,9 @@ type Summary struct {
 	Skew time.Duration
 	// Longest is the longest process-level span (Worker == Process) that
 	// ends no later than the earliest first query starts, leaving out
-	// pool.conn, warmup, measure and teardown: the longest span on the path
-	// to the first query. With no query.first mark every such span counts,
+	// windows and side marks (KindWindow, KindMark: warmup, measure,
+	// teardown, pool.conn, setup.retry, scale): the longest span on the
+	// path to the first query. With no query.first mark every such span counts,
 	// since a run that never reached its first query still wants its culprit
 	// named. Nil when there is no such span.
 	Longest *Mark
@@ -60,9 +67,17 @@ type Summary struct {
 	PoolConns Spread
 }
 
-// Summarize computes the [Summary] of tl.
-func Summarize(tl Timeline) Summary {
-	var s Summary
+// Summarize computes the [Summary] of tl, with the earliest coord.start
+// mark as the start signal.
+func Summarize(tl Timeline) Summary { return summarize(tl, nil) }
+
+// SummarizeFrom is Summarize with signal as the start signal instead of
+// the earliest coord.start mark: for a merged timeline in which one
+// mark, such as the orchestrator's own, is the instant that was published.
+func SummarizeFrom(tl Timeline, signal Mark) Summary { return summarize(tl, &signal) }
+
+func summarize(tl Timeline, signal *Mark) Summary {
+	s := Summary{Signal: signal}
 	type worker struct {
 		node string
 		id   int
@@ -72,7 +87,7 @@ func Summarize(tl Timeline) Summary {
 	for i, m := range tl.Marks {
 		switch m.Phase {
 		case CoordStart:
-			if s.Signal == nil || m.Start < s.Signal.Start {
+			if signal == nil && (s.Signal == nil || m.Start < s.Signal.Start) {
 				s.Signal = &tl.Marks[i]
 			}
 		case QueryFirst:
@@ -111,8 +126,8 @@ func Summarize(tl Timeline) Summary {
 		if m.Worker != Process || m.Start == m.End {
 			continue
 		}
-		switch m.Phase {
-		case PoolConn, Warmup, Measure, Teardown:
+		switch m.Phase.Kind() {
+		case KindWindow, KindMark:
 			continue
 		}
 		if len(starts) > 0 && m.End > starts[0] {

@@ -1,6 +1,7 @@
 package timing_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -115,6 +116,50 @@ func TestSummarizeLongestTieKeepsFirst(t *testing.T) {
 	require.NotNil(t, s.Longest)
 	assert.Equal(t, timing.PoolInit, s.Longest.Phase)
 	assert.Equal(t, timing.Spread{Min: 0, Median: 0, Max: 0, N: 1}, s.FirstQuery)
+}
+
+// Side marks and coordination marks follow the registry's kinds: a retry
+// or a scale is never the longest span (the phase it happened in is), a
+// coordinator's span before the first query may be.
+func TestSummarizeLongestByKind(t *testing.T) {
+	tl := timing.Timeline{Marks: []timing.Mark{
+		span("", timing.PoolInit, timing.Process, 0, 100),
+		span("", timing.SetupRetry, timing.Process, 0, 150),
+		span("", timing.Scale, timing.Process, 0, 160),
+		span("", timing.QueryFirst, 0, 200, 210),
+	}}
+	s := timing.Summarize(tl)
+	require.NotNil(t, s.Longest)
+	assert.Equal(t, timing.PoolInit, s.Longest.Phase)
+
+	tl.Marks = append(tl.Marks, span("", timing.CoordUnreachable, timing.Process, 10, 190))
+	s = timing.Summarize(tl)
+	require.NotNil(t, s.Longest)
+	assert.Equal(t, timing.CoordUnreachable, s.Longest.Phase)
+}
+
+// SummarizeFrom measures the gaps from the signal it is given, not from
+// the earliest coord.start.
+func TestSummarizeFrom(t *testing.T) {
+	tl := scenario()
+	sig := span("b", timing.CoordStart, timing.Process, 8100, 8100)
+	s := timing.SummarizeFrom(tl, sig)
+	require.NotNil(t, s.Signal)
+	assert.Equal(t, sig, *s.Signal)
+	assert.Equal(t, timing.Spread{Min: 300 * ms, Median: 400 * ms, Max: 900 * ms, N: 3}, s.FirstQuery)
+	assert.Equal(t, timing.Summarize(tl).Skew, s.Skew)
+	assert.Equal(t, timing.Summarize(tl).Longest, s.Longest)
+}
+
+// A Spread's JSON is the results' contract: min, p50 and max in
+// nanoseconds, and no count.
+func TestSpreadJSON(t *testing.T) {
+	b, err := json.Marshal(timing.Spread{Min: 1, Median: 2, Max: 3, N: 4})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"min":1,"p50":2,"max":3}`, string(b))
+	var back timing.Spread
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, timing.Spread{Min: 1, Median: 2, Max: 3}, back)
 }
 
 func TestSummarizeEmpty(t *testing.T) {

@@ -142,7 +142,7 @@ func phaseRows(marks []Mark) []*row {
 		if c := cmp.Compare(byPhase[a].start, byPhase[b].start); c != 0 {
 			return c
 		}
-		return phaseRank(a) - phaseRank(b)
+		return Lookup(a).Order - Lookup(b).Order
 	})
 	rows := make([]*row, len(seen))
 	for i, p := range seen {

@@ -45,15 +45,17 @@ func TestCoordinatorUnreachableMidRun(t *testing.T) {
 		Node: "w", Pool: p, Coordinator: c, Sinks: []loadtest.Sink{c.Sink()},
 		Workers: 2, Duration: 1500 * time.Millisecond, Interval: 100 * time.Millisecond,
 		Workload: loadtest.Workload{Operations: []loadtest.Operation{loadtest.QueryOp("one", 1, "SELECT 1", nil)}},
-		Hooks: loadtest.Hooks{MeasureStart: func(i loadtest.PhaseStartInfo) {
-			wg.Go(func() {
-				time.Sleep(300 * time.Millisecond)
-				proxy.Cut()
-				cutAt = i.At + 300*time.Millisecond
-				time.Sleep(cut)
-				proxy.Restore(t)
-				restoredAt = cutAt + cut
-			})
+		Hooks: loadtest.Hooks{PhaseStart: func(i loadtest.PhaseStartInfo) {
+			if i.Phase == timing.Measure {
+				wg.Go(func() {
+					time.Sleep(300 * time.Millisecond)
+					proxy.Cut()
+					cutAt = i.At + 300*time.Millisecond
+					time.Sleep(cut)
+					proxy.Restore(t)
+					restoredAt = cutAt + cut
+				})
+			}
 		}},
 	})
 	require.NoError(t, err)

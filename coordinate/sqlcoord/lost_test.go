@@ -18,6 +18,7 @@ import (
 	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/pool/dialect"
 	"github.com/startline/startline/pool/sqlpool"
+	"github.com/startline/startline/timing"
 )
 
 // runnerChildMain is a worker process running a real Runner: SELECT 1 on
@@ -71,7 +72,11 @@ func runnerChildMain() int {
 				return ctx.Err()
 			}
 		}}}},
-		Hooks: loadtest.Hooks{MeasureStart: func(loadtest.PhaseStartInfo) { fmt.Println("running") }},
+		Hooks: loadtest.Hooks{PhaseStart: func(i loadtest.PhaseStartInfo) {
+			if i.Phase == timing.Measure {
+				fmt.Println("running")
+			}
+		}},
 	})
 	if err != nil {
 		fmt.Println("config:", err)

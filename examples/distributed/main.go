@@ -292,7 +292,7 @@ func compare(ctx context.Context, w io.Writer, f flags) error {
 		if s.Longest != nil {
 			longest = fmt.Sprintf("%s %s", s.Longest.Phase, fd(s.Longest.Duration()))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.name, fd(s.SignalToFirstQuery.Min), fd(s.SignalToFirstQuery.P50),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.name, fd(s.SignalToFirstQuery.Min), fd(s.SignalToFirstQuery.Median),
 			fd(s.SignalToFirstQuery.Max), fd(s.Skew), longest)
 	}
 	return tw.Flush()
@@ -317,7 +317,7 @@ func report(w io.Writer, f flags, dbi database, m *loadtest.Result) error {
 			fmt.Fprintf(w, "start published at %s, T at %s (lead %s)\n", fd(*s.Published), fd(s.At), fd(s.At-*s.Published))
 		}
 		fmt.Fprintf(w, "T -> first query over %d workers: min %s  median %s  max %s;  start skew %s\n",
-			s.Workers, fd(s.SignalToFirstQuery.Min), fd(s.SignalToFirstQuery.P50), fd(s.SignalToFirstQuery.Max), fd(s.Skew))
+			s.Workers, fd(s.SignalToFirstQuery.Min), fd(s.SignalToFirstQuery.Median), fd(s.SignalToFirstQuery.Max), fd(s.Skew))
 		if s.Longest != nil {
 			fmt.Fprintf(w, "longest span before the first query: %s on %s (%s)\n", s.Longest.Phase, s.Longest.Node, fd(s.Longest.Duration()))
 		}
@@ -382,8 +382,8 @@ func worker(ctx context.Context, f flags) error {
 	r, err := loadtest.New(loadtest.Config{
 		RunID: f.run, Node: f.node, Pool: p, Coordinator: coord,
 		Workers: f.conns, Warmup: f.warmup, Duration: f.duration,
-		Sinks:          []loadtest.Sink{coord.Sink()},
-		ReferenceOrder: f.reference,
+		Sinks:             []loadtest.Sink{coord.Sink()},
+		WritesAfterSignal: f.reference,
 		Workload: loadtest.Workload{Operations: []loadtest.Operation{
 			loadtest.QueryOp("point_select", 1, "SELECT id, value FROM "+table+" WHERE id = "+dbi.d.Placeholder(1),
 				func(w *loadtest.Worker, buf []any) []any { return append(buf, 1+w.Rand().IntN(f.rows)) }),

@@ -148,17 +148,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	r, err := loadtest.New(loadtest.Config{
-		RunID:          runID,
-		Pool:           p,
-		Conns:          f.sessions,
-		Profiler:       &profile.SQLProfiler{DB: p.DB(), Dialect: dialect.Snowflake},
-		Coordinator:    heartbeats{Coordinator: coord, db: p.DB(), run: runID},
-		Workers:        f.workers,
-		Warmup:         f.warmup,
-		Duration:       f.duration,
-		Sinks:          sinks,
-		ReferenceOrder: f.reference,
-		Workload:       workload(),
+		RunID:             runID,
+		Pool:              p,
+		Conns:             f.sessions,
+		Profiler:          &profile.SQLProfiler{DB: p.DB(), Dialect: dialect.Snowflake},
+		Coordinator:       heartbeats{Coordinator: coord, db: p.DB(), run: runID},
+		Workers:           f.workers,
+		Warmup:            f.warmup,
+		Duration:          f.duration,
+		Sinks:             sinks,
+		WritesAfterSignal: f.reference,
+		Workload:          workload(),
 	})
 	if err != nil {
 		return err
@@ -244,7 +244,7 @@ func parseLatency(s string) (snowflaketest.Latency, error) {
 }
 
 func workload() loadtest.Workload {
-	return snowflake.TagWorkload(loadtest.Workload{
+	return loadtest.Workload{
 		Tables: []profile.TableSpec{{Table: accountsTable, Key: "ID", Columns: []string{"REGION"}, Sample: 1000}},
 		Operations: []loadtest.Operation{
 			loadtest.QueryOp("point_select", 80, `SELECT "ID", "NAME", "BALANCE" FROM "STARTLINE_ACCOUNTS" WHERE "ID" = ?`,
@@ -256,7 +256,7 @@ func workload() loadtest.Workload {
 					return append(buf, w.Profile().Table(accountsTable).Value("REGION", w.Rand()))
 				}),
 		},
-	})
+	}
 }
 
 var regions = []string{"emea", "amer", "apac", "latam", "anz"}

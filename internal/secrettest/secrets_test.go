@@ -35,6 +35,7 @@ import (
 	"github.com/startline/startline/pool/snowflake"
 	"github.com/startline/startline/pool/snowflake/snowflaketest"
 	"github.com/startline/startline/pool/sqlpool"
+	"github.com/startline/startline/timing"
 	"github.com/startline/startline/timing/otelexport"
 )
 
@@ -89,7 +90,7 @@ func (o *outputs) check(t *testing.T, res *loadtest.Result, runErr error, dbs ..
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	if len(res.Timeline.Marks) > 0 {
-		require.NoError(t, otelexport.Export(ctx, tp, res))
+		require.NoError(t, otelexport.Export(ctx, tp, res.RunID, res.Timeline))
 		secrettest.Check(t, "the OpenTelemetry spans", fmt.Sprintf("%+v", exp.GetSpans()))
 	}
 	require.NoError(t, tp.Shutdown(ctx))
@@ -323,8 +324,10 @@ func TestRunKeepsSecretsOut(t *testing.T) {
 					// After the warm-up and the join, before the workers
 					// take their sessions: the sessions beyond
 					// the warmed connections log in again, and are refused.
-					cfg.Hooks.RegisterDone = func(loadtest.PhaseDoneInfo) {
-						s.FailNext(snowflaketest.EndpointLogin, 403, 100)
+					cfg.Hooks.PhaseDone = func(i loadtest.PhaseDoneInfo) {
+						if i.Phase == timing.CoordRegister {
+							s.FailNext(snowflaketest.EndpointLogin, 403, 100)
+						}
 					}
 				}
 			})

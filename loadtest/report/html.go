@@ -112,7 +112,7 @@ func startOf(res *loadtest.Result) *startView {
 	}
 	fd := timing.FormatDuration
 	v := &startView{Summary: fmt.Sprintf("T at %s; start skew %s; T to first query min %s, median %s, max %s over %d workers",
-		fd(st.At), fd(st.Skew), fd(st.SignalToFirstQuery.Min), fd(st.SignalToFirstQuery.P50), fd(st.SignalToFirstQuery.Max), st.Workers)}
+		fd(st.At), fd(st.Skew), fd(st.SignalToFirstQuery.Min), fd(st.SignalToFirstQuery.Median), fd(st.SignalToFirstQuery.Max), st.Workers)}
 	if st.Published != nil {
 		v.Summary = fmt.Sprintf("Start published %s before T. ", fd(st.At-*st.Published)) + v.Summary
 	}
@@ -136,6 +136,7 @@ func startOf(res *loadtest.Result) *startView {
 
 type pageData struct {
 	Title    string
+	PhaseCSS template.CSS // see phaseCSS
 	Sections []section
 }
 
@@ -189,7 +190,7 @@ func WriteHTML(w io.Writer, results ...*loadtest.Result) error {
 	if len(results) == 0 {
 		return errors.New("report: no results")
 	}
-	d := pageData{Title: "startline report"}
+	d := pageData{Title: "startline report", PhaseCSS: phaseCSS}
 	for i, res := range results {
 		if res == nil {
 			return fmt.Errorf("report: results[%d] is nil", i)

@@ -3,8 +3,10 @@ package report
 import (
 	"cmp"
 	"fmt"
+	"html/template"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/startline/startline/timing"
@@ -18,11 +20,10 @@ const (
 	axisHeight = 22
 )
 
-// The phases whose spans last as long as the run: the waterfall's axis
+// longRunning reports whether p's spans last as long as the run (the
+// registry's windows: warmup, measure, teardown): the waterfall's axis
 // covers the startup, and their bars run off its right end.
-func longRunning(p timing.Phase) bool {
-	return p == timing.Warmup || p == timing.Measure || p == timing.Teardown
-}
+func longRunning(p timing.Phase) bool { return timing.Lookup(p).Kind == timing.KindWindow }
 
 type wfRow struct {
 	Y     float64
@@ -63,30 +64,48 @@ type waterfall struct {
 	Marks         int
 }
 
-// phaseClass is the CSS class that colours a phase's bars.
-func phaseClass(p timing.Phase) string {
-	switch p {
-	case timing.PoolInit, timing.PoolConn, timing.SetupProfile, timing.CoordRegister,
-		timing.CoordWait, timing.HeartbeatRunning, timing.ResultsTestStart,
-		timing.ScaleWarmup, timing.QueryFirst, timing.Warmup, timing.Measure, timing.Teardown:
-		b := []byte("ph-" + string(p))
-		for i, c := range b {
-			if c == '.' || c == '_' {
-				b[i] = '-'
-			}
-		}
-		return string(b)
-	}
-	return "ph-other"
+// phaseClass is the CSS class that colours a phase's bars: "ph-" and the
+// phase's display class in the registry (see phaseCSS).
+func phaseClass(p timing.Phase) string { return "ph-" + string(timing.Lookup(p).Class) }
+
+// fills colours each display class of timing's registry. A class without
+// a colour here is drawn as ClassOther (a test keeps the table complete).
+var fills = map[timing.Class]string{
+	timing.ClassPool: "#4e79a7", timing.ClassConn: "#a0cbe8",
+	timing.ClassProfile: "#59a14f", timing.ClassRetry: "#d37295",
+	timing.ClassRegister: "#8cd17d", timing.ClassWait: "#bab0ac",
+	timing.ClassSignal: "#a3261b", timing.ClassReady: "#f28e2b",
+	timing.ClassResults: "#ffbe7d", timing.ClassGate: "#b07aa1",
+	timing.ClassQuery: "#e15759", timing.ClassWarmup: "#f1ce63",
+	timing.ClassMeasure: "#76b7b2", timing.ClassTeardown: "#9d7660",
+	timing.ClassScale: "#499894", timing.ClassFault: "#ff9d9a",
+	timing.ClassCoordinator: "#86bcb6", timing.ClassOther: "#79706e",
 }
 
-// rank orders phases as timing does: known phases in run order, then the rest.
-func rank(p timing.Phase) int {
-	if i := slices.Index(timing.Phases(), p); i >= 0 {
-		return i
+// phaseCSS is the style sheet's rules for the waterfall's bars, one per
+// display class of the registry, so that the page and the registry cannot
+// disagree.
+var phaseCSS = func() template.CSS {
+	var b strings.Builder
+	classes := []timing.Class{timing.ClassOther}
+	for _, info := range timing.Phases() {
+		if !slices.Contains(classes, info.Class) {
+			classes = append(classes, info.Class)
+		}
 	}
-	return len(timing.Phases())
-}
+	for _, c := range classes {
+		fill, ok := fills[c]
+		if !ok {
+			fill = fills[timing.ClassOther]
+		}
+		fmt.Fprintf(&b, ".wf-bar.ph-%s { fill: %s; }\n", c, fill)
+	}
+	return template.CSS(b.String()) // built from the constants above: safe
+}()
+
+// rank orders phases as timing does: known phases in the registry's order,
+// then the rest.
+func rank(p timing.Phase) int { return timing.Lookup(p).Order }
 
 // workerRank puts the process's rows before the workers'.
 func workerRank(w int) int {

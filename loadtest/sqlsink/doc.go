@@ -26,4 +26,15 @@
 // locked, too slow for Options.Timeout), Write saves the result as a JSON
 // file and returns a [*SpillError] naming it. [LoadFile], or the command in
 // examples/loadresults, loads such a file later.
+//
+// A Sink may be shared by Runners that run at once: its transactions take
+// turns. Sinks of many processes may share the tables; on MySQL and
+// MariaDB their transactions are READ COMMITTED, so that their deletes and
+// inserts of different nodes take no gap locks and cannot deadlock.
+//
+// Column types come from the dialect (dialect.Dialect.Type), and so do the
+// placeholders (statements are written with "?" and rebound with
+// dialect.Dialect.Rebind). The sink's tests run the conformance suite of
+// package loadtest/sinktest on SQLite, PostgreSQL, MariaDB and the local
+// Snowflake-protocol server, and on the spill path.
 package sqlsink

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -15,16 +13,21 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/snowflakedb/gosnowflake"
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
 
 	"github.com/startline/startline/internal/testenv"
 	"github.com/startline/startline/loadtest"
+	"github.com/startline/startline/loadtest/sinktest"
 	"github.com/startline/startline/loadtest/sqlsink"
 	"github.com/startline/startline/pool/dialect"
+	"github.com/startline/startline/pool/snowflake/snowflaketest"
 	"github.com/startline/startline/pool/sqlpool"
+	"github.com/startline/startline/timing"
 )
 
+// target is a database the sink writes to, in its dialect.
 type target struct {
 	name string
 	db   *sql.DB
@@ -38,6 +41,8 @@ func sqliteDB(t *testing.T) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+func sqliteTarget(t *testing.T) target { return target{"sqlite", sqliteDB(t), dialect.SQLite} }
 
 func postgresTarget(t *testing.T) target {
 	return target{"postgres", openPgx(t, testenv.Postgres(t)), dialect.Postgres}
@@ -59,6 +64,19 @@ func mariaTarget(t *testing.T) target {
 	return target{"mariadb", db, dialect.MySQL}
 }
 
+// snowflakeTarget is the local Snowflake-protocol server, reached through
+// gosnowflake and database/sql as an account would be.
+func snowflakeTarget(t *testing.T) target {
+	t.Helper()
+	srv := snowflaketest.New(snowflaketest.Options{})
+	t.Cleanup(srv.Close)
+	cfg := srv.Config(snowflaketest.DefaultUser, snowflaketest.DefaultPassword)
+	cfg.LoginTimeout = 10 * time.Second // logins of concurrent subtests on a loaded machine
+	db := sql.OpenDB(gosnowflake.NewConnector(gosnowflake.SnowflakeDriver{}, *cfg))
+	t.Cleanup(func() { db.Close() })
+	return target{"snowflake", db, dialect.Snowflake}
+}
+
 var prefixes atomic.Int64
 
 // prefix returns a table prefix no other test uses, and drops its tables
@@ -72,9 +90,130 @@ func prefix(t *testing.T, tg target) string {
 	return p
 }
 
+// ident quotes name for tg's dialect.
+func (tg target) ident(t *testing.T, name string) string {
+	t.Helper()
+	q, err := tg.d.Ident(name)
+	require.NoError(t, err)
+	return q
+}
+
+// harness is the conformance suite's harness for sinks on tg: each subtest
+// gets a sink with tables of its own, and reads back what is in them.
+func harness(tg target) sinktest.Harness {
+	var mu sync.Mutex
+	prefixOf := map[loadtest.Sink]string{}
+	return sinktest.Harness{
+		New: func(t *testing.T) loadtest.Sink {
+			p := prefix(t, tg)
+			s, err := sqlsink.New(tg.db, tg.d, sqlsink.Options{Prefix: p, BatchRows: 7, SpillDir: t.TempDir()})
+			require.NoError(t, err)
+			mu.Lock()
+			prefixOf[s] = p
+			mu.Unlock()
+			return s
+		},
+		Read: func(t *testing.T, s loadtest.Sink, runID, node string) []sinktest.Record {
+			mu.Lock()
+			p := prefixOf[s]
+			mu.Unlock()
+			return tg.read(t, p, runID, node)
+		},
+		RecordsTestStart: true,
+		Concurrent:       true,
+	}
+}
+
+// read reads back what the tables with prefix p hold of runID on node.
+func (tg target) read(t *testing.T, p, runID, node string) []sinktest.Record {
+	t.Helper()
+	q := func(name string) string { return tg.ident(t, name) }
+	where := " WHERE " + q("run_id") + " = ? AND " + q("node") + " = ?"
+	query := func(sql string, args ...any) *sql.Rows {
+		t.Helper()
+		rows, err := tg.db.Query(tg.d.Rebind(sql), append([]any{runID, node}, args...)...)
+		require.NoError(t, err, sql)
+		t.Cleanup(func() { rows.Close() })
+		return rows
+	}
+	var out []sinktest.Record
+	rows := query("SELECT " + q("status") + ", " + q("error") + ", " + q("stopped") + ", " + q("measure_ops") + ", " +
+		q("measure_errors") + " FROM " + q(p+sqlsink.TestResults) + where)
+	for rows.Next() {
+		rec := sinktest.Record{RunID: runID, Node: node, Operations: map[string]int64{}}
+		var status string
+		var errText, stopped sql.NullString
+		require.NoError(t, rows.Scan(&status, &errText, &stopped, &rec.Ops, &rec.Errors))
+		rec.Finished, rec.Error, rec.Stopped = status != sqlsink.StatusStarted, errText.String, stopped.String
+		if rec.Finished && (status == sqlsink.StatusFailed) != (rec.Error != "") {
+			t.Errorf("status %q with error %q", status, rec.Error)
+		}
+		out = append(out, rec)
+	}
+	require.NoError(t, rows.Err())
+	if len(out) != 1 || !out[0].Finished {
+		return out
+	}
+	rec := &out[0]
+
+	ivs := query("SELECT count(*) FROM "+q(p+sqlsink.Intervals)+where+" AND "+q("operation")+" = ?", "")
+	require.True(t, ivs.Next())
+	require.NoError(t, ivs.Scan(&rec.Intervals))
+	ops := query("SELECT "+q("operation")+", SUM("+q("ops")+") FROM "+q(p+sqlsink.Intervals)+where+
+		" AND "+q("phase")+" = ? AND "+q("operation")+" <> ? GROUP BY "+q("operation"), string(timing.Measure), "")
+	for ops.Next() {
+		var name string
+		var n int64
+		require.NoError(t, ops.Scan(&name, &n))
+		rec.Operations[name] = n
+	}
+	require.NoError(t, ops.Err())
+	hist := query("SELECT "+q("latencies")+" FROM "+q(p+sqlsink.Histograms)+where+
+		" AND "+q("phase")+" = ? AND "+q("operation")+" = ?", string(timing.Measure), "")
+	if hist.Next() {
+		require.NoError(t, hist.Scan(&rec.Latencies))
+	}
+	require.NoError(t, hist.Err())
+	marks := query("SELECT " + q("mark_node") + ", " + q("phase") + ", " + q("worker") + ", " + q("start_ns") + ", " +
+		q("end_ns") + ", " + q("error") + ", " + q("detail") + " FROM " + q(p+sqlsink.Timeline) + where + " ORDER BY " + q("seq"))
+	rec.Marks = []timing.Mark{}
+	for marks.Next() {
+		var m timing.Mark
+		var errText, detail sql.NullString
+		var start, end int64
+		require.NoError(t, marks.Scan(&m.Node, &m.Phase, &m.Worker, &start, &end, &errText, &detail))
+		m.Start, m.End, m.Err, m.Detail = time.Duration(start), time.Duration(end), errText.String, detail.String
+		rec.Marks = append(rec.Marks, m)
+	}
+	require.NoError(t, marks.Err())
+	return out
+}
+
+// spilled reads back the results saved in dir, as the spill path left
+// them: one file per Write that could not reach the database.
+func spilled(t *testing.T, dir, runID, node string) []sinktest.Record {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "startline-result-*.json"))
+	require.NoError(t, err)
+	var out []sinktest.Record
+	for _, f := range files {
+		res, err := loadtest.ReadResultFile(f)
+		require.NoError(t, err)
+		if res.RunID == runID && res.Node == node {
+			out = append(out, sinktest.RecordOf(res))
+		}
+	}
+	return out
+}
+
+// isSpill reports whether err is the sink saying that the result went to
+// a file instead of the database.
+func isSpill(err error) bool { return errors.Is(err, sqlsink.ErrSpilled) }
+
 // runResult runs a short real load test on an SQLite database, with the
-// given sinks and hooks, and returns its result and error.
-func runResult(t *testing.T, node string, sinks []loadtest.Sink, hooks loadtest.Hooks) (*loadtest.Result, error) {
+// given sinks, calls atMeasure when the measured window begins, and
+// returns its result and error.
+func runResult(t *testing.T, node string, sinks []loadtest.Sink, atMeasure func()) (*loadtest.Result, error) {
 	t.Helper()
 	db := sqliteDB(t)
 	_, err := db.Exec(`CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);
@@ -83,6 +222,14 @@ func runResult(t *testing.T, node string, sinks []loadtest.Sink, hooks loadtest.
 	require.NoError(t, err)
 	p := sqlpool.New(db, sqlpool.Options{})
 	t.Cleanup(func() { p.Close() })
+	var hooks loadtest.Hooks
+	if atMeasure != nil {
+		hooks.PhaseStart = func(i loadtest.PhaseStartInfo) {
+			if i.Phase == timing.Measure {
+				atMeasure()
+			}
+		}
+	}
 	r, err := loadtest.New(loadtest.Config{
 		RunID: "sink-test", Node: node, Pool: p, Workers: 3,
 		Warmup: 100 * time.Millisecond, Duration: 400 * time.Millisecond, Interval: 50 * time.Millisecond,
@@ -96,106 +243,11 @@ func runResult(t *testing.T, node string, sinks []loadtest.Sink, hooks loadtest.
 	return r.Run(context.Background())
 }
 
-// proxy forwards TCP connections to a database, and can be cut off and
-// restored: a database that goes away and comes back.
-type proxy struct {
-	upstream string
-	addr     string
-	mu       sync.Mutex
-	ln       net.Listener
-	conns    map[net.Conn]bool
-	wg       sync.WaitGroup
-}
-
-func newProxy(t *testing.T, upstream string) *proxy {
-	t.Helper()
-	p := &proxy{upstream: upstream, conns: map[net.Conn]bool{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", p.upstream)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			if !p.track(c, u) {
-				return
-			}
-			for _, pair := range [][2]net.Conn{{c, u}, {u, c}} {
-				p.wg.Add(1)
-				go func() {
-					defer p.wg.Done()
-					_, _ = io.Copy(pair[0], pair[1])
-					pair[0].Close()
-					pair[1].Close()
-				}()
-			}
-		}
-	}()
-}
-
-func (p *proxy) track(cs ...net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln == nil {
-		for _, c := range cs {
-			c.Close()
-		}
-		return false
-	}
-	for _, c := range cs {
-		p.conns[c] = true
-	}
-	return true
-}
-
-// stop closes the listener and every connection: the database is gone.
-func (p *proxy) stop() {
-	p.mu.Lock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
-// restart listens again on the same address.
-func (p *proxy) restart(t *testing.T) {
-	t.Helper()
-	ln, err := net.Listen("tcp", p.addr)
-	require.NoError(t, err)
-	p.serve(ln)
-}
-
 func count(t *testing.T, tg target, table, runID, node string) int {
 	t.Helper()
-	q, err := tg.d.Ident(table)
-	require.NoError(t, err)
 	var n int
-	err = tg.db.QueryRow(fmt.Sprintf("SELECT count(*) FROM %s WHERE run_id = %s AND node = %s",
-		q, tg.d.Placeholder(1), tg.d.Placeholder(2)), runID, node).Scan(&n)
+	err := tg.db.QueryRow(tg.d.Rebind("SELECT count(*) FROM "+tg.ident(t, table)+" WHERE "+
+		tg.ident(t, "run_id")+" = ? AND "+tg.ident(t, "node")+" = ?"), runID, node).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0
 	}

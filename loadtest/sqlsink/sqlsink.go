@@ -67,12 +67,14 @@ type Options struct {
 }
 
 // Sink writes results to a SQL database. Its methods may be called
-// concurrently.
+// concurrently, by Runners that share it: their transactions take turns
+// (see inTx).
 type Sink struct {
 	db   *sql.DB
 	d    dialect.Dialect
 	opts Options
 	t    tables
+	turn chan struct{} // held by the transaction in progress
 
 	mu     sync.Mutex
 	schema bool // the tables are known to exist
@@ -103,7 +105,7 @@ func New(db *sql.DB, d dialect.Dialect, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sink{db: db, d: d, opts: opts, t: t}, nil
+	return &Sink{db: db, d: d, opts: opts, t: t, turn: make(chan struct{}, 1)}, nil
 }
 
 // CreateSchema creates the tables that do not exist yet. TestStart and
@@ -207,8 +209,24 @@ func (s *Sink) write(ctx context.Context, res *loadtest.Result) error {
 	return nil
 }
 
+// inTx runs f in a transaction, one transaction of the sink at a time:
+// SQLite allows one writer, and MySQL's transactions that delete and then
+// insert rows next to each other's deadlock on gap locks. On MySQL the
+// transaction is READ COMMITTED, which takes no gap locks, so that sinks
+// of other processes writing other nodes do not deadlock with it either.
+// Waiting for the turn counts against ctx.
 func (s *Sink) inTx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	select {
+	case s.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.turn }()
+	var opts *sql.TxOptions
+	if s.d == dialect.MySQL {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -4,17 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/startline/startline/internal/faults"
 	"github.com/startline/startline/internal/testenv"
 	"github.com/startline/startline/loadtest"
+	"github.com/startline/startline/loadtest/sinktest"
 	"github.com/startline/startline/loadtest/sqlsink"
 	"github.com/startline/startline/pool/dialect"
 	"github.com/startline/startline/timing"
@@ -45,6 +49,75 @@ func rowsOf(res *loadtest.Result) map[string]int {
 	}
 }
 
+// The conformance suite, on every database the sink writes to here.
+func TestConformance(t *testing.T) {
+	for _, tg := range []struct {
+		name string
+		open func(*testing.T) target
+	}{
+		{"sqlite", sqliteTarget}, {"postgres", postgresTarget}, {"mariadb", mariaTarget}, {"snowflake", snowflakeTarget},
+	} {
+		t.Run(tg.name, func(t *testing.T) { sinktest.Run(t, harness(tg.open(t))) })
+	}
+}
+
+// The conformance suite on the spill path: the database goes away after
+// each test start, so that every Write saves its result to a file, which
+// holds the result whole.
+func TestConformanceSpill(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	px := faults.Start(t, u.Host)
+	u.Host = px.Addr()
+	tg := target{"postgres", openPgx(t, u.String()), dialect.Postgres}
+	direct := postgresTarget(t)
+	var mu sync.Mutex
+	dirOf := map[loadtest.Sink]string{}
+	sinktest.Run(t, sinktest.Harness{
+		New: func(t *testing.T) loadtest.Sink {
+			dir := t.TempDir()
+			s, err := sqlsink.New(tg.db, tg.d, sqlsink.Options{Prefix: prefix(t, direct), SpillDir: dir, Timeout: 5 * time.Second})
+			require.NoError(t, err)
+			sink := &cutBeforeWrite{Sink: s, proxy: px, t: t}
+			mu.Lock()
+			dirOf[sink] = dir
+			mu.Unlock()
+			return sink
+		},
+		Read: func(t *testing.T, s loadtest.Sink, runID, node string) []sinktest.Record {
+			mu.Lock()
+			dir := dirOf[s]
+			mu.Unlock()
+			return spilled(t, dir, runID, node)
+		},
+		Appends:  true, // one file per Write
+		Tolerate: isSpill,
+	})
+}
+
+// cutBeforeWrite cuts the sink's database off for each Write, and
+// restores it after: the database goes away between a run's test start
+// and its result.
+type cutBeforeWrite struct {
+	*sqlsink.Sink
+	proxy *faults.Proxy
+	t     testing.TB // the subtest that made the sink
+	mu    sync.Mutex
+}
+
+func (c *cutBeforeWrite) Write(ctx context.Context, res *loadtest.Result) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.proxy.Cut()
+	defer c.proxy.Restore(c.t)
+	err := c.Sink.Write(ctx, res)
+	if !errors.Is(err, sqlsink.ErrSpilled) {
+		return fmt.Errorf("the database was cut off, yet Write returned %v", err)
+	}
+	return err
+}
+
 func assertRows(t *testing.T, tg target, prefix string, res *loadtest.Result) {
 	t.Helper()
 	for table, want := range rowsOf(res) {
@@ -52,9 +125,10 @@ func assertRows(t *testing.T, tg target, prefix string, res *loadtest.Result) {
 	}
 }
 
-func TestSinkSQLite(t *testing.T)   { testSink(t, target{"sqlite", sqliteDB(t), dialect.SQLite}) }
-func TestSinkPostgres(t *testing.T) { testSink(t, postgresTarget(t)) }
-func TestSinkMariaDB(t *testing.T)  { testSink(t, mariaTarget(t)) }
+func TestSinkSQLite(t *testing.T)    { testSink(t, sqliteTarget(t)) }
+func TestSinkPostgres(t *testing.T)  { testSink(t, postgresTarget(t)) }
+func TestSinkMariaDB(t *testing.T)   { testSink(t, mariaTarget(t)) }
+func TestSinkSnowflake(t *testing.T) { testSink(t, snowflakeTarget(t)) }
 
 func testSink(t *testing.T, tg target) {
 	ctx := context.Background()
@@ -62,14 +136,11 @@ func testSink(t *testing.T, tg target) {
 	sink, err := sqlsink.New(tg.db, tg.d, sqlsink.Options{Prefix: p, BatchRows: 7, SpillDir: t.TempDir()})
 	require.NoError(t, err)
 
-	// A real run writes its test start in the background, then its result.
+	// A real run writes its test start, then its result.
 	var startStatus string
-	res, err := runResult(t, "node-a", []loadtest.Sink{sink}, loadtest.Hooks{
-		MeasureStart: func(loadtest.PhaseStartInfo) {
-			// By now the background test start has long been written.
-			q, _ := tg.d.Ident(p + sqlsink.TestResults)
-			_ = tg.db.QueryRow("SELECT status FROM " + q).Scan(&startStatus)
-		},
+	res, err := runResult(t, "node-a", []loadtest.Sink{sink}, func() {
+		// By now the test start has been written.
+		_ = tg.db.QueryRow("SELECT " + tg.ident(t, "status") + " FROM " + tg.ident(t, p+sqlsink.TestResults)).Scan(&startStatus)
 	})
 	require.NoError(t, err)
 	require.NotEmpty(t, res.Intervals)
@@ -77,19 +148,20 @@ func testSink(t *testing.T, tg target) {
 	assert.Equal(t, sqlsink.StatusStarted, startStatus, "TestStart wrote the row before the result")
 	assertRows(t, tg, p, res)
 
-	results, _ := tg.d.Ident(p + sqlsink.TestResults)
+	results := tg.ident(t, p+sqlsink.TestResults)
 	var status string
 	var ops, workers int64
 	var config string
-	require.NoError(t, tg.db.QueryRow("SELECT status, measure_ops, workers, config FROM "+results).Scan(&status, &ops, &workers, &config))
+	require.NoError(t, tg.db.QueryRow("SELECT "+tg.ident(t, "status")+", "+tg.ident(t, "measure_ops")+", "+
+		tg.ident(t, "workers")+", "+tg.ident(t, "config")+" FROM "+results).Scan(&status, &ops, &workers, &config))
 	assert.Equal(t, sqlsink.StatusDone, status)
 	assert.Equal(t, res.Phases.Measure.Ops, ops)
 	assert.EqualValues(t, 3, workers)
 	assert.Contains(t, config, `"interval_ns":50000000`)
 
-	timeline, _ := tg.d.Ident(p + sqlsink.Timeline)
 	var firsts int
-	require.NoError(t, tg.db.QueryRow("SELECT count(*) FROM "+timeline+" WHERE phase = 'query.first' AND worker >= 0").Scan(&firsts))
+	require.NoError(t, tg.db.QueryRow("SELECT count(*) FROM "+tg.ident(t, p+sqlsink.Timeline)+" WHERE "+
+		tg.ident(t, "phase")+" = 'query.first' AND "+tg.ident(t, "worker")+" >= 0").Scan(&firsts))
 	assert.Equal(t, len(res.Timeline.Find(timing.QueryFirst)), firsts)
 
 	// Writing the same result again leaves one copy.
@@ -97,7 +169,7 @@ func testSink(t *testing.T, tg target) {
 	assertRows(t, tg, p, res)
 
 	// A second node of the same run: the histograms merge exactly.
-	res2, err := runResult(t, "node-b", []loadtest.Sink{sink}, loadtest.Hooks{})
+	res2, err := runResult(t, "node-b", []loadtest.Sink{sink}, nil)
 	require.NoError(t, err)
 	assertRows(t, tg, p, res2)
 	merged, err := sqlsink.MergedHistogram(ctx, tg.db, tg.d, p, "sink-test", timing.Measure, "")
@@ -154,7 +226,7 @@ func loadSpill(t *testing.T, tg target, prefix string, res *loadtest.Result, err
 // goes to a file, and from the file to the database once it is free.
 func TestSpillWhenSQLiteLocked(t *testing.T) {
 	ctx := context.Background()
-	tg := target{"sqlite", sqliteDB(t), dialect.SQLite}
+	tg := sqliteTarget(t)
 	p := prefix(t, tg)
 	sink, err := sqlsink.New(tg.db, tg.d, sqlsink.Options{Prefix: p, SpillDir: t.TempDir(), Timeout: 300 * time.Millisecond})
 	require.NoError(t, err)
@@ -163,11 +235,9 @@ func TestSpillWhenSQLiteLocked(t *testing.T) {
 	require.NoError(t, err)
 	defer conn.Close()
 	locked := false
-	res, err := runResult(t, "locked", []loadtest.Sink{sink}, loadtest.Hooks{
-		MeasureStart: func(loadtest.PhaseStartInfo) {
-			_, lerr := conn.ExecContext(ctx, "BEGIN EXCLUSIVE")
-			locked = lerr == nil
-		},
+	res, err := runResult(t, "locked", []loadtest.Sink{sink}, func() {
+		_, lerr := conn.ExecContext(ctx, "BEGIN EXCLUSIVE")
+		locked = lerr == nil
 	})
 	require.True(t, locked)
 	require.Error(t, err)
@@ -177,39 +247,36 @@ func TestSpillWhenSQLiteLocked(t *testing.T) {
 	loadSpill(t, tg, p, res, err)
 }
 
-// PostgreSQL reached through a proxy that is cut off in the middle of the
-// run and restored after it: every row arrives in the end.
+// PostgreSQL reached through a fault proxy that is cut off in the middle
+// of the run and restored after it: every row arrives in the end.
 func TestSpillWhenPostgresGoesAway(t *testing.T) {
-	dsn := testenv.Postgres(t)
+	u, err := url.Parse(testenv.Postgres(t))
+	require.NoError(t, err)
 	direct := postgresTarget(t)
-	px := newProxy(t, "127.0.0.1:5432")
-	proxied := strings.Replace(dsn, "127.0.0.1:5432", px.addr, 1)
-	require.NotEqual(t, dsn, proxied, "the DSN goes through the proxy")
-	tg := target{"postgres", openPgx(t, proxied), dialect.Postgres}
+	px := faults.Start(t, u.Host)
+	u.Host = px.Addr()
+	tg := target{"postgres", openPgx(t, u.String()), dialect.Postgres}
 	p := prefix(t, direct)
 
 	sink, err := sqlsink.New(tg.db, tg.d, sqlsink.Options{Prefix: p, SpillDir: t.TempDir(), Timeout: 5 * time.Second})
 	require.NoError(t, err)
-	res, err := runResult(t, "cut-off", []loadtest.Sink{sink}, loadtest.Hooks{
-		MeasureStart: func(loadtest.PhaseStartInfo) { px.stop() },
-	})
+	res, err := runResult(t, "cut-off", []loadtest.Sink{sink}, px.Cut)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "saved to")
 	// The test start got through before the cut; the result did not.
 	assert.Equal(t, 1, count(t, direct, p+sqlsink.TestResults, res.RunID, res.Node))
 	assert.Equal(t, 0, count(t, direct, p+sqlsink.Timeline, res.RunID, res.Node))
 
-	px.restart(t)
+	px.Restore(t)
 	loadSpill(t, tg, p, res, err)
 	assertRows(t, direct, p, res)
 	var status string
-	q, _ := direct.d.Ident(p + sqlsink.TestResults)
-	require.NoError(t, direct.db.QueryRow(fmt.Sprintf("SELECT status FROM %s", q)).Scan(&status))
+	require.NoError(t, direct.db.QueryRow("SELECT status FROM "+direct.ident(t, p+sqlsink.TestResults)).Scan(&status))
 	assert.Equal(t, sqlsink.StatusDone, status)
 }
 
 func TestLoadFileRefusesBadFile(t *testing.T) {
-	tg := target{"sqlite", sqliteDB(t), dialect.SQLite}
+	tg := sqliteTarget(t)
 	path := filepath.Join(t.TempDir(), "bad.json")
 	require.NoError(t, os.WriteFile(path, []byte("{\n  \"run_id\": \"x\",\n  \"phases\": {\"measure\": {\"ops\": \"many\"}}\n}\n"), 0o600))
 	err := sqlsink.LoadFile(context.Background(), tg.db, tg.d, "", path)
@@ -222,7 +289,7 @@ func TestLoadFileRefusesBadFile(t *testing.T) {
 // marks of 11 columns, past SQLite's 32766) is split into batches even when
 // BatchRows allows more.
 func TestWriteSplitsAtParameterLimit(t *testing.T) {
-	tg := target{"sqlite", sqliteDB(t), dialect.SQLite}
+	tg := sqliteTarget(t)
 	p := prefix(t, tg)
 	sink, err := sqlsink.New(tg.db, tg.d, sqlsink.Options{Prefix: p, BatchRows: 1 << 20, SpillDir: t.TempDir()})
 	require.NoError(t, err)
@@ -232,4 +299,43 @@ func TestWriteSplitsAtParameterLimit(t *testing.T) {
 	}
 	require.NoError(t, sink.Write(context.Background(), res))
 	assert.Equal(t, 5000, count(t, tg, p+sqlsink.Timeline, "big", "n"))
+}
+
+// Sinks of many processes share the tables: each of them, writing its own
+// node at the same time as the others, gets its result in. On MySQL this
+// needs the sink's READ COMMITTED transactions: with gap locks their
+// deletes and inserts deadlock.
+func TestSinksOfManyProcessesShareTheTables(t *testing.T) {
+	for _, open := range []func(*testing.T) target{postgresTarget, mariaTarget} {
+		tg := open(t)
+		t.Run(tg.name, func(t *testing.T) {
+			p := prefix(t, tg)
+			base, err := runResult(t, "base", nil, nil)
+			require.NoError(t, err)
+			const n = 8
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				// A sink each, as each process has its own.
+				sink, err := sqlsink.New(tg.db, tg.d, sqlsink.Options{Prefix: p, SpillDir: t.TempDir()})
+				require.NoError(t, err)
+				require.NoError(t, sink.CreateSchema(context.Background()))
+				res := *base
+				res.Node = fmt.Sprintf("process-%d", i)
+				wg.Go(func() {
+					if errs[i] = sink.TestStart(context.Background(), loadtest.RunInfo{RunID: res.RunID, Node: res.Node,
+						StartedAt: res.StartedAt, Config: res.Config}); errs[i] == nil {
+						errs[i] = sink.Write(context.Background(), &res)
+					}
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				require.NoError(t, err, "process %d", i)
+				assertRows(t, tg, p, &loadtest.Result{RunID: base.RunID, Node: fmt.Sprintf("process-%d", i),
+					Timeline: base.Timeline, Intervals: base.Intervals, Phases: base.Phases,
+					Operations: base.Operations, WarmupOperations: base.WarmupOperations})
+			}
+		})
+	}
 }

@@ -29,59 +29,30 @@ const (
 	Histograms  = "histograms"
 )
 
-// The column types, by kind.
-type kind int
-
-const (
-	kRunID kind = iota // run ids (at most 64 bytes), statuses, window phases
-	kName              // node, operation and phase names
-	kText              // unbounded text: JSON, errors
-	kInt               // 64-bit integers
-	kFloat
-	kTime
-)
-
-func colType(d dialect.Dialect, k kind) string {
-	switch k {
-	case kRunID:
-		return "VARCHAR(64) NOT NULL"
-	case kName:
-		return "VARCHAR(255) NOT NULL"
-	case kInt:
-		return "BIGINT NOT NULL"
-	case kText:
-		if d == dialect.MySQL {
-			return "LONGTEXT"
-		}
-		if d == dialect.Snowflake {
-			return "VARCHAR"
-		}
-		return "TEXT"
-	case kFloat:
-		switch d {
-		case dialect.Postgres:
-			return "DOUBLE PRECISION"
-		case dialect.MySQL:
-			return "DOUBLE"
-		case dialect.Snowflake:
-			return "FLOAT"
-		}
-		return "REAL"
-	}
-	switch d { // kTime
-	case dialect.Postgres:
-		return "TIMESTAMPTZ"
-	case dialect.MySQL:
-		return "DATETIME(6)"
-	case dialect.Snowflake:
-		return "TIMESTAMP_TZ"
-	}
-	return "TEXT" // SQLite: RFC 3339
+// column is one column: its name, its portable type (the dialect spells
+// it) and whether it may be NULL.
+type column struct {
+	name    string
+	typ     dialect.Column
+	notNull bool
 }
 
-type column struct {
-	name string
-	kind kind
+// The columns by kind: keys, names and counts are never NULL; text,
+// floats and times may be.
+func idCol(name string) column    { return column{name, dialect.ColID, true} }
+func nameCol(name string) column  { return column{name, dialect.ColName, true} }
+func intCol(name string) column   { return column{name, dialect.ColInt, true} }
+func textCol(name string) column  { return column{name, dialect.ColText, false} }
+func floatCol(name string) column { return column{name, dialect.ColFloat, false} }
+func timeCol(name string) column  { return column{name, dialect.ColTime, false} }
+
+// ddl is the column's definition in d.
+func (c column) ddl(d dialect.Dialect, quoted string) string {
+	def := quoted + " " + d.Type(c.typ)
+	if c.notNull {
+		def += " NOT NULL"
+	}
+	return def
 }
 
 // table is one table: its quoted name, columns and key.
@@ -93,30 +64,11 @@ type table struct {
 	insertCols string
 }
 
-// insert returns the INSERT of n rows.
+// insert returns the INSERT of n rows, with the dialect's placeholders.
 func (t table) insert(d dialect.Dialect, n int) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO ")
-	b.WriteString(t.name)
-	b.WriteString(" (")
-	b.WriteString(t.insertCols)
-	b.WriteString(") VALUES ")
-	p := 1
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('(')
-		for j := range t.cols {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(d.Placeholder(p))
-			p++
-		}
-		b.WriteByte(')')
-	}
-	return b.String()
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", len(t.cols)), ",") + ")"
+	rows := strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+	return d.Rebind("INSERT INTO " + t.name + " (" + t.insertCols + ") VALUES " + rows)
 }
 
 type tables struct {
@@ -134,35 +86,35 @@ var schema = map[string]struct {
 	key  []string
 }{
 	TestResults: {cols: []column{
-		{"run_id", kRunID}, {"node", kName}, {"status", kRunID},
-		{"started_at", kTime}, {"anchor_unix_ns", kInt},
-		{"clock_offset_ns", kInt}, {"clock_error_ns", kInt},
-		{"workers", kInt}, {"conns", kInt}, {"warmup_ns", kInt}, {"duration_ns", kInt},
-		{"config", kText},
-		{"warmup_ops", kInt}, {"warmup_errors", kInt}, {"warmup_throughput", kFloat},
-		{"warmup_p50_ns", kInt}, {"warmup_p99_ns", kInt},
-		{"measure_ops", kInt}, {"measure_errors", kInt}, {"measure_throughput", kFloat},
-		{"measure_p50_ns", kInt}, {"measure_p90_ns", kInt}, {"measure_p99_ns", kInt},
-		{"measure_p999_ns", kInt}, {"measure_max_ns", kInt},
-		{"thresholds", kText}, {"thresholds_failed", kInt},
-		{"stopped", kText}, {"error", kText},
+		idCol("run_id"), nameCol("node"), idCol("status"),
+		timeCol("started_at"), intCol("anchor_unix_ns"),
+		intCol("clock_offset_ns"), intCol("clock_error_ns"),
+		intCol("workers"), intCol("conns"), intCol("warmup_ns"), intCol("duration_ns"),
+		textCol("config"),
+		intCol("warmup_ops"), intCol("warmup_errors"), floatCol("warmup_throughput"),
+		intCol("warmup_p50_ns"), intCol("warmup_p99_ns"),
+		intCol("measure_ops"), intCol("measure_errors"), floatCol("measure_throughput"),
+		intCol("measure_p50_ns"), intCol("measure_p90_ns"), intCol("measure_p99_ns"),
+		intCol("measure_p999_ns"), intCol("measure_max_ns"),
+		textCol("thresholds"), intCol("thresholds_failed"),
+		textCol("stopped"), textCol("error"),
 	}, key: []string{"run_id", "node"}},
 	Intervals: {cols: []column{
-		{"run_id", kRunID}, {"node", kName}, {"seq", kInt}, {"operation", kName},
-		{"start_ns", kInt}, {"duration_ns", kInt}, {"phase", kRunID},
-		{"ops", kInt}, {"errors", kInt}, {"throughput", kFloat},
-		{"p50_ns", kInt}, {"p90_ns", kInt}, {"p99_ns", kInt}, {"p999_ns", kInt}, {"max_ns", kInt},
-		{"late", kInt}, {"dropped", kInt},
+		idCol("run_id"), nameCol("node"), intCol("seq"), nameCol("operation"),
+		intCol("start_ns"), intCol("duration_ns"), idCol("phase"),
+		intCol("ops"), intCol("errors"), floatCol("throughput"),
+		intCol("p50_ns"), intCol("p90_ns"), intCol("p99_ns"), intCol("p999_ns"), intCol("max_ns"),
+		intCol("late"), intCol("dropped"),
 	}, key: []string{"run_id", "node", "seq", "operation"}},
 	Timeline: {cols: []column{
-		{"run_id", kRunID}, {"node", kName}, {"seq", kInt},
-		{"mark_node", kName}, {"phase", kName}, {"worker", kInt},
-		{"start_ns", kInt}, {"end_ns", kInt}, {"duration_ns", kInt},
-		{"error", kText}, {"detail", kText},
+		idCol("run_id"), nameCol("node"), intCol("seq"),
+		nameCol("mark_node"), nameCol("phase"), intCol("worker"),
+		intCol("start_ns"), intCol("end_ns"), intCol("duration_ns"),
+		textCol("error"), textCol("detail"),
 	}, key: []string{"run_id", "node", "seq"}},
 	Histograms: {cols: []column{
-		{"run_id", kRunID}, {"node", kName}, {"phase", kRunID}, {"operation", kName},
-		{"latencies", kInt}, {"histogram", kText},
+		idCol("run_id"), nameCol("node"), idCol("phase"), nameCol("operation"),
+		intCol("latencies"), textCol("histogram"),
 	}, key: []string{"run_id", "node", "phase", "operation"}},
 }
 
@@ -184,7 +136,7 @@ func newTables(d dialect.Dialect, prefix string) (tables, error) {
 				return table{}, err
 			}
 			cols = append(cols, qc)
-			ddl = append(ddl, qc+" "+colType(d, c.kind))
+			ddl = append(ddl, c.ddl(d, qc))
 		}
 		var key []string
 		for _, k := range sc.key {
@@ -194,8 +146,7 @@ func newTables(d dialect.Dialect, prefix string) (tables, error) {
 		tb.insertCols = strings.Join(cols, ", ")
 		t.ddl = append(t.ddl, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s, PRIMARY KEY (%s))",
 			q, strings.Join(ddl, ", "), strings.Join(key, ", ")))
-		t.deletes = append(t.deletes, fmt.Sprintf("DELETE FROM %s WHERE %s = %s AND %s = %s",
-			q, key[0], d.Placeholder(1), key[1], d.Placeholder(2)))
+		t.deletes = append(t.deletes, d.Rebind("DELETE FROM "+q+" WHERE "+key[0]+" = ? AND "+key[1]+" = ?"))
 		return tb, nil
 	}
 	var err error
@@ -212,10 +163,9 @@ func newTables(d dialect.Dialect, prefix string) (tables, error) {
 	if t.histograms, err = build(Histograms); err != nil {
 		return t, err
 	}
-	id := func(s string) string { q, _ := d.Ident(s); return q }
-	t.selectHists = fmt.Sprintf("SELECT %s FROM %s WHERE %s = %s AND %s = %s AND %s = %s",
-		id("histogram"), t.histograms.name, id("run_id"), d.Placeholder(1),
-		id("phase"), d.Placeholder(2), id("operation"), d.Placeholder(3))
+	q := func(s string) string { q, _ := d.Ident(s); return q }
+	t.selectHists = d.Rebind("SELECT " + q("histogram") + " FROM " + t.histograms.name +
+		" WHERE " + q("run_id") + " = ? AND " + q("phase") + " = ? AND " + q("operation") + " = ?")
 	return t, nil
 }
 

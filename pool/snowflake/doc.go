@@ -1,7 +1,7 @@
 // Package snowflake is startline's pool adapter for Snowflake, through
 // github.com/snowflakedb/gosnowflake. It lives in its own package so that
 // importing loadtest never compiles the driver, whose cold build takes
-// minutes.
+// minutes; it imports pool and timing, never loadtest.
 //
 // A [Pool] is a [sqlpool.Pool] over the driver, plus what a benchmark on
 // Snowflake needs:
@@ -21,11 +21,17 @@
 //     phase, as JSON ({"startline":"run-1","worker":3,"phase":"measure"}),
 //     so that Snowflake's query history can be joined with startline's
 //     timings. The tag is a statement parameter (gosnowflake.WithQueryTag):
-//     changing phase sends no ALTER SESSION. Wrap operations with [TagOp]
-//     (or the workload with [TagWorkload]) so that the worker's phase
-//     reaches the session.
+//     changing phase sends no ALTER SESSION. A [Session] is a
+//     pool.PhaseTagger: a Runner re-tags it whenever its worker's phase
+//     changes, so that no operation needs wrapping.
 //   - [Pool.Prepare]: resume the warehouse before the start barrier, as a
 //     phase of its own ([PhaseWarehouseResume]).
+//   - [Pool.ClassifyError] (pool.Classifier): what Snowflake's errors mean
+//     to a Runner, which cannot read their SQLSTATE by itself: a
+//     throttled login is a retryable connection error, so that pool.init
+//     is retried when the login retries ran out; a statement timeout is a
+//     timeout; a compilation error is a statement error, which opens no
+//     fault.
 //
 // The database/sql handle ([Pool.DB]) serves the coordinator tables, the
 // profiler and the results sink with [dialect.Snowflake].

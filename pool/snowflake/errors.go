@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/snowflakedb/gosnowflake"
+
+	"github.com/startline/startline/pool"
 )
 
 // ErrLogin is matched (errors.Is) by every [*LoginError].
@@ -94,4 +96,45 @@ func IsRetryable(err error) bool {
 		return true
 	}
 	return exhausted.MatchString(err.Error())
+}
+
+// ClassifyError implements pool.Classifier: what a Runner cannot tell from
+// Snowflake's errors by itself, since a *gosnowflake.SnowflakeError
+// carries its SQLSTATE in a field, not a method.
+//
+//   - A login error worth another try (Options.Retryable, IsRetryable by
+//     default: a throttled or unavailable server) is of kind connection
+//     and retryable: a Runner retries pool.init when the pool's own login
+//     retries ran out. Any other login error (wrong credentials, an
+//     unknown account) is not retryable, of kind sql when Snowflake
+//     rejected the login with a code, of the kind pool.Classify gives
+//     otherwise.
+//   - A statement's error with a SQLSTATE is of the kind pool.SQLStateKind
+//     gives: a statement timeout (000630, SQLSTATE 57014) is a timeout,
+//     class 08 a lost connection, the rest (a compilation error, a missing
+//     object) sql. Only the connection kind is retryable.
+//   - Anything else is left to the Runner's own classification.
+func (p *Pool) ClassifyError(err error) (kind pool.ErrorKind, retryable, ok bool) {
+	var le *LoginError
+	if errors.As(err, &le) {
+		if p.opts.Retryable(le.Err) {
+			return pool.KindConnection, true, true
+		}
+		var se *gosnowflake.SnowflakeError
+		if errors.As(le.Err, &se) && !errors.Is(le.Err, context.Canceled) && !errors.Is(le.Err, context.DeadlineExceeded) {
+			return pool.KindSQL, false, true
+		}
+		return pool.Classify(le.Err), false, true
+	}
+	var se *gosnowflake.SnowflakeError
+	if errors.As(err, &se) {
+		if se.Number == gosnowflake.ErrCodeServiceUnavailable {
+			return pool.KindConnection, true, true
+		}
+		if se.SQLState != "" {
+			k := pool.SQLStateKind(se.SQLState)
+			return k, k == pool.KindConnection, true
+		}
+	}
+	return 0, false, false
 }

@@ -42,7 +42,7 @@ func Example() {
 		return
 	}
 	defer s.Close()
-	s.(*snowflake.Session).TagPhase(0, "measure") // what snowflake.TagOp does
+	s.(*snowflake.Session).TagPhase(0, "measure") // what a Runner does as the phase changes
 	n, err := s.Query(ctx, "SELECT 1 UNION ALL SELECT 2")
 	if err != nil {
 		fmt.Println(err)

@@ -43,19 +43,21 @@ func TestRunSurvivesSnowflakeFaults(t *testing.T) {
 			r, err := loadtest.New(loadtest.Config{
 				Pool: p, Workers: 2, Duration: 3 * time.Second, Interval: 250 * time.Millisecond,
 				Workload: loadtest.Workload{Operations: []loadtest.Operation{loadtest.QueryOp("one", 1, "SELECT 1", nil)}},
-				Hooks: loadtest.Hooks{MeasureStart: func(loadtest.PhaseStartInfo) {
-					wg.Go(func() {
-						time.Sleep(500 * time.Millisecond)
-						if fault == "reset" {
-							proxy.Reset(t)
+				Hooks: loadtest.Hooks{PhaseStart: func(i loadtest.PhaseStartInfo) {
+					if i.Phase == timing.Measure {
+						wg.Go(func() {
+							time.Sleep(500 * time.Millisecond)
+							if fault == "reset" {
+								proxy.Reset(t)
+								time.Sleep(300 * time.Millisecond)
+								proxy.Clear()
+								return
+							}
+							proxy.Cut()
 							time.Sleep(300 * time.Millisecond)
-							proxy.Clear()
-							return
-						}
-						proxy.Cut()
-						time.Sleep(300 * time.Millisecond)
-						proxy.Restore(t)
-					})
+							proxy.Restore(t)
+						})
+					}
 				}},
 			})
 			require.NoError(t, err)
@@ -79,7 +81,7 @@ func TestRunSurvivesSnowflakeFaults(t *testing.T) {
 				assert.GreaterOrEqual(t, m.Latency.Max, 200*time.Millisecond)
 			}
 			t.Logf("%s: %d ops, errors %v, max latency %s, fault marks %d", fault, m.Ops, m.ErrorsByKind,
-				timing.FormatDuration(m.Latency.Max), len(res.Timeline.Find(loadtest.PhaseFault)))
+				timing.FormatDuration(m.Latency.Max), len(res.Timeline.Find(timing.Fault)))
 		})
 	}
 }

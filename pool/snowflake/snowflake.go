@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/snowflakedb/gosnowflake"
 
+	"github.com/startline/startline/internal/backoff"
 	"github.com/startline/startline/pool"
 	"github.com/startline/startline/pool/dialect"
 	"github.com/startline/startline/pool/sqlpool"
@@ -269,7 +269,9 @@ type connector struct {
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	p := c.p
 	start := time.Now()
-	backoff := p.opts.RetryBackoff
+	// Full jitter in [pause/2, pause]: logins throttled together do not
+	// all come back together.
+	pause := backoff.Backoff{Initial: p.opts.RetryBackoff, Max: p.opts.MaxRetryBackoff, Jitter: 0.5}
 	for attempt := 1; ; attempt++ {
 		conn, err := c.inner.Connect(ctx)
 		if err == nil {
@@ -286,22 +288,14 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 			p.record(Login{Start: start, End: time.Now(), Attempts: attempt, Err: lerr})
 			return nil, lerr
 		}
-		// Full jitter in [backoff/2, backoff]: logins throttled together
-		// do not all come back together.
-		d := backoff/2 + rand.N(backoff/2+1)
 		p.opts.Logger.Warn("snowflake: login throttled, retrying",
 			"account", p.account, "host", p.host, "user", p.user,
-			"attempt", attempt, "pause", d, "err", redact(err.Error(), c.secrets))
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			lerr.Err = errors.Join(err, ctx.Err())
+			"attempt", attempt, "err", redact(err.Error(), c.secrets))
+		if cerr := pause.Sleep(ctx); cerr != nil {
+			lerr.Err = errors.Join(err, cerr)
 			p.record(Login{Start: start, End: time.Now(), Attempts: attempt, Err: lerr})
 			return nil, lerr
 		}
-		backoff = min(2*backoff, p.opts.MaxRetryBackoff)
 	}
 }
 
@@ -325,10 +319,10 @@ type Session struct {
 	tag      string
 }
 
-// TagPhase sets the worker and the phase that the session's statements are
-// tagged with from now on. It costs nothing unless they change (then it
-// builds the new tag once), so an operation may call it every time; see
-// TagOp.
+// TagPhase implements pool.PhaseTagger: it sets the worker and the phase
+// that the session's statements are tagged with from now on. A Runner
+// calls it whenever a worker's phase changes; it costs nothing unless they
+// change (then it builds the new tag once), and sends nothing.
 func (s *Session) TagPhase(worker int, phase string) {
 	if worker == s.worker && phase == s.phase {
 		return
@@ -368,5 +362,6 @@ var (
 var (
 	_ pool.Preparer    = (*Pool)(nil)
 	_ pool.Describer   = (*Pool)(nil)
+	_ pool.Classifier  = (*Pool)(nil)
 	_ pool.PhaseTagger = (*Session)(nil)
 )

@@ -370,7 +370,7 @@ func TestSessionExpiryMidRun(t *testing.T) {
 		Pool:     p,
 		Workers:  4,
 		Duration: time.Second,
-		Workload: snowflake.TagWorkload(loadtest.Workload{Operations: []loadtest.Operation{op}}),
+		Workload: loadtest.Workload{Operations: []loadtest.Operation{op}},
 	})
 	require.NoError(t, err)
 	res, err := r.Run(context.Background())

@@ -11,5 +11,7 @@
 // mark that ended in an error gives its span an error status.
 //
 // The package lives apart from timing and loadtest so that importing them
-// does not pull the OpenTelemetry SDK.
+// does not pull the OpenTelemetry SDK. It imports timing only: it exports
+// a timing.Timeline, with the run's id and attributes as plain arguments,
+// so that it serves any timeline, not only a load test's result.
 package otelexport

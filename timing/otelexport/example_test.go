@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/timing"
 	"github.com/startline/startline/timing/otelexport"
 )
@@ -21,15 +21,16 @@ func ExampleExport() {
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 
 	anchor := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	res := &loadtest.Result{RunID: "run-1", Node: "host-1", StartedAt: anchor, Timeline: timing.Timeline{
+	// A run's timeline, as a load test's Result.Timeline holds it.
+	tl := timing.Timeline{
 		Node: "host-1", Anchor: anchor, Marks: []timing.Mark{
 			{Phase: timing.PoolInit, Worker: timing.Process, Start: 0, End: 30 * time.Millisecond},
 			{Phase: timing.CoordWait, Worker: timing.Process, Start: 30 * time.Millisecond, End: 90 * time.Millisecond},
 			{Phase: timing.CoordStart, Worker: timing.Process, Start: 88 * time.Millisecond, End: 88 * time.Millisecond},
 			{Phase: timing.QueryFirst, Worker: 0, Start: 91 * time.Millisecond, End: 93 * time.Millisecond},
 		},
-	}}
-	if err := otelexport.Export(context.Background(), tp, res); err != nil {
+	}
+	if err := otelexport.Export(context.Background(), tp, "run-1", tl, attribute.String("build", "abc123")); err != nil {
 		panic(err)
 	}
 	for _, s := range exp.GetSpans() { // in the order they ended

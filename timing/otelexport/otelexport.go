@@ -12,7 +12,6 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/timing"
 )
 
@@ -32,26 +31,21 @@ const (
 	AttrDetail = attribute.Key("startline.detail")
 )
 
-// ErrNoMarks is returned for a result whose timeline holds no marks: there
-// is nothing to place spans by.
+// ErrNoMarks is returned for a timeline that holds no marks: there is
+// nothing to place spans by.
 var ErrNoMarks = errors.New("otelexport: timeline has no marks")
 
-// Export records res's timeline as spans through tp: see the package
-// documentation for the tree. The run span is a child of the span in ctx,
-// if any. A merged timeline (see loadtest.Merge and timing.Merge), whose
-// marks name their nodes, gives one node span per node.
+// Export records tl, the timeline of the run named runID, as spans through
+// tp: see the package documentation for the tree. attrs are added to the
+// run span, for what identifies the run beyond its id (a build, a
+// dataset). The run span is a child of the span in ctx, if any. A merged
+// timeline (see timing.Merge), whose marks name their nodes, gives one
+// node span per node. For a load test's result, pass its RunID and
+// Timeline.
 //
 // Export returns once every span has ended; sending them is the
 // TracerProvider's business (flush it with its ForceFlush or Shutdown).
-func Export(ctx context.Context, tp trace.TracerProvider, res *loadtest.Result) error {
-	if res == nil {
-		return errors.New("otelexport: nil result")
-	}
-	return ExportTimeline(ctx, tp, res.RunID, res.Timeline)
-}
-
-// ExportTimeline is Export for a bare timeline of the run named runID.
-func ExportTimeline(ctx context.Context, tp trace.TracerProvider, runID string, tl timing.Timeline) error {
+func Export(ctx context.Context, tp trace.TracerProvider, runID string, tl timing.Timeline, attrs ...attribute.KeyValue) error {
 	if tp == nil {
 		return errors.New("otelexport: nil TracerProvider")
 	}
@@ -88,7 +82,7 @@ func ExportTimeline(ctx context.Context, tp trace.TracerProvider, runID string, 
 
 	tr := tp.Tracer(TracerName)
 	ctx, run := tr.Start(ctx, RunSpanName, trace.WithTimestamp(at(runStart)),
-		trace.WithAttributes(AttrRunID.String(runID)))
+		trace.WithAttributes(append([]attribute.KeyValue{AttrRunID.String(runID)}, attrs...)...))
 	for _, n := range nodes {
 		nctx, ns := tr.Start(ctx, NodeSpanName, trace.WithTimestamp(at(n.start)),
 			trace.WithAttributes(AttrRunID.String(runID), AttrNode.String(n.name)))

@@ -7,11 +7,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/timing"
 	"github.com/startline/startline/timing/otelexport"
 )
@@ -20,8 +20,8 @@ const ms = time.Millisecond
 
 var anchor = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
-func result() *loadtest.Result {
-	return &loadtest.Result{RunID: "run-1", Node: "a", StartedAt: anchor, Timeline: timing.Timeline{
+func timeline() timing.Timeline {
+	return timing.Timeline{
 		Node: "a", Anchor: anchor, Marks: []timing.Mark{
 			{Phase: timing.PoolInit, Worker: timing.Process, Start: 0, End: 40 * ms},
 			{Phase: timing.PoolConn, Worker: timing.Process, Start: 1 * ms, End: 20 * ms, Detail: "conn=0"},
@@ -33,15 +33,15 @@ func result() *loadtest.Result {
 			{Phase: timing.QueryFirst, Worker: 1, Start: 102 * ms, End: 105 * ms},
 			{Phase: timing.Measure, Worker: timing.Process, Start: 101 * ms, End: 1101 * ms},
 		},
-	}}
+	}
 }
 
-func export(t *testing.T, res *loadtest.Result) []sdktrace.ReadOnlySpan {
+func export(t *testing.T, tl timing.Timeline, attrs ...attribute.KeyValue) []sdktrace.ReadOnlySpan {
 	t.Helper()
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	require.NoError(t, otelexport.Export(t.Context(), tp, res))
+	require.NoError(t, otelexport.Export(t.Context(), tp, "run-1", tl, attrs...))
 	return exp.GetSpans().Snapshots()
 }
 
@@ -55,7 +55,7 @@ func attr(s sdktrace.ReadOnlySpan, key string) any {
 }
 
 func TestExportSpanTree(t *testing.T) {
-	spans := export(t, result())
+	spans := export(t, timeline(), attribute.String("build", "abc123"))
 	byName := map[string][]sdktrace.ReadOnlySpan{}
 	for _, s := range spans {
 		byName[s.Name()] = append(byName[s.Name()], s)
@@ -69,6 +69,8 @@ func TestExportSpanTree(t *testing.T) {
 	assert.False(t, run.Parent().IsValid(), "the run span is a root")
 	assert.Equal(t, run.SpanContext().SpanID(), node.Parent().SpanID())
 	assert.Equal(t, "run-1", attr(run, "startline.run_id"))
+	assert.Equal(t, "abc123", attr(run, "build"), "the attributes are the run span's")
+	assert.Nil(t, attr(node, "build"))
 	assert.Equal(t, "a", attr(node, "startline.node"))
 	assert.Equal(t, anchor, run.StartTime().UTC())
 	assert.Equal(t, anchor.Add(1101*ms), run.EndTime().UTC())
@@ -107,14 +109,13 @@ func TestExportSpanTree(t *testing.T) {
 }
 
 func TestExportMergedTimelineOneSpanPerNode(t *testing.T) {
-	a := result()
-	b := result()
-	b.Node, b.Timeline.Node = "b", "b"
-	b.Timeline.Anchor = anchor.Add(time.Second)
-	b.Timeline.ClockOffset = 500 * ms // b's clock runs ahead: its marks move earlier
-	merged := &loadtest.Result{RunID: "run-1", Timeline: timing.Merge(a.Timeline, b.Timeline)}
+	a := timeline()
+	b := timeline()
+	b.Node = "b"
+	b.Anchor = anchor.Add(time.Second)
+	b.ClockOffset = 500 * ms // b's clock runs ahead: its marks move earlier
 
-	spans := export(t, merged)
+	spans := export(t, timing.Merge(a, b))
 	var nodes []sdktrace.ReadOnlySpan
 	var run sdktrace.ReadOnlySpan
 	for _, s := range spans {
@@ -141,8 +142,7 @@ func TestExportMergedTimelineOneSpanPerNode(t *testing.T) {
 func TestExportRefusesEmpty(t *testing.T) {
 	tp := sdktrace.NewTracerProvider()
 	defer func() { _ = tp.Shutdown(context.Background()) }()
-	err := otelexport.Export(t.Context(), tp, &loadtest.Result{RunID: "x"})
+	err := otelexport.Export(t.Context(), tp, "x", timing.Timeline{})
 	assert.ErrorIs(t, err, otelexport.ErrNoMarks)
-	assert.Error(t, otelexport.Export(t.Context(), tp, nil))
-	assert.Error(t, otelexport.Export(t.Context(), nil, result()))
+	assert.Error(t, otelexport.Export(t.Context(), nil, "run-1", timeline()))
 }

@@ -1,4 +1,4 @@
-package loadtest_test
+package pool_test
 
 import (
 	"context"
@@ -14,11 +14,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite"
 
 	"github.com/startline/startline/internal/testenv"
-	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/pool"
 )
 
@@ -33,31 +34,31 @@ func TestClassifyPlainErrors(t *testing.T) {
 		_, derr := net.Dial("tcp", addr) // nothing listens: refused
 		require.Error(t, derr)
 		t.Run("refused", func(t *testing.T) {
-			assert.Equal(t, loadtest.KindConnection, loadtest.Classify(fmt.Errorf("open: %w", derr)))
+			assert.Equal(t, pool.KindConnection, pool.Classify(fmt.Errorf("open: %w", derr)))
 		})
 	}
 	for _, c := range []struct {
 		name string
 		err  error
-		want loadtest.ErrorKind
+		want pool.ErrorKind
 	}{
-		{"deadline", fmt.Errorf("q: %w", context.DeadlineExceeded), loadtest.KindTimeout},
-		{"canceled", fmt.Errorf("q: %w", context.Canceled), loadtest.KindCanceled},
-		{"bad conn", fmt.Errorf("sqlpool: query: %w", driver.ErrBadConn), loadtest.KindConnection},
-		{"conn done", fmt.Errorf("sqlpool: query: %w", sql.ErrConnDone), loadtest.KindConnection},
-		{"eof", fmt.Errorf("read: %w", io.EOF), loadtest.KindConnection},
-		{"unexpected eof", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), loadtest.KindConnection},
-		{"net closed", fmt.Errorf("read: %w", net.ErrClosed), loadtest.KindConnection},
-		{"terminated backend", &pgconn.PgError{Severity: "FATAL", Code: "57P01"}, loadtest.KindConnection},
-		{"connection exception", &pgconn.PgError{Severity: "FATAL", Code: "08006"}, loadtest.KindConnection},
-		{"statement timeout", &pgconn.PgError{Severity: "ERROR", Code: "57014"}, loadtest.KindTimeout},
-		{"unique violation", &pgconn.PgError{Severity: "ERROR", Code: "23505"}, loadtest.KindSQL},
-		{"warm-up: the first error decides", &pool.WarmError{Errs: []error{io.EOF, context.Canceled}}, loadtest.KindConnection},
-		{"other", errors.New("boom"), loadtest.KindOther},
-		{"nil", nil, loadtest.KindOther},
+		{"deadline", fmt.Errorf("q: %w", context.DeadlineExceeded), pool.KindTimeout},
+		{"canceled", fmt.Errorf("q: %w", context.Canceled), pool.KindCanceled},
+		{"bad conn", fmt.Errorf("sqlpool: query: %w", driver.ErrBadConn), pool.KindConnection},
+		{"conn done", fmt.Errorf("sqlpool: query: %w", sql.ErrConnDone), pool.KindConnection},
+		{"eof", fmt.Errorf("read: %w", io.EOF), pool.KindConnection},
+		{"unexpected eof", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), pool.KindConnection},
+		{"net closed", fmt.Errorf("read: %w", net.ErrClosed), pool.KindConnection},
+		{"terminated backend", &pgconn.PgError{Severity: "FATAL", Code: "57P01"}, pool.KindConnection},
+		{"connection exception", &pgconn.PgError{Severity: "FATAL", Code: "08006"}, pool.KindConnection},
+		{"statement timeout", &pgconn.PgError{Severity: "ERROR", Code: "57014"}, pool.KindTimeout},
+		{"unique violation", &pgconn.PgError{Severity: "ERROR", Code: "23505"}, pool.KindSQL},
+		{"warm-up: the first error decides", &pool.WarmError{Errs: []error{io.EOF, context.Canceled}}, pool.KindConnection},
+		{"other", errors.New("boom"), pool.KindOther},
+		{"nil", nil, pool.KindOther},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			assert.Equal(t, c.want, loadtest.Classify(c.err))
+			assert.Equal(t, c.want, pool.Classify(c.err))
 		})
 	}
 }
@@ -72,7 +73,7 @@ func TestClassifyRealDriverErrors(t *testing.T) {
 		defer db.Close()
 		_, err = db.ExecContext(ctx, "SELECT * FROM missing")
 		require.Error(t, err)
-		assert.Equal(t, loadtest.KindSQL, loadtest.Classify(err))
+		assert.Equal(t, pool.KindSQL, pool.Classify(err))
 	})
 	dsn := testenv.Postgres(t)
 	admin, err := pgx.Connect(ctx, dsn)
@@ -81,13 +82,18 @@ func TestClassifyRealDriverErrors(t *testing.T) {
 	connect := func(t *testing.T) *pgx.Conn {
 		c, err := pgx.Connect(ctx, dsn)
 		require.NoError(t, err)
-		t.Cleanup(func() { c.Close(ctx) })
+		t.Cleanup(func() {
+			c.Close(ctx)
+			// A query that met its deadline closes its connection in a
+			// goroutine of pgx's: wait for it, so that none outlives the test.
+			<-c.PgConn().CleanupDone()
+		})
 		return c
 	}
 	t.Run("pgx statement", func(t *testing.T) {
 		_, err := connect(t).Exec(ctx, "SELECT * FROM loadtest_missing_table")
 		require.Error(t, err)
-		assert.Equal(t, loadtest.KindSQL, loadtest.Classify(err))
+		assert.Equal(t, pool.KindSQL, pool.Classify(err))
 	})
 	t.Run("pgx terminated", func(t *testing.T) {
 		c := connect(t)
@@ -95,17 +101,17 @@ func TestClassifyRealDriverErrors(t *testing.T) {
 		require.NoError(t, err)
 		_, err = c.Exec(ctx, "SELECT 1")
 		require.Error(t, err)
-		assert.Equal(t, loadtest.KindConnection, loadtest.Classify(err), "%v", err)
+		assert.Equal(t, pool.KindConnection, pool.Classify(err), "%v", err)
 		_, err = c.Exec(ctx, "SELECT 1") // the connection is closed now
 		require.Error(t, err)
-		assert.Equal(t, loadtest.KindConnection, loadtest.Classify(err), "%v", err)
+		assert.Equal(t, pool.KindConnection, pool.Classify(err), "%v", err)
 	})
 	t.Run("pgx closed", func(t *testing.T) {
 		c := connect(t)
 		require.NoError(t, c.Close(ctx))
 		_, err := c.Exec(ctx, "SELECT 1")
 		require.Error(t, err)
-		assert.Equal(t, loadtest.KindConnection, loadtest.Classify(err), "%v", err)
+		assert.Equal(t, pool.KindConnection, pool.Classify(err), "%v", err)
 	})
 	t.Run("pgx statement_timeout", func(t *testing.T) {
 		c := connect(t)
@@ -113,7 +119,7 @@ func TestClassifyRealDriverErrors(t *testing.T) {
 		require.NoError(t, err)
 		_, err = c.Exec(ctx, "SELECT pg_sleep(1)")
 		require.Error(t, err)
-		assert.Equal(t, loadtest.KindTimeout, loadtest.Classify(err), "%v", err)
+		assert.Equal(t, pool.KindTimeout, pool.Classify(err), "%v", err)
 	})
 	t.Run("pgx deadline", func(t *testing.T) {
 		c := connect(t)
@@ -121,7 +127,7 @@ func TestClassifyRealDriverErrors(t *testing.T) {
 		defer cancel()
 		_, err := c.Exec(dctx, "SELECT pg_sleep(1)")
 		require.Error(t, err)
-		assert.Equal(t, loadtest.KindTimeout, loadtest.Classify(err), "%v", err)
+		assert.Equal(t, pool.KindTimeout, pool.Classify(err), "%v", err)
 	})
 	t.Run("pgx refused", func(t *testing.T) {
 		cfg, err := pgx.ParseConfig(dsn)
@@ -132,7 +138,7 @@ func TestClassifyRealDriverErrors(t *testing.T) {
 		require.NoError(t, l.Close())
 		_, err = pgx.ConnectConfig(ctx, cfg)
 		require.Error(t, err)
-		assert.Equal(t, loadtest.KindConnection, loadtest.Classify(err), "%v", err)
+		assert.Equal(t, pool.KindConnection, pool.Classify(err), "%v", err)
 	})
 	t.Run("database/sql terminated", func(t *testing.T) {
 		db, err := sql.Open("pgx", dsn)
@@ -148,7 +154,26 @@ func TestClassifyRealDriverErrors(t *testing.T) {
 		for range 3 { // the error, then the driver's ErrBadConn, then sql.ErrConnDone
 			_, err = conn.ExecContext(ctx, "SELECT 1")
 			require.Error(t, err)
-			assert.Equal(t, loadtest.KindConnection, loadtest.Classify(err), "%v", err)
+			assert.Equal(t, pool.KindConnection, pool.Classify(err), "%v", err)
 		}
 	})
+}
+
+func TestErrorKindNames(t *testing.T) {
+	var names []string
+	for k := range pool.NumKinds {
+		names = append(names, k.String())
+	}
+	assert.Equal(t, []string{"other", "timeout", "canceled", "connection", "sql"}, names)
+	assert.Equal(t, "unknown", pool.NumKinds.String())
+}
+
+func TestSQLStateKind(t *testing.T) {
+	for state, want := range map[string]pool.ErrorKind{
+		"08006": pool.KindConnection, "08001": pool.KindConnection, "57P01": pool.KindConnection,
+		"57P02": pool.KindConnection, "57P03": pool.KindConnection, "57014": pool.KindTimeout,
+		"42S02": pool.KindSQL, "23505": pool.KindSQL, "": pool.KindSQL,
+	} {
+		assert.Equal(t, want, pool.SQLStateKind(state), "%q", state)
+	}
 }

@@ -1,4 +1,4 @@
-package loadtest_test
+package pool_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/startline/startline/loadtest"
+	"github.com/startline/startline/pool"
 )
 
 // Classify sorts an operation's error into the kinds a result counts.
@@ -20,7 +20,7 @@ func ExampleClassify() {
 		&pgconn.PgError{Code: "23505"}, // a unique violation
 		errors.New("something else"),
 	} {
-		fmt.Println(loadtest.Classify(err))
+		fmt.Println(pool.Classify(err))
 	}
 	// Output:
 	// timeout
