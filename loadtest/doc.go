@@ -34,8 +34,10 @@
 // and allocates nothing.
 //
 // The pool's optional capabilities ([pool.Preparer], [pool.PhaseTagger],
-// [pool.Describer]) and the coordinator member's ([coordinate.Clocked],
-// [Marker]) are discovered once and used without further configuration.
+// [pool.Describer]) and the coordinator member's ([coordinate.Clocked]) are
+// discovered once and used without further configuration; the member gets
+// the run's timeline at Join (coordinate.Node.Recorder), for marks of its
+// own such as a gap in its heartbeats.
 //
 // # Load models
 //

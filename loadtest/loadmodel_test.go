@@ -399,7 +399,7 @@ func TestScaleEventChangesTheRate(t *testing.T) {
 	}
 	r, err := loadtest.New(cfg)
 	require.NoError(t, err)
-	go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0) }()
+	go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Nodes: 1}, 0) }()
 	res, err := r.Run(context.Background())
 	require.NoError(t, err)
 	marks := scaleMarks(res)

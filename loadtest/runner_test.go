@@ -171,7 +171,7 @@ func TestRunGoesThroughThePhasesInOrder(t *testing.T) {
 	require.NoError(t, err)
 
 	ctx := context.Background()
-	go func() { _, _ = local.StartWhenReady(ctx, coordinate.Readiness{Workers: 1}, 20*time.Millisecond) }()
+	go func() { _, _ = local.StartWhenReady(ctx, coordinate.Readiness{Nodes: 1}, 20*time.Millisecond) }()
 	res, err := r.Run(ctx)
 	require.NoError(t, err)
 
@@ -414,7 +414,7 @@ func TestControlEvents(t *testing.T) {
 		}
 		r, err := loadtest.New(cfg)
 		require.NoError(t, err)
-		go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0) }()
+		go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Nodes: 1}, 0) }()
 		res, err := r.Run(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, "stop: enough", res.Stopped)
@@ -440,7 +440,7 @@ func TestControlEvents(t *testing.T) {
 		}
 		r, err := loadtest.New(cfg)
 		require.NoError(t, err)
-		go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0) }()
+		go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Nodes: 1}, 0) }()
 		res, err := r.Run(context.Background())
 		require.NoError(t, err)
 		for id := 0; id < 5; id++ {
@@ -544,12 +544,14 @@ func TestScaleTargetsAreBounded(t *testing.T) {
 	cfg.Duration = 300 * time.Millisecond
 	cfg.Hooks.MeasureStart = func(loadtest.PhaseStartInfo) {
 		go func() {
-			_, _ = local.Send(context.Background(), coordinate.Event{Kind: coordinate.EventScale, Concurrency: 1 << 40})
+			// Above MaxWorkers, within the coordinator's MaxScale (which
+			// refuses more itself: see coordinate.Options.MaxScale).
+			_, _ = local.Send(context.Background(), coordinate.Event{Kind: coordinate.EventScale, Concurrency: 1000})
 		}()
 	}
 	r, err := loadtest.New(cfg)
 	require.NoError(t, err)
-	go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0) }()
+	go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Nodes: 1}, 0) }()
 	res, err := r.Run(context.Background())
 	require.NoError(t, err)
 	scaled := res.Timeline.Find(loadtest.PhaseScale)

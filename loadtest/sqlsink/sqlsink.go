@@ -208,15 +208,17 @@ func (s *Sink) write(ctx context.Context, res *loadtest.Result) error {
 }
 
 func (s *Sink) inTx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := f(tx); err != nil {
-		_ = tx.Rollback() // the error that matters is f's
-		return err
-	}
-	return tx.Commit()
+	return retryConflicts(ctx, func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := f(tx); err != nil {
+			_ = tx.Rollback() // the error that matters is f's
+			return err
+		}
+		return tx.Commit()
+	})
 }
 
 // insert inserts rows into t with multi-row INSERTs of at most BatchRows

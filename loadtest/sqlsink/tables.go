@@ -145,7 +145,7 @@ var schema = map[string]struct {
 		{"measure_p50_ns", kInt}, {"measure_p90_ns", kInt}, {"measure_p99_ns", kInt},
 		{"measure_p999_ns", kInt}, {"measure_max_ns", kInt},
 		{"thresholds", kText}, {"thresholds_failed", kInt},
-		{"stopped", kText}, {"error", kText},
+		{"stopped", kText}, {"error", kText}, {"result_json", kText},
 	}, key: []string{"run_id", "node"}},
 	Intervals: {cols: []column{
 		{"run_id", kRunID}, {"node", kName}, {"seq", kInt}, {"operation", kName},
@@ -254,7 +254,7 @@ func (s *Sink) resultRow(res *loadtest.Result, status string) []any {
 		m.Ops, m.Errors, m.Throughput, int64(m.Latency.P50), int64(m.Latency.P90), int64(m.Latency.P99),
 		int64(m.Latency.P999), int64(m.Latency.Max),
 		thresholds, int64(len(res.FailedThresholds())),
-		nullText(res.Stopped), nullText(res.Error),
+		nullText(res.Stopped), nullText(res.Error), resultDoc(res, status),
 	}
 }
 
