@@ -21,7 +21,10 @@
 //     (pool/pgxnative), the SQL dialects (pool/dialect) and a conformance
 //     kit (pool/pooltest).
 //   - [github.com/startline/startline/coordinate]: the start Coordinator
-//     (worker side) and Orchestrator, in process.
+//     (node side) and Orchestrator, the kit that holds their rules over a
+//     small Backend, in memory, over SQL tables (coordinate/sqlcoord, with
+//     LISTEN/NOTIFY in coordinate/pgnotify), and the conformance suite
+//     (coordinate/coordtest).
 //   - [github.com/startline/startline/profile]: the table Profiler (id
 //     ranges and sampled values, in parallel), and saved profiles.
 //   - [github.com/startline/startline/timing]: marks, timelines, their

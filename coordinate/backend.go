@@ -85,8 +85,9 @@ type NodeWrite int
 
 const (
 	// NodeJoin creates the record. It fails with an error wrapping
-	// ErrDuplicate when the node already has one, and ErrNoRun when the run
-	// has no record.
+	// ErrDuplicate when the node already has one. (The kit reads the run's
+	// record first: a node of a run that does not exist gets ErrNoRun
+	// there.)
 	NodeJoin NodeWrite = iota
 	// NodeReady writes Status, Phase, Ready and Beat, only if the run is
 	// still WAITING when the write happens (in the backend's order of
