@@ -87,12 +87,16 @@ func (n Node) validate() error {
 	return nil
 }
 
-// abortedError describes a run that was aborted before its start.
-func abortedError(reason string) error {
-	if reason == "" {
-		return fmt.Errorf("%w before start", ErrAborted)
+// abortedError describes a run that was aborted before its start; where,
+// if set, says who learned it ("coord.wait: node \"n1\"").
+func abortedError(where, reason string) error {
+	if where != "" {
+		where = " (" + where + ")"
 	}
-	return fmt.Errorf("%w before start: %s", ErrAborted, reason)
+	if reason == "" {
+		return fmt.Errorf("%w before start%s", ErrAborted, where)
+	}
+	return fmt.Errorf("%w before start%s: %s", ErrAborted, where, reason)
 }
 
 // Join measures the clock offset against the backend's reference clock
@@ -111,10 +115,13 @@ func (c *Client) Join(ctx context.Context, n Node) (Member, error) {
 	// Subscribed before the first read of the run, so that no change falls
 	// between the two.
 	sub := c.watch(ctx, TopicRun, n.ID)
-	fail := func(err error) (Member, error) {
+	closeSub := func() {
 		if sub != nil {
 			_ = sub.Close()
 		}
+	}
+	fail := func(err error) (Member, error) {
+		closeSub()
 		return nil, fmt.Errorf("coordinate: %s: node %q: %w", timing.CoordRegister, n.ID, err)
 	}
 	r, err := c.b.Run(ctx)
@@ -123,7 +130,8 @@ func (c *Client) Join(ctx context.Context, n Node) (Member, error) {
 	}
 	switch r.Status {
 	case RunAborted:
-		return fail(abortedError(r.Reason))
+		closeSub()
+		return nil, abortedError(fmt.Sprintf("%s: node %q", timing.CoordRegister, n.ID), r.Reason)
 	case RunStarted:
 		return fail(fmt.Errorf("%w: its start was published", ErrLate))
 	}
@@ -269,7 +277,7 @@ func (m *member) Wait(ctx context.Context) (Signal, error) {
 			}
 		case err != nil: // the wait ended: reported below
 		case r.Status == RunAborted:
-			return Signal{}, fmt.Errorf("coordinate: %s: node %q: %w", timing.CoordWait, m.id, abortedError(r.Reason))
+			return Signal{}, abortedError(fmt.Sprintf("%s: node %q", timing.CoordWait, m.id), r.Reason)
 		case r.Status == RunStarted:
 			failures = 0
 			if !started {
@@ -386,7 +394,7 @@ func (m *member) SetState(ctx context.Context, s State) error {
 				return fmt.Errorf("coordinate: node %q: reporting %s: %w", m.id, s.Status, err)
 			}
 			if r, rerr := b.Run(ctx); rerr == nil && r.Status == RunAborted {
-				return fmt.Errorf("coordinate: node %q: %w", m.id, abortedError(r.Reason))
+				return abortedError(fmt.Sprintf("node %q", m.id), r.Reason)
 			}
 			return fmt.Errorf("%w: node %q became ready after the start was published", ErrLate, m.id)
 		}

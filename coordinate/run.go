@@ -529,7 +529,7 @@ func (o *Run) Send(ctx context.Context, e Event) (Event, error) {
 		if err := o.b.PutRun(ctx, rr, from); err != nil {
 			return e, fmt.Errorf("coordinate: send %s: updating the run's record: %w", e.Kind, err)
 		}
-		o.rr, o.aborted, o.endErr = rr, true, abortedError(rr.Reason)
+		o.rr, o.aborted, o.endErr = rr, true, abortedError("", rr.Reason)
 		close(o.ended)
 	}
 	return e, nil

@@ -202,7 +202,9 @@ func (f flags) kit(orchestrator bool, log *slog.Logger) (coordinate.Options, err
 	if err != nil {
 		return coordinate.Options{}, fmt.Errorf("-on-lost: %w", err)
 	}
-	o := coordinate.Options{Heartbeat: 200 * time.Millisecond, Poll: 10 * time.Millisecond, MissedBeats: 10, OnLost: policy, Logger: log}
+	// A node is lost after 5s of silence: a busy machine can stall a
+	// process for seconds, and a false loss aborts the run.
+	o := coordinate.Options{Heartbeat: 200 * time.Millisecond, Poll: 10 * time.Millisecond, MissedBeats: 25, OnLost: policy, Logger: log}
 	if f.reference {
 		o.Heartbeat, o.Poll = time.Second, time.Second
 	}
@@ -290,7 +292,7 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 		cancelNodes()
 		fleet.wait()
 		st, _ := run.Nodes(context.Background())
-		printNodes(w, nodes, st, fleet)
+		printNodes(w, nodes, st, run.Timeline().Find(timing.CoordLost), fleet)
 		return nil, fmt.Errorf("the run did not start: %w", err)
 	}
 	// Watch the nodes until they leave: a node lost before T withdraws the
@@ -325,7 +327,7 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 		}
 	}
 	if failed(st, len(nodes)) || doneErr != nil || cerr != nil || fleet.failed() {
-		printNodes(w, nodes, st, fleet)
+		printNodes(w, nodes, st, run.Timeline().Find(timing.CoordLost), fleet)
 		return merged, runError(doneErr, cerr, run.Lost())
 	}
 	fleet.printLogs(w)
@@ -362,10 +364,14 @@ func runError(doneErr, collectErr error, lost []string) error {
 }
 
 // printNodes prints one line per node: its final state and its reason.
-func printNodes(w io.Writer, nodes []string, st []coordinate.NodeStatus, fleet *fleet) {
+func printNodes(w io.Writer, nodes []string, st []coordinate.NodeStatus, lostMarks []timing.Mark, fleet *fleet) {
 	byID := map[string]coordinate.NodeStatus{}
 	for _, s := range st {
 		byID[s.ID] = s
+	}
+	lostWhy := map[string]string{}
+	for _, m := range lostMarks {
+		lostWhy[m.Node] = m.Detail
 	}
 	fmt.Fprintln(w)
 	for _, id := range nodes {
@@ -375,7 +381,7 @@ func printNodes(w io.Writer, nodes []string, st []coordinate.NodeStatus, fleet *
 		case !ok:
 			why = "never joined: " + fleet.lastWords(id)
 		case s.Status == coordinate.StatusLost:
-			why = fmt.Sprintf("lost: no heartbeat for %s", time.Since(s.LastBeat).Round(time.Millisecond))
+			why = "lost: declared lost, " + lostWhy[id]
 		case s.Err != nil:
 			why = strings.ToLower(string(s.Status)) + ": " + s.Err.Error()
 		default:
@@ -584,9 +590,8 @@ func report(w io.Writer, f flags, dbi database, coord string, m *loadtest.Result
 	ms := m.Phases.Measure
 	fmt.Fprintf(w, "\nmeasure: %d ops, %d errors, %.0f ops/s, p50 %s, p99 %s, max %s\n",
 		ms.Ops, ms.Errors, ms.Throughput, fd(ms.Latency.P50), fd(ms.Latency.P99), fd(ms.Latency.Max))
-	if m.Error != "" {
-		fmt.Fprintf(w, "errors: %s\n", m.Error)
-	}
+	// The nodes' errors (m.Error) follow, one line per node, when the run
+	// failed: see printNodes.
 	return nil
 }
 
