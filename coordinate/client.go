@@ -255,15 +255,20 @@ func (m *member) Wait(ctx context.Context) (Signal, error) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var sig Signal
+	var holdUntil time.Time // once started: T less the spin window
 	started, failures := false, 0
 	for {
-		// Once the start is known the wait timeout no longer applies: the
-		// hold until T is bounded by T.
-		rctx := wctx
+		if started && !time.Now().Before(holdUntil) {
+			return sig, nil
+		}
+		// Once the start is known the wait timeout no longer applies, and
+		// no read may make Wait late: each is cut off where the hold ends.
+		rctx, cancelRead := wctx, context.CancelFunc(func() {})
 		if started {
-			rctx = ctx
+			rctx, cancelRead = context.WithDeadline(ctx, holdUntil)
 		}
 		r, err := c.b.Run(rctx)
+		cancelRead()
 		next := c.interval()
 		switch {
 		case err != nil && rctx.Err() == nil:
@@ -283,6 +288,7 @@ func (m *member) Wait(ctx context.Context) (Signal, error) {
 			if !started {
 				started = true
 				sig = m.signal(r)
+				holdUntil = sig.At.Add(-spinWindow)
 				m.sightOnce.Do(func() { m.begin <- sighting{seq: r.StartSeq, at: m.refNow()} })
 			}
 		default:
@@ -292,7 +298,7 @@ func (m *member) Wait(ctx context.Context) (Signal, error) {
 			}
 		}
 		if started {
-			hold := time.Until(sig.At) - spinWindow
+			hold := time.Until(holdUntil)
 			if hold <= 0 {
 				return sig, nil
 			}

@@ -378,6 +378,26 @@ func (m *mortal) Watch(ctx context.Context, topic coordinate.Topic) (coordinate.
 	return nil, nil
 }
 
+// stalling wraps a member's backend so that, once it has returned a
+// started run, every later read of the run hangs until its context ends:
+// a backend that stops answering in the lead before T.
+type stalling struct {
+	mortal
+	stalled atomic.Bool
+}
+
+func (s *stalling) Run(ctx context.Context) (coordinate.RunRecord, error) {
+	if s.stalled.Load() {
+		<-ctx.Done()
+		return coordinate.RunRecord{}, ctx.Err()
+	}
+	r, err := s.mortal.Backend.Run(ctx)
+	if err == nil && r.Status == coordinate.RunStarted {
+		s.stalled.Store(true)
+	}
+	return r, err
+}
+
 // victim joins node id through a backend the test can kill.
 func (e *env) victim(id string) (coordinate.Member, *mortal) {
 	e.t.Helper()

@@ -45,6 +45,7 @@ var tests = []struct {
 	{"LostBeforeT/continue", testLostBeforeTContinue},
 	{"LostAfterT/abort", func(e *env) { testLostAfterT(e, coordinate.LostAbort) }},
 	{"LostAfterT/continue", func(e *env) { testLostAfterT(e, coordinate.LostContinue) }},
+	{"WaitNotHeldByAStalledRead", testStalledRead},
 	{"HostileRecordsIgnored", testHostile},
 	{"DuplicateNodeID", testDuplicate},
 	{"AwaitDoneCancelled", testAwaitDoneCancelled},
@@ -791,6 +792,29 @@ func testLostAfterT(e *env, policy coordinate.LostPolicy) {
 	}
 	wantErr(t, recv(t, done, "return from AwaitDone"), coordinate.ErrLost, "victim")
 	checkLost(t, o)
+}
+
+// testStalledRead: a member that knows the start keeps reading the run
+// until T (a withdrawal would come that way), but a read that hangs must
+// not hold it: Wait returns the signal at T all the same, and the member
+// begins at T, not before.
+func testStalledRead(e *env) {
+	t, ctx := e.t, context.Background()
+	o := e.run()
+	b := &stalling{mortal: mortal{Backend: e.h.Member(t)}}
+	m := e.joinWith(e.clientOver(b), "n00")
+	e.ready(m)
+	outcomes := waitAll([]coordinate.Member{m})
+	pub, err := o.StartWhenReady(ctx, coordinate.Readiness{Nodes: 1}, 200*time.Millisecond)
+	must(t, err, "StartWhenReady")
+	w := recv(t, outcomes, "return from Wait, whose reads hang after the start")[0]
+	must(t, w.err, "Wait")
+	if !b.stalled.Load() {
+		t.Fatal("the member never read the started run")
+	}
+	if bd := bounds(o, m); w.began.Before(pub.At.Add(-bd)) {
+		t.Errorf("began %v before T", pub.At.Sub(w.began))
+	}
 }
 
 // testHostile writes records behind the orchestrator's back: the member
