@@ -39,10 +39,10 @@
 //     pool/dialect (identifiers, column types and placeholders per
 //     database); pool/pooltest (the conformance kit of a Pool).
 //   - [github.com/startline/startline/coordinate]: the start Coordinator
-//     (a node's side) and the Orchestrator, in process; over SQL tables in
-//     any database (coordinate/sqlcoord), with PostgreSQL LISTEN/NOTIFY as
-//     a fast path (coordinate/pgnotify); coordinate/coordtest is the
-//     conformance suite every backend runs.
+//     (node side) and Orchestrator, the kit that holds their rules over a
+//     small Backend, in memory, over SQL tables (coordinate/sqlcoord, with
+//     LISTEN/NOTIFY in coordinate/pgnotify), and the conformance suite
+//     (coordinate/coordtest).
 //   - [github.com/startline/startline/profile]: the table Profiler (id
 //     ranges and sampled values, in parallel), and saved profiles.
 //   - [github.com/startline/startline/timing]: the registry of phases,

@@ -9,7 +9,7 @@ import (
 	"github.com/startline/startline/coordinate"
 )
 
-// Two workers join an in-process coordinator; the orchestrator starts them
+// Two nodes join an in-process coordinator; the orchestrator starts them
 // when both are ready, 20ms ahead, and both wake with the same start instant.
 func Example() {
 	ctx := context.Background()
@@ -18,7 +18,7 @@ func Example() {
 	var wg sync.WaitGroup
 	got := make([]coordinate.Signal, 2)
 	for i, id := range []string{"a", "b"} {
-		m, err := local.Join(ctx, coordinate.Worker{ID: id, Concurrency: 4})
+		m, err := local.Join(ctx, coordinate.Node{ID: id, Concurrency: 4})
 		if err != nil {
 			fmt.Println(err)
 			return

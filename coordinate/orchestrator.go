@@ -13,51 +13,51 @@ import (
 // concurrently with each other and with any number of members.
 type Orchestrator interface {
 	// AwaitReady blocks until the readiness rule r holds and returns the
-	// ready workers. When the rule cannot hold (the deadline passed short
+	// ready nodes. When the rule cannot hold (the deadline passed short
 	// of the quorum, or ctx ended) the error is a *ReadinessError that says
 	// who is ready and who is missing.
-	AwaitReady(ctx context.Context, r Readiness) ([]WorkerStatus, error)
+	AwaitReady(ctx context.Context, r Readiness) ([]NodeStatus, error)
 	// Start publishes the start instant at and returns the Signal as
 	// published (its Events is nil: each member has its own). A run starts
 	// once; a second Start returns ErrStarted.
 	Start(ctx context.Context, at time.Time) (Signal, error)
 	// Send sends a control event to every joined member and returns it with
-	// its Seq assigned (any Seq the caller set is ignored). Seq grows by one
-	// per event, so members apply each event once, in order.
+	// its Seq assigned (any Seq the caller set is ignored). Seq grows with
+	// every event, so members apply each event once, in order.
 	Send(ctx context.Context, e Event) (Event, error)
 }
 
-// Readiness is the rule AwaitReady waits for: all Workers ready, or, once
+// Readiness is the rule AwaitReady waits for: all Nodes ready, or, once
 // Deadline has passed, at least Quorum of them.
 type Readiness struct {
-	// Workers is how many workers make "all". Zero means len(Expect).
-	Workers int
-	// Quorum, if positive, is the smallest number of ready workers the run
+	// Nodes is how many nodes make "all". Zero means len(Expect).
+	Nodes int
+	// Quorum, if positive, is the smallest number of ready nodes the run
 	// may start with once Deadline has passed. Zero means all are needed.
 	Quorum int
-	// Deadline, if positive, is how long AwaitReady waits for all Workers
+	// Deadline, if positive, is how long AwaitReady waits for all Nodes
 	// before it settles for Quorum (or gives up when Quorum is zero or not
 	// met). Zero means no deadline: wait until all are ready or ctx ends.
 	Deadline time.Duration
-	// Expect optionally lists the IDs of the workers that should join. When
-	// set, only those workers count as ready, and an error names the ones
+	// Expect optionally lists the IDs of the nodes that should join. When
+	// set, only those nodes count as ready, and an error names the ones
 	// still missing, including those that never joined.
 	Expect []string
 }
 
-// Want returns the number of workers that make "all": Workers, or
-// len(Expect) when Workers is zero.
+// Want returns the number of nodes that make "all": Nodes, or
+// len(Expect) when Nodes is zero.
 func (r Readiness) Want() int {
-	if r.Workers == 0 {
+	if r.Nodes == 0 {
 		return len(r.Expect)
 	}
-	return r.Workers
+	return r.Nodes
 }
 
-// Met reports whether the rule holds with ready workers ready: all of
+// Met reports whether the rule holds with ready nodes ready: all of
 // them, or, once the deadline has passed, at least Quorum. gone is how
-// many of the workers that make "all" no longer count (an orchestrator
-// that goes on without lost workers passes their number; 0 otherwise);
+// many of the nodes that make "all" no longer count (an orchestrator
+// that goes on without lost nodes passes their number; 0 otherwise);
 // when none are left to wait for, "all" never holds. Every Orchestrator's
 // AwaitReady decides with Met, so that all implement one rule.
 func (r Readiness) Met(ready, gone int, deadlinePassed bool) bool {
@@ -66,11 +66,11 @@ func (r Readiness) Met(ready, gone int, deadlinePassed bool) bool {
 }
 
 // NotReady builds the *ReadinessError that AwaitReady returns when rule r
-// did not hold: ready are the ready workers, missing the IDs known not to
+// did not hold: ready are the ready nodes, missing the IDs known not to
 // be ready (sorted), neverJoined the rest of the shortfall, waited how long
 // AwaitReady waited, deadlinePassed whether the quorum applied, and cause
 // ctx.Err() when the context ended (nil when the deadline passed).
-func (r Readiness) NotReady(ready []WorkerStatus, missing []string, neverJoined int, waited time.Duration, deadlinePassed bool, cause error) *ReadinessError {
+func (r Readiness) NotReady(ready []NodeStatus, missing []string, neverJoined int, waited time.Duration, deadlinePassed bool, cause error) *ReadinessError {
 	e := &ReadinessError{
 		Ready:       len(ready),
 		Want:        r.Want(),
@@ -91,16 +91,16 @@ func (r Readiness) NotReady(ready []WorkerStatus, missing []string, neverJoined 
 // Validate reports the first field of r that makes no sense.
 func (r Readiness) Validate() error {
 	switch {
-	case r.Workers < 0:
-		return fmt.Errorf("%w: Readiness.Workers is %d, must not be negative", ErrInvalid, r.Workers)
-	case r.Workers == 0 && len(r.Expect) == 0:
-		return fmt.Errorf("%w: Readiness.Workers is 0 and Readiness.Expect is empty: nobody to wait for", ErrInvalid)
-	case len(r.Expect) > 0 && r.Workers > len(r.Expect):
-		return fmt.Errorf("%w: Readiness.Workers is %d but Readiness.Expect lists only %d IDs", ErrInvalid, r.Workers, len(r.Expect))
+	case r.Nodes < 0:
+		return fmt.Errorf("%w: Readiness.Nodes is %d, must not be negative", ErrInvalid, r.Nodes)
+	case r.Nodes == 0 && len(r.Expect) == 0:
+		return fmt.Errorf("%w: Readiness.Nodes is 0 and Readiness.Expect is empty: nobody to wait for", ErrInvalid)
+	case len(r.Expect) > 0 && r.Nodes > len(r.Expect):
+		return fmt.Errorf("%w: Readiness.Nodes is %d but Readiness.Expect lists only %d IDs", ErrInvalid, r.Nodes, len(r.Expect))
 	case r.Quorum < 0:
 		return fmt.Errorf("%w: Readiness.Quorum is %d, must not be negative", ErrInvalid, r.Quorum)
 	case r.Quorum > r.Want():
-		return fmt.Errorf("%w: Readiness.Quorum is %d, more than the %d workers expected", ErrInvalid, r.Quorum, r.Want())
+		return fmt.Errorf("%w: Readiness.Quorum is %d, more than the %d nodes expected", ErrInvalid, r.Quorum, r.Want())
 	case r.Deadline < 0:
 		return fmt.Errorf("%w: Readiness.Deadline is %s, must not be negative", ErrInvalid, r.Deadline)
 	case r.Quorum > 0 && r.Deadline == 0:
@@ -119,19 +119,22 @@ func (r Readiness) Validate() error {
 	return nil
 }
 
-// WorkerStatus is what the orchestrator knows about one worker.
-type WorkerStatus struct {
+// NodeStatus is what the orchestrator knows about one node, with times on
+// the orchestrator's clock.
+type NodeStatus struct {
 	ID     string
 	Status Status
-	// Phase is the phase the worker last reported.
+	// Phase is the phase the node last reported.
 	Phase string
-	// Ready is when the worker first reported ready; zero if it has not.
+	// Ready is when the node first reported ready; zero if it has not.
 	Ready time.Time
-	// LastBeat is the worker's last heartbeat or state report.
+	// LastBeat is the node's last heartbeat or state report.
 	LastBeat time.Time
-	// Concurrency is the worker's configured number of goroutines.
+	// Seen is when the node saw the start signal; zero if it has not.
+	Seen time.Time
+	// Concurrency is the node's configured number of worker goroutines.
 	Concurrency int
-	// Err is the error the worker left with, if it failed.
+	// Err is the error the node left with, if it failed.
 	Err error
 }
 
@@ -139,13 +142,13 @@ type WorkerStatus struct {
 // hold in time. errors.Is(err, ErrNotReady) is true, and so is
 // errors.Is(err, context.Canceled) (or DeadlineExceeded) when ctx ended.
 type ReadinessError struct {
-	Ready    int           // how many workers were ready
+	Ready    int           // how many nodes were ready
 	Want     int           // how many make "all"
 	Quorum   int           // the quorum that applied after the deadline, 0 if none
 	Waited   time.Duration // how long AwaitReady waited
-	ReadyIDs []string      // the ready workers, sorted
-	// Missing lists the workers known not to be ready, sorted: the expected
-	// IDs not ready when Readiness.Expect was given, else the joined workers
+	ReadyIDs []string      // the ready nodes, sorted
+	// Missing lists the nodes known not to be ready, sorted: the expected
+	// IDs not ready when Readiness.Expect was given, else the joined nodes
 	// not ready. NeverJoined counts the rest of the shortfall, whose IDs
 	// are unknown.
 	Missing     []string
@@ -157,7 +160,7 @@ type ReadinessError struct {
 // Error says how many of how many were ready, and who.
 func (e *ReadinessError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d of %d workers ready after %s", ErrNotReady, e.Ready, e.Want, e.Waited.Round(time.Millisecond))
+	fmt.Fprintf(&b, "%s: %d of %d nodes ready after %s", ErrNotReady, e.Ready, e.Want, e.Waited.Round(time.Millisecond))
 	if e.Cause != nil {
 		fmt.Fprintf(&b, " (%v)", e.Cause)
 	} else if e.Quorum > 0 {
@@ -195,14 +198,17 @@ func listIDs(ids []string) string {
 // More errors, beside those in coordinate.go.
 var (
 	// ErrNotReady is wrapped by a *ReadinessError.
-	ErrNotReady = errors.New("coordinate: workers not ready")
+	ErrNotReady = errors.New("coordinate: nodes not ready")
 	// ErrStarted is returned by Start when the run has already started.
 	ErrStarted = errors.New("coordinate: start already issued")
 	// ErrLeft is returned by a Member's Wait and SetState after Leave.
 	ErrLeft = errors.New("coordinate: member has left")
-	// ErrDuplicate is returned by Join when a worker with the same ID has
+	// ErrDuplicate is returned by Join when a node with the same ID has
 	// already joined this run.
-	ErrDuplicate = errors.New("coordinate: duplicate worker ID")
+	ErrDuplicate = errors.New("coordinate: duplicate node ID")
+	// ErrLost is wrapped by the error an orchestrator returns when it
+	// declared nodes lost under the LostAbort policy.
+	ErrLost = errors.New("coordinate: node lost")
 	// ErrInvalid is wrapped by errors about bad arguments; the message
 	// names the field.
 	ErrInvalid = errors.New("coordinate: invalid argument")

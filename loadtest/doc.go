@@ -35,8 +35,10 @@
 //
 // The pool's optional capabilities ([pool.Preparer], [pool.PhaseTagger],
 // [pool.Describer], [pool.Classifier]) and the coordinator member's
-// ([coordinate.Clocked], [Marker]) are discovered once and used without
-// further configuration.
+// ([coordinate.Clocked]) are discovered once and used without further
+// configuration; the member gets the run's timeline at Join
+// (coordinate.Node.Recorder), for marks of its own such as a gap in its
+// heartbeats.
 //
 // # Hooks
 //

@@ -167,7 +167,7 @@ func faultRun(t *testing.T, p pool.Pool, opTimeout time.Duration, inject func())
 		})},
 	})
 	require.NoError(t, err)
-	go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0) }()
+	go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Nodes: 1}, 0) }()
 	return r.Run(context.Background())
 }
 

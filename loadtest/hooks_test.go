@@ -47,9 +47,14 @@ func (emptyProfiler) Profile(context.Context, []profile.TableSpec) (*profile.Pro
 // coordinator backend records coord.unreachable.
 type markingCoordinator struct{ *coordinate.Local }
 
-func (c markingCoordinator) Join(ctx context.Context, w coordinate.Worker) (coordinate.Member, error) {
-	m, err := c.Local.Join(ctx, w)
-	return &markingMember{Member: m}, err
+func (c markingCoordinator) Join(ctx context.Context, n coordinate.Node) (coordinate.Member, error) {
+	m, err := c.Local.Join(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	mm := &markingMember{Member: m}
+	mm.mark(n.Recorder)
+	return mm, nil
 }
 
 type markingMember struct {
@@ -57,9 +62,10 @@ type markingMember struct {
 	wg sync.WaitGroup
 }
 
-// MarkOn records one coord.unreachable span on rec, as a backend whose
-// heartbeats failed for a while does.
-func (m *markingMember) MarkOn(rec *timing.Recorder) {
+// mark records one coord.unreachable span on rec, the run's timeline the
+// Runner passed in at Join, as a backend whose heartbeats failed for a
+// while does.
+func (m *markingMember) mark(rec *timing.Recorder) {
 	m.wg.Go(func() {
 		at := rec.Now()
 		rec.Record(timing.Mark{Phase: timing.CoordUnreachable, Worker: timing.Process, Start: at, End: at + time.Millisecond})
@@ -120,7 +126,7 @@ func TestHooksSeeEveryPhase(t *testing.T) {
 	r, err := loadtest.New(cfg)
 	require.NoError(t, err)
 	go func() {
-		_, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 10*time.Millisecond)
+		_, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Nodes: 1}, 10*time.Millisecond)
 	}()
 	res, err := r.Run(context.Background())
 	require.NoError(t, err)

@@ -54,7 +54,7 @@ func runOnDB(t *testing.T, p pool.Pool, prof profile.Profiler, table, query stri
 	})
 	require.NoError(t, err)
 	go func() {
-		_, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 10*time.Millisecond)
+		_, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Nodes: 1}, 10*time.Millisecond)
 	}()
 	res, err := r.Run(context.Background())
 	require.NoError(t, err)

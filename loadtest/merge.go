@@ -11,16 +11,6 @@ import (
 	"github.com/startline/startline/timing"
 )
 
-// Phases an orchestrator records on its own timeline, which MergeWith reads.
-const (
-	// PhasePublish spans the orchestrator's publication of the start
-	// instant; its Start is when the start was published.
-	PhasePublish timing.Phase = "coord.publish"
-	// PhaseSeen is an instant: when a worker (named by the mark's Node)
-	// saw the start signal.
-	PhaseSeen timing.Phase = "coord.seen"
-)
-
 // ErrMerge is wrapped by the errors Merge returns.
 var ErrMerge = errors.New("loadtest: merge")
 
@@ -61,6 +51,11 @@ type StartReport struct {
 	// Longest is the longest process-level span on the path to the first
 	// query (see timing.Summary.Longest).
 	Longest *timing.Mark `json:"longest,omitempty"`
+	// Coordinator names the coordinator backend that started the run
+	// ("local", "sql", "pgnotify", "nats"), as the orchestrator's
+	// timing.CoordPublish mark says it ("coordinator=sql"); empty without
+	// an orchestrator timeline.
+	Coordinator string `json:"coordinator,omitempty"`
 }
 
 // Merge merges the results of several processes of one run; see MergeWith.
@@ -144,6 +139,7 @@ func MergeWith(orchestrator timing.Timeline, results ...*Result) (*Result, error
 func startReport(tl timing.Timeline, orchestrator string, workers []WorkerTimeline) *StartReport {
 	var at *timing.Mark
 	var published *time.Duration
+	var coordinator string
 	saw := map[string]time.Duration{}
 	firstByNode := map[string]time.Duration{}
 	for i, m := range tl.Marks {
@@ -155,12 +151,13 @@ func startReport(tl timing.Timeline, orchestrator string, workers []WorkerTimeli
 			if at == nil || (m.Node == orchestrator && orchestrator != "") || (at.Node != orchestrator && m.Start < at.Start) {
 				at = &tl.Marks[i]
 			}
-		case PhasePublish:
+		case timing.CoordPublish:
 			if published == nil {
 				p := m.Start
 				published = &p
+				coordinator, _ = strings.CutPrefix(m.Detail, "coordinator=")
 			}
-		case PhaseSeen:
+		case timing.CoordSeen:
 			saw[m.Node] = m.Start
 		case timing.QueryFirst:
 			if f, ok := firstByNode[m.Node]; !ok || m.Start < f {
@@ -183,6 +180,7 @@ func startReport(tl timing.Timeline, orchestrator string, workers []WorkerTimeli
 	return &StartReport{
 		Published: published, At: at.Start,
 		Skew: s.Skew, SignalToFirstQuery: s.FirstQuery, Workers: s.Workers, Longest: s.Longest,
+		Coordinator: coordinator,
 	}
 }
 

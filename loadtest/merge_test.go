@@ -107,10 +107,10 @@ func TestMergeStartReport(t *testing.T) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	// The orchestrator publishes at 5ms and T is 20ms, on the reference axis.
 	orch := timing.Timeline{Node: "orchestrator", Anchor: base, Marks: []timing.Mark{
-		{Phase: PhasePublish, Worker: timing.Process, Start: 5 * time.Millisecond, End: 6 * time.Millisecond},
+		{Phase: timing.CoordPublish, Worker: timing.Process, Start: 5 * time.Millisecond, End: 6 * time.Millisecond, Detail: "coordinator=sql"},
 		{Phase: timing.CoordStart, Worker: timing.Process, Start: 20 * time.Millisecond, End: 20 * time.Millisecond},
-		{Phase: PhaseSeen, Worker: timing.Process, Start: 7 * time.Millisecond, End: 7 * time.Millisecond, Node: "a"},
-		{Phase: PhaseSeen, Worker: timing.Process, Start: 9 * time.Millisecond, End: 9 * time.Millisecond, Node: "b"},
+		{Phase: timing.CoordSeen, Worker: timing.Process, Start: 7 * time.Millisecond, End: 7 * time.Millisecond, Node: "a"},
+		{Phase: timing.CoordSeen, Worker: timing.Process, Start: 9 * time.Millisecond, End: 9 * time.Millisecond, Node: "b"},
 	}}
 	// a's clock runs 3s ahead and it started 2ms after the orchestrator;
 	// b's runs 1s behind and it started 4ms after. Their marks are on their
@@ -129,6 +129,7 @@ func TestMergeStartReport(t *testing.T) {
 	assert.Equal(t, 5*time.Millisecond, *st.Published)
 	assert.Equal(t, 20*time.Millisecond, st.At)
 	assert.Equal(t, 4, st.Workers)
+	assert.Equal(t, "sql", st.Coordinator, "the backend the orchestrator's publish mark names")
 	assert.Equal(t, timing.Spread{Min: 100 * time.Microsecond, Median: 400 * time.Microsecond, Max: 1200 * time.Microsecond, N: 4}, st.SignalToFirstQuery)
 	assert.Equal(t, 1100*time.Microsecond, st.Skew)
 	require.NotNil(t, st.Longest)
@@ -149,7 +150,7 @@ func TestMergeStartReport(t *testing.T) {
 func TestMergedJSONContract(t *testing.T) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	orch := timing.Timeline{Node: "orchestrator", Anchor: base, Marks: []timing.Mark{
-		{Phase: PhasePublish, Worker: timing.Process, Start: time.Millisecond, End: time.Millisecond},
+		{Phase: timing.CoordPublish, Worker: timing.Process, Start: time.Millisecond, End: time.Millisecond, Detail: "coordinator=nats"},
 		{Phase: timing.CoordStart, Worker: timing.Process, Start: 2 * time.Millisecond, End: 2 * time.Millisecond},
 	}}
 	a := process("a", base, 0, 7*time.Microsecond, 2*time.Millisecond, 3*time.Millisecond)
@@ -171,6 +172,7 @@ func TestMergedJSONContract(t *testing.T) {
 			Gap       struct {
 				Min, P50, Max *int64
 			} `json:"signal_to_first_query_ns"`
+			Coordinator string `json:"coordinator"`
 		} `json:"start"`
 	}
 	require.NoError(t, json.Unmarshal(b, &doc))
@@ -185,6 +187,7 @@ func TestMergedJSONContract(t *testing.T) {
 	assert.EqualValues(t, time.Millisecond, *doc.Start.Gap.Min)
 	assert.EqualValues(t, time.Millisecond, *doc.Start.Gap.P50)
 	assert.EqualValues(t, time.Millisecond, *doc.Start.Gap.Max)
+	assert.Equal(t, "nats", doc.Start.Coordinator)
 
 	var back Result
 	require.NoError(t, json.Unmarshal(b, &back))

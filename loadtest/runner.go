@@ -99,16 +99,6 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 	return res, err
 }
 
-// Marker is implemented by a coordinate.Member that has spans of its own
-// to put on the run's timeline, such as a gap in its heartbeats while the
-// coordinator's database was unreachable. The Runner calls MarkOn once,
-// right after Join; the member may then record into rec, from any
-// goroutine, until Leave returns. Offsets on rec come from rec.Now or
-// rec.Offset.
-type Marker interface {
-	MarkOn(rec *timing.Recorder)
-}
-
 // run is the state of one Run.
 type run struct {
 	cfg      Config
@@ -183,12 +173,11 @@ func (ru *run) execute(ctx context.Context) (err error) {
 	}
 	if cfg.Coordinator != nil {
 		if err := ru.phase(timing.CoordRegister, func() (err error) {
-			ru.member, err = cfg.Coordinator.Join(ctx, coordinate.Worker{ID: cfg.Node, Concurrency: cfg.Workers})
+			// The member records its own marks (a gap in its heartbeats) on
+			// the run's timeline.
+			ru.member, err = cfg.Coordinator.Join(ctx, coordinate.Node{ID: cfg.Node, Concurrency: cfg.Workers, Recorder: ru.rec})
 			if c, ok := ru.member.(coordinate.Clocked); ok {
 				ru.rec.SetClockOffset(c.ClockOffset())
-			}
-			if m, ok := ru.member.(Marker); ok {
-				m.MarkOn(ru.rec)
 			}
 			return err
 		}); err != nil {

@@ -180,7 +180,7 @@ func TestRunGoesThroughThePhasesInOrder(t *testing.T) {
 	require.NoError(t, err)
 
 	ctx := context.Background()
-	go func() { _, _ = local.StartWhenReady(ctx, coordinate.Readiness{Workers: 1}, 20*time.Millisecond) }()
+	go func() { _, _ = local.StartWhenReady(ctx, coordinate.Readiness{Nodes: 1}, 20*time.Millisecond) }()
 	res, err := r.Run(ctx)
 	require.NoError(t, err)
 
@@ -423,7 +423,7 @@ func TestControlEvents(t *testing.T) {
 		})
 		r, err := loadtest.New(cfg)
 		require.NoError(t, err)
-		go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0) }()
+		go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Nodes: 1}, 0) }()
 		res, err := r.Run(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, "stop: enough", res.Stopped)
@@ -449,7 +449,7 @@ func TestControlEvents(t *testing.T) {
 		})
 		r, err := loadtest.New(cfg)
 		require.NoError(t, err)
-		go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0) }()
+		go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Nodes: 1}, 0) }()
 		res, err := r.Run(context.Background())
 		require.NoError(t, err)
 		for id := 0; id < 5; id++ {
@@ -553,12 +553,14 @@ func TestScaleTargetsAreBounded(t *testing.T) {
 	cfg.Duration = 300 * time.Millisecond
 	cfg.Hooks.PhaseStart = onStart(timing.Measure, func() {
 		go func() {
-			_, _ = local.Send(context.Background(), coordinate.Event{Kind: coordinate.EventScale, Concurrency: 1 << 40})
+			// Above MaxWorkers, within the coordinator's MaxScale (which
+			// refuses more itself: see coordinate.Options.MaxScale).
+			_, _ = local.Send(context.Background(), coordinate.Event{Kind: coordinate.EventScale, Concurrency: 1000})
 		}()
 	})
 	r, err := loadtest.New(cfg)
 	require.NoError(t, err)
-	go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Workers: 1}, 0) }()
+	go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Nodes: 1}, 0) }()
 	res, err := r.Run(context.Background())
 	require.NoError(t, err)
 	scaled := res.Timeline.Find(timing.Scale)

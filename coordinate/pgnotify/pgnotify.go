@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/startline/startline/coordinate/sqlcoord"
+	"github.com/startline/startline/coordinate"
 	"github.com/startline/startline/pool/dialect"
 )
 
@@ -24,8 +24,6 @@ type Notifier struct {
 	closed bool
 }
 
-var _ sqlcoord.Notifier = (*Notifier)(nil)
-
 // ErrClosed is returned by a Notifier's methods after Close.
 var ErrClosed = errors.New("pgnotify: notifier closed")
 
@@ -39,6 +37,10 @@ func New(connString string) (*Notifier, error) {
 	}
 	return &Notifier{cfg: cfg}, nil
 }
+
+// Name returns "pgnotify": the SQL tables coordinator with this notifier
+// is the backend a merged result names so.
+func (*Notifier) Name() string { return "pgnotify" }
 
 // Notify sends a notification with payload key on channel.
 func (n *Notifier) Notify(ctx context.Context, channel, key string) error {
@@ -79,7 +81,7 @@ func (n *Notifier) Close() error {
 // Subscribe opens a connection, listens on channel, and returns once the
 // LISTEN has been executed, so that every notification sent after Subscribe
 // returns is delivered. Notifications whose payload is not key are ignored.
-func (n *Notifier) Subscribe(ctx context.Context, channel, key string) (sqlcoord.Subscription, error) {
+func (n *Notifier) Subscribe(ctx context.Context, channel, key string) (coordinate.Subscription, error) {
 	n.mu.Lock()
 	closed := n.closed
 	n.mu.Unlock()
@@ -133,7 +135,7 @@ func (s *subscription) listen(ctx context.Context, key string) {
 	}
 }
 
-// C implements sqlcoord.Subscription.
+// C implements coordinate.Subscription.
 func (s *subscription) C() <-chan struct{} { return s.c }
 
 // Close stops listening and closes the connection.

@@ -14,9 +14,10 @@ import (
 	"github.com/startline/startline/pool/dialect"
 )
 
-// An orchestrator and two workers share an SQLite file: the workers wait,
+// An orchestrator and two nodes share an SQLite file: the nodes wait,
 // start together at the published instant, and obey a stop event. On many
-// hosts the workers would be separate processes with the same Options.
+// hosts the nodes would be separate processes with the same Options, each
+// with a backend of its own over the same tables.
 func Example() {
 	dir, _ := os.MkdirTemp("", "sqlcoord-example-")
 	defer os.RemoveAll(dir)
@@ -26,13 +27,16 @@ func Example() {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	tables := sqlcoord.Tables{DB: db, Dialect: dialect.SQLite, Prefix: "demo_"}
-
-	orch, err := sqlcoord.NewOrchestrator(ctx, sqlcoord.OrchestratorOptions{Tables: tables, RunID: "run-1", Poll: 5 * time.Millisecond})
+	backend, err := sqlcoord.New(sqlcoord.Options{Tables: sqlcoord.Tables{DB: db, Dialect: dialect.SQLite, Prefix: "demo_"}, RunID: "run-1"})
 	if err != nil {
 		panic(err)
 	}
-	coord, err := sqlcoord.New(sqlcoord.Options{Tables: tables, RunID: "run-1", Poll: 5 * time.Millisecond})
+	opts := coordinate.Options{Poll: 5 * time.Millisecond}
+	run, err := coordinate.NewRun(ctx, backend, opts) // the orchestrator creates the run
+	if err != nil {
+		panic(err)
+	}
+	nodes, err := coordinate.NewClient(backend, opts) // the nodes' side
 	if err != nil {
 		panic(err)
 	}
@@ -40,7 +44,7 @@ func Example() {
 	var wg sync.WaitGroup
 	lines := make([]string, 2)
 	for i := range 2 {
-		m, err := coord.Join(ctx, coordinate.Worker{ID: fmt.Sprintf("w%d", i), Concurrency: 4})
+		m, err := nodes.Join(ctx, coordinate.Node{ID: fmt.Sprintf("n%d", i), Concurrency: 4})
 		if err != nil {
 			panic(err)
 		}
@@ -53,20 +57,26 @@ func Example() {
 			}
 			_ = coordinate.SleepUntil(ctx, sig.At)
 			e := <-sig.Events
-			lines[i] = fmt.Sprintf("w%d started, then got %s event %d (%s)", i, e.Kind, e.Seq, e.Reason)
+			lines[i] = fmt.Sprintf("n%d started, then got %s event %d (%s)", i, e.Kind, e.Seq, e.Reason)
 		})
 	}
-	if _, err := orch.StartWhenReady(ctx, coordinate.Readiness{Workers: 2}, 20*time.Millisecond); err != nil {
+	sig, err := run.StartWhenReady(ctx, coordinate.Readiness{Nodes: 2}, 20*time.Millisecond)
+	if err != nil {
 		panic(err)
 	}
-	if _, err := orch.Send(ctx, coordinate.Event{Kind: coordinate.EventStop, Reason: "done"}); err != nil {
+	// A stop sent before T would withdraw the start: send it once the run
+	// has begun.
+	_ = coordinate.SleepUntil(ctx, sig.At)
+	if _, err := run.Send(ctx, coordinate.Event{Kind: coordinate.EventStop, Reason: "done"}); err != nil {
 		panic(err)
 	}
 	wg.Wait()
 	for _, l := range lines {
 		fmt.Println(l)
 	}
+	fmt.Println("coordinator:", run.Name())
 	// Output:
-	// w0 started, then got stop event 1 (done)
-	// w1 started, then got stop event 1 (done)
+	// n0 started, then got stop event 1 (done)
+	// n1 started, then got stop event 1 (done)
+	// coordinator: sql
 }

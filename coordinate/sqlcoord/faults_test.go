@@ -10,31 +10,34 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/startline/startline/coordinate"
-	"github.com/startline/startline/coordinate/sqlcoord"
 	"github.com/startline/startline/loadtest"
+	"github.com/startline/startline/loadtest/sqlsink"
 	"github.com/startline/startline/pool/pgxnative"
 	"github.com/startline/startline/timing"
 )
 
-// TestCoordinatorUnreachableMidRun cuts the worker's connection to the
+// TestCoordinatorUnreachableMidRun cuts the node's connection to the
 // coordinator's database in the middle of the measured window, while the
 // measured workload uses a connection of its own. The measurement goes on
 // undisturbed; the heartbeats fail, are retried, and succeed once the
-// database is back, and the gap is on the worker's timeline; the
+// database is back, and the gap is on the node's timeline; the
 // orchestrator, whose missed-beat budget is longer than the gap, does not
-// declare the worker lost, and collects its result.
+// declare the node lost, and its result (through the results store, on
+// its own connection) has the gap.
 func TestCoordinatorUnreachableMidRun(t *testing.T) {
-	b := postgresBackend(t)
+	db := postgresDatabase(t)
 	ctx := context.Background()
-	db := open(t, b)
-	tb := tables(t, b, db)
-	o := orchestrator(t, tb, "run-u", func(oo *sqlcoord.OrchestratorOptions) { oo.MissedBeats = 100 }) // 2 s
-	pdb, proxy := proxied(t, b.dsn)
+	h := open(t, db)
+	tb := tables(t, db, h)
+	run := runID()
+	o := orchestrator(t, backend(t, tb, run, nil), func(oo *coordinate.Options) { oo.MissedBeats = 100 }) // 2 s
+	ph, proxy := proxied(t, db.dsn)
 	ptb := tb
-	ptb.DB = pdb
-	c, err := sqlcoord.New(fast(ptb, "run-u"))
+	ptb.DB = ph
+	c := client(t, backend(t, ptb, run, nil), fast())
+	sink, err := sqlsink.New(h, db.d, sqlsink.Options{Prefix: tb.Prefix})
 	require.NoError(t, err)
-	p, err := pgxnative.Open(ctx, b.dsn, pgxnative.Options{MaxConns: 4})
+	p, err := pgxnative.Open(ctx, db.dsn, pgxnative.Options{MaxConns: 4})
 	require.NoError(t, err)
 	defer p.Close()
 
@@ -42,7 +45,7 @@ func TestCoordinatorUnreachableMidRun(t *testing.T) {
 	var wg sync.WaitGroup
 	var cutAt, restoredAt time.Duration
 	r, err := loadtest.New(loadtest.Config{
-		Node: "w", Pool: p, Coordinator: c, Sinks: []loadtest.Sink{c.Sink()},
+		RunID: run, Node: "n", Pool: p, Coordinator: c, Sinks: []loadtest.Sink{sink},
 		Workers: 2, Duration: 1500 * time.Millisecond, Interval: 100 * time.Millisecond,
 		Workload: loadtest.Workload{Operations: []loadtest.Operation{loadtest.QueryOp("one", 1, "SELECT 1", nil)}},
 		Hooks: loadtest.Hooks{PhaseStart: func(i loadtest.PhaseStartInfo) {
@@ -60,7 +63,7 @@ func TestCoordinatorUnreachableMidRun(t *testing.T) {
 	})
 	require.NoError(t, err)
 	wg.Go(func() {
-		_, _ = o.StartWhenReady(ctx, coordinate.Readiness{Workers: 1}, 20*time.Millisecond)
+		_, _ = o.StartWhenReady(ctx, coordinate.Readiness{Nodes: 1}, 20*time.Millisecond)
 	})
 	res, err := r.Run(ctx)
 	wg.Wait()
@@ -79,7 +82,7 @@ func TestCoordinatorUnreachableMidRun(t *testing.T) {
 		}
 	}
 	assert.Positive(t, during, "operations measured during the cut")
-	gaps := res.Timeline.Find(sqlcoord.PhaseUnreachable)
+	gaps := res.Timeline.Find(timing.CoordUnreachable)
 	require.NotEmpty(t, gaps, "the gap is on the timeline")
 	g := gaps[0]
 	t.Logf("cut %s..%s (approx.); gap marked %s..%s, %s: %s", timing.FormatDuration(cutAt), timing.FormatDuration(restoredAt),
@@ -93,11 +96,13 @@ func TestCoordinatorUnreachableMidRun(t *testing.T) {
 	assert.Greater(t, g.Start, window[0].Start)
 	assert.Less(t, g.End, window[0].End)
 
-	assert.Empty(t, o.Lost(), "within its budget, the worker is not lost")
+	assert.Empty(t, o.Lost(), "within its budget, the node is not lost")
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	results, err := o.Collect(cctx)
+	_, err = o.AwaitDone(cctx)
+	require.NoError(t, err)
+	results, err := loadtest.Collect(cctx, sink, run, []string{"n"})
 	require.NoError(t, err)
 	require.Len(t, results, 1)
-	assert.Len(t, results[0].Timeline.Find(sqlcoord.PhaseUnreachable), len(gaps), "the gap reaches the orchestrator")
+	assert.Len(t, results[0].Timeline.Find(timing.CoordUnreachable), len(gaps), "the gap reaches the orchestrator")
 }

@@ -1,15 +1,15 @@
 package sqlcoord_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,27 +18,65 @@ import (
 
 	"github.com/startline/startline/coordinate"
 	"github.com/startline/startline/coordinate/sqlcoord"
-	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/pool/dialect"
 )
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes, for slog output.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startLogged joins one node, whose client logs to the returned buffer,
+// and starts the run through o: the setup of the tests that then write
+// rows behind the orchestrator's back.
+func startLogged(t *testing.T, b coordinate.Backend, o *coordinate.Run) (coordinate.Member, coordinate.Signal, *syncBuffer) {
+	t.Helper()
+	logs := new(syncBuffer)
+	opts := fast()
+	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	m, err := client(t, b, opts).Join(context.Background(), coordinate.Node{ID: "n", Concurrency: 2})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Leave(context.Background(), nil) })
+	require.NoError(t, m.SetState(context.Background(), coordinate.State{Status: coordinate.StatusReady}))
+	_, err = o.StartWhenReady(context.Background(), coordinate.Readiness{Nodes: 1}, 0)
+	require.NoError(t, err)
+	sig, err := m.Wait(context.Background())
+	require.NoError(t, err)
+	return m, sig, logs
+}
 
 // TestHostileEventRowsOnSQLite writes rows to the events table behind the
 // orchestrator's back, of the kinds a broken or malicious writer makes and
 // that SQLite's loose typing lets through: an empty and a giant kind, a
 // kind that is SQL, a giant reason, a NULL target, a target as text, a seq
 // as text, a fractional seq and target, a target out of MaxScale. The
-// worker must skip each with a warning (one per row, not one per poll),
+// member must skip each with a warning (one per row, not one per poll),
 // keep reading, and still deliver the valid stop that comes after them and
 // the orchestrator's next event.
 func TestHostileEventRowsOnSQLite(t *testing.T) {
-	b := sqliteBackend(t)
+	db := sqliteDatabase(t)
 	ctx := context.Background()
-	db := open(t, b)
-	tb := tables(t, b, db)
-	o := orchestrator(t, tb, "run-h")
-	member, sig, logs := startLogged(t, tb, o, "run-h")
+	h := open(t, db)
+	tb := tables(t, db, h)
+	run := runID()
+	b := backend(t, tb, run, nil)
+	o := orchestrator(t, b)
+	member, sig, logs := startLogged(t, b, o)
 
-	ev, err := b.d.Ident(tb.Prefix + "events")
+	ev, err := db.d.Ident(tb.Prefix + "events")
 	require.NoError(t, err)
 	ins := "INSERT INTO " + ev + " (run_id, seq, kind, concurrency, reason, created_ns) VALUES (?, ?, ?, ?, ?, 0)"
 	giant := strings.Repeat("x", 4<<20)
@@ -62,12 +100,13 @@ func TestHostileEventRowsOnSQLite(t *testing.T) {
 		{18, "scale", "10.5", nil},
 		{19, "scale", 1_000_000, nil}, // above MaxScale
 	} {
-		_, err := db.ExecContext(ctx, ins, "run-h", r.seq, r.kind, r.conc, r.reason)
+		_, err := h.ExecContext(ctx, ins, run, r.seq, r.kind, r.conc, r.reason)
 		require.NoError(t, err, "seq %v", r.seq)
 	}
-	// The orchestrator knows nothing of them: its next event is seq 1,
-	// below them all. Write the valid stop after them instead.
-	_, err = db.ExecContext(ctx, ins, "run-h", 20, "stop", nil, "after the junk")
+	// The orchestrator knows nothing of them: its next event would be
+	// numbered after 19, the last of a known kind. Write the valid stop
+	// after them instead.
+	_, err = h.ExecContext(ctx, ins, run, 20, "stop", nil, "after the junk")
 	require.NoError(t, err)
 
 	select {
@@ -77,7 +116,7 @@ func TestHostileEventRowsOnSQLite(t *testing.T) {
 		t.Fatalf("no event delivered; log:\n%.4000s", logs.String())
 	}
 	// The orchestrator numbers after the valid stop it did not send, and
-	// the worker, which has read the junk again on every poll since, still
+	// the member, which has read the junk again on every poll since, still
 	// hears it.
 	sent, err := o.Send(ctx, coordinate.Event{Kind: coordinate.EventScale, Concurrency: 3})
 	require.NoError(t, err)
@@ -103,133 +142,84 @@ func TestHostileEventRowsOnSQLite(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(out, seq), "%s is logged once", seq)
 	}
 	assert.Contains(t, out, "not in 1..MaxScale")
+	assert.Less(t, len(out), 64<<10, "the giant values are not logged whole")
 	// The table survived the kind that was SQL.
 	var n int
-	require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+ev).Scan(&n))
+	require.NoError(t, h.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+ev).Scan(&n))
 	assert.Equal(t, 16, n)
 }
 
-// TestHugeSeqDoesNotDeafen writes, behind the orchestrator's back, an
-// event of an unknown kind with the largest seq there is. The worker must
-// not move its cursor to it: the stop the orchestrator sends next (with a
-// small seq) is still delivered. A huge seq of a known kind leaves the
-// orchestrator no next seq: Send fails with ErrSeqOverflow, not wraps.
-func TestHugeSeqDoesNotDeafen(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
+// TestSeqOverflow: a hostile row of a known kind with a huge seq leaves the
+// orchestrator no next seq: Send fails with ErrSeqOverflow, it does not
+// wrap. MaxInt64-1 still leaves one.
+func TestSeqOverflow(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, db database) {
 		ctx := context.Background()
-		db := open(t, b)
-		tb := tables(t, b, db)
-		o := orchestrator(t, tb, "run-x")
-		member, sig, logs := startLogged(t, tb, o, "run-x")
-
-		ev, err := b.d.Ident(tb.Prefix + "events")
+		h := open(t, db)
+		tb := tables(t, db, h)
+		run := runID()
+		o := orchestrator(t, backend(t, tb, run, nil))
+		ev, err := db.d.Ident(tb.Prefix + "events")
 		require.NoError(t, err)
-		ins := fmt.Sprintf("INSERT INTO %s (run_id, seq, kind, concurrency, reason, created_ns) VALUES (%s, %s, %s, NULL, '', 0)",
-			ev, ph(b.d, 1), ph(b.d, 2), ph(b.d, 3))
-		_, err = db.ExecContext(ctx, ins, "run-x", int64(math.MaxInt64), "deafen")
+		_, err = h.ExecContext(ctx, db.d.Rebind("INSERT INTO "+ev+" (run_id, seq, kind, concurrency, reason, created_ns) VALUES (?, ?, 'scale', 2, '', 0)"),
+			run, int64(math.MaxInt64-1))
 		require.NoError(t, err)
-		// Let the worker read it before the stop exists, so that the two
-		// are not read in one poll (stop first).
-		require.Eventually(t, func() bool { return strings.Contains(logs.String(), "unknown kind") },
-			30*time.Second, 5*time.Millisecond, "the hostile row is read and skipped")
-
-		sent, err := o.Send(ctx, coordinate.Event{Kind: coordinate.EventStop, Reason: "still heard"})
-		require.NoError(t, err)
-		assert.Equal(t, int64(1), sent.Seq, "the junk kind's seq does not push the numbering")
-		select {
-		case e := <-sig.Events:
-			assert.Equal(t, coordinate.Event{Seq: 1, Kind: coordinate.EventStop, Reason: "still heard"}, e)
-		case <-time.After(30 * time.Second):
-			t.Fatalf("the stop was not delivered; log:\n%.4000s", logs.String())
-		}
-		require.NoError(t, member.Leave(ctx, nil))
-		assert.Equal(t, 1, strings.Count(logs.String(), "unknown kind"), "the row is logged once, not per poll")
-
-		_, err = db.ExecContext(ctx, "DELETE FROM "+ev+" WHERE kind = 'deafen'")
-		require.NoError(t, err)
-		_, err = db.ExecContext(ctx, ins, "run-x", int64(math.MaxInt64-1), "scale")
-		require.NoError(t, err)
-		_, err = o.Send(ctx, coordinate.Event{Kind: coordinate.EventScale, Concurrency: 2})
+		sent, err := o.Send(ctx, coordinate.Event{Kind: coordinate.EventScale, Concurrency: 2})
 		require.NoError(t, err, "MaxInt64-1 leaves one seq")
+		assert.Equal(t, int64(math.MaxInt64), sent.Seq)
 		_, err = o.Send(ctx, coordinate.Event{Kind: coordinate.EventStop})
 		require.ErrorIs(t, err, sqlcoord.ErrSeqOverflow)
 	})
 }
 
-// TestBadWorkerRowsOnSQLite writes worker rows whose integer columns hold
-// text or fractions, as SQLite lets them. The orchestrator must skip them
-// with one warning each and go on: Workers, CheckLost, AwaitReady and
-// Collect work for the good workers. A stored result whose counts
-// contradict each other is reported by worker and field, without losing
-// the other workers' results.
-func TestBadWorkerRowsOnSQLite(t *testing.T) {
-	b := sqliteBackend(t)
+// TestBadNodeRowsOnSQLite writes node rows whose integer columns hold text
+// or fractions, as SQLite lets them. The orchestrator must skip them with
+// one warning each and go on: Nodes, CheckLost and AwaitReady work for the
+// good nodes.
+func TestBadNodeRowsOnSQLite(t *testing.T) {
+	db := sqliteDatabase(t)
 	ctx := context.Background()
-	db := open(t, b)
-	tb := tables(t, b, db)
+	h := open(t, db)
+	tb := tables(t, db, h)
+	run := runID()
 	var ologs syncBuffer
-	o := orchestrator(t, tb, "run-w", func(oo *sqlcoord.OrchestratorOptions) {
+	o := orchestrator(t, backend(t, tb, run, nil), func(oo *coordinate.Options) {
 		oo.Logger = slog.New(slog.NewTextHandler(&ologs, nil))
 	})
-	wt, err := b.d.Ident(tb.Prefix + "workers")
+	nt, err := db.d.Ident(tb.Prefix + "nodes")
 	require.NoError(t, err)
-	ins := "INSERT INTO " + wt + ` (run_id, worker_id, state, phase, concurrency, joined_ns, ready_ns, beat_ns, seen_ns, test_start_ns,
-		clock_offset_ns, clock_error_ns, err_text, result_json) VALUES ('run-w', ?, ?, 'p', ?, 0, ?, ?, 0, 0, 0, 0, NULL, ?)`
+	ins := "INSERT INTO " + nt + ` (run_id, node_id, state, phase, concurrency, joined_ns, ready_ns, beat_ns, seen_ns,
+		clock_offset_ns, clock_error_ns, err_text) VALUES (?, ?, ?, 'p', ?, 0, ?, ?, 0, 0, 0, NULL)`
 	now := time.Now().UnixNano()
-	good := func(node string) string {
-		data, err := json.Marshal(&loadtest.Result{RunID: "run-w", Node: node, StartedAt: time.Unix(1, 0).UTC()})
-		require.NoError(t, err)
-		return string(data)
-	}
 	for _, r := range []struct {
 		id, state   string
 		conc, ready any
 		beat        any
-		result      any
 	}{
-		{"bad-conc", "READY", "lots", now, now, nil},
-		{"bad-frac", "READY", 2.5, now, now, nil},
-		{"bad-beat", "READY", 1, now, "yesterday", nil},
-		{"ok-1", "READY", 1, now, now, nil},
+		{"bad-conc", "READY", "lots", now, now},
+		{"bad-frac", "READY", 2.5, now, now},
+		{"bad-beat", "READY", 1, now, "yesterday"},
+		{"ok-1", "READY", 1, now, now},
 	} {
-		_, err := db.ExecContext(ctx, ins, r.id, r.state, r.conc, r.ready, r.beat, r.result)
+		_, err := h.ExecContext(ctx, ins, run, r.id, r.state, r.conc, r.ready, r.beat)
 		require.NoError(t, err, r.id)
 	}
-
-	ws, err := o.Workers(ctx)
+	ws, err := o.Nodes(ctx)
 	require.NoError(t, err)
 	require.Len(t, ws, 1)
 	assert.Equal(t, "ok-1", ws[0].ID)
 	lost, err := o.CheckLost(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, lost)
-	ready, err := o.AwaitReady(ctx, coordinate.Readiness{Workers: 1})
+	ready, err := o.AwaitReady(ctx, coordinate.Readiness{Nodes: 1})
 	require.NoError(t, err)
 	require.Len(t, ready, 1)
 	out := ologs.String()
-	for _, id := range []string{"worker=bad-conc", "worker=bad-frac", "worker=bad-beat"} {
-		assert.Equal(t, 1, strings.Count(out, id), "%s is logged once over four reads", id)
+	for _, id := range []string{"node=bad-conc", "node=bad-frac", "node=bad-beat"} {
+		assert.Equal(t, 1, strings.Count(out, id), "%s is logged once over three reads", id)
 	}
 	assert.Contains(t, out, "concurrency")
 	assert.Contains(t, out, "beat_ns")
-
-	// Two workers done: one result good, one contradicting itself.
-	set := "UPDATE " + wt + " SET state = 'DONE', result_json = ? WHERE run_id = 'run-w' AND worker_id = ?"
-	_, err = db.ExecContext(ctx, set, good("ok-1"), "ok-1")
-	require.NoError(t, err)
-	_, err = db.ExecContext(ctx, ins, "ok-2", "DONE", 1, now, now,
-		`{"run_id":"run-w","node":"ok-2","started_at":"2026-01-01T00:00:00Z","phases":{"measure":{"ops":1,"errors":5}}}`)
-	require.NoError(t, err)
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	results, err := o.Collect(cctx)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), `worker "ok-2"`)
-	assert.Contains(t, err.Error(), "phases.measure.errors")
-	var de *loadtest.DecodeError
-	assert.ErrorAs(t, err, &de, "the decoder's error is wrapped")
-	require.Len(t, results, 1, "the good result is returned")
-	assert.Equal(t, "ok-1", results[0].Node)
 }
 
 // FuzzTablesPrefix gives New arbitrary table prefixes. It must never
@@ -242,12 +232,12 @@ func FuzzTablesPrefix(f *testing.F) {
 		"a;DROP TABLE t;--", "a`_", `a"_`, "a'_", "é_", ".", "a..b_", strings.Repeat("p", 58), strings.Repeat("p", 200)} {
 		f.Add(s)
 	}
-	db, err := sql.Open("sqlite", "file:"+f.TempDir()+"/fuzz.db")
+	h, err := sql.Open("sqlite", "file:"+f.TempDir()+"/fuzz.db")
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { db.Close() })
-	names := []string{"events", "runs", "workers"}
+	f.Cleanup(func() { h.Close() })
+	names := []string{"events", "nodes", "runs"}
 	dialects := []dialect.Dialect{dialect.Postgres, dialect.MySQL, dialect.SQLite, dialect.Snowflake}
 	f.Fuzz(func(t *testing.T, prefix string) {
 		full := prefix
@@ -261,7 +251,7 @@ func FuzzTablesPrefix(f *testing.F) {
 					valid = false
 				}
 			}
-			tb := sqlcoord.Tables{DB: db, Dialect: d, Prefix: prefix}
+			tb := sqlcoord.Tables{DB: h, Dialect: d, Prefix: prefix}
 			_, err := sqlcoord.New(sqlcoord.Options{Tables: tb, RunID: "r"})
 			switch {
 			case err != nil && valid:
@@ -282,32 +272,32 @@ func FuzzTablesPrefix(f *testing.F) {
 			for _, n := range names {
 				want = append(want, full+n)
 			}
-			if got := sqliteTables(t, db); !slices.Equal(got, want) {
+			if got := sqliteTables(t, h); !slices.Equal(got, want) {
 				t.Fatalf("prefix %q made tables %q, want %q", prefix, got, want)
 			}
 			if err := tb.Drop(ctx); err != nil {
 				t.Fatalf("prefix %q: dropping the tables: %v", prefix, err)
 			}
-			if got := sqliteTables(t, db); len(got) != 0 {
+			if got := sqliteTables(t, h); len(got) != 0 {
 				t.Fatalf("prefix %q: tables %q left after Drop", prefix, got)
 			}
 		}
 	})
 }
 
-// FuzzRunID checks that the coordinator accepts exactly the run ids that
-// loadtest accepts: a Runner passes its RunID to the coordinator, and the
-// id is bound into SQL as a parameter, never spliced.
+// FuzzRunID checks that the backend accepts exactly the run ids that
+// coordinate.ValidRunID accepts (the one rule, which loadtest applies
+// too): the id is bound into SQL as a parameter, never spliced.
 func FuzzRunID(f *testing.F) {
 	for _, s := range []string{"run-1", "", "-x", "a b", "a'b", "a;DROP TABLE x", strings.Repeat("r", 64), strings.Repeat("r", 65), "é", "a\n"} {
 		f.Add(s)
 	}
-	db, err := sql.Open("sqlite", "file:"+f.TempDir()+"/fuzz.db")
+	h, err := sql.Open("sqlite", "file:"+f.TempDir()+"/fuzz.db")
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { db.Close() })
-	tb := sqlcoord.Tables{DB: db, Dialect: dialect.SQLite}
+	f.Cleanup(func() { h.Close() })
+	tb := sqlcoord.Tables{DB: h, Dialect: dialect.SQLite}
 	f.Fuzz(func(t *testing.T, id string) {
 		_, err := sqlcoord.New(sqlcoord.Options{Tables: tb, RunID: id})
 		want := coordinate.ValidRunID(id)
@@ -320,9 +310,9 @@ func FuzzRunID(f *testing.F) {
 	})
 }
 
-func sqliteTables(t *testing.T, db *sql.DB) []string {
+func sqliteTables(t *testing.T, h *sql.DB) []string {
 	t.Helper()
-	rows, err := db.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+	rows, err := h.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,49 +329,4 @@ func sqliteTables(t *testing.T, db *sql.DB) []string {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// TestMaxScaleBoundsTargets sets Options.MaxScale and sends scale targets
-// above it, before the start (through the run row) and after it (as an
-// event): the worker ignores both with a warning, and applies the one
-// within the bound.
-func TestMaxScaleBoundsTargets(t *testing.T) {
-	b := sqliteBackend(t)
-	ctx := context.Background()
-	db := open(t, b)
-	tb := tables(t, b, db)
-	o := orchestrator(t, tb, "run-s")
-	var logs syncBuffer
-	opts := fast(tb, "run-s")
-	opts.MaxScale = 100
-	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	c, err := sqlcoord.New(opts)
-	require.NoError(t, err)
-	members, sigs, errs, wg := joinAll(t, c, 1)
-	_, err = o.Send(ctx, coordinate.Event{Kind: coordinate.EventScale, Concurrency: 101})
-	require.NoError(t, err)
-	_, err = o.StartWhenReady(ctx, coordinate.Readiness{Workers: 1}, 0)
-	require.NoError(t, err)
-	wg.Wait()
-	require.NoError(t, errs[0])
-	assert.Zero(t, sigs[0].Concurrency, "a run-row target above MaxScale is ignored")
-	assert.Contains(t, logs.String(), "concurrency=101")
-
-	_, err = o.Send(ctx, coordinate.Event{Kind: coordinate.EventScale, Concurrency: 1_000_000})
-	require.NoError(t, err)
-	sent, err := o.Send(ctx, coordinate.Event{Kind: coordinate.EventScale, Concurrency: 100})
-	require.NoError(t, err)
-	select {
-	case e := <-sigs[0].Events:
-		assert.Equal(t, coordinate.Event{Seq: sent.Seq, Kind: coordinate.EventScale, Concurrency: 100}, e)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no event delivered; log:\n%.4000s", logs.String())
-	}
-	require.NoError(t, members[0].Leave(ctx, nil))
-	assert.Contains(t, logs.String(), "target=1000000")
-
-	opts.MaxScale = -1
-	_, err = sqlcoord.New(opts)
-	require.ErrorIs(t, err, sqlcoord.ErrInvalid)
-	assert.Contains(t, err.Error(), "Options.MaxScale")
 }

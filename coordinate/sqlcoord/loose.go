@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"sync"
 )
 
 // looseInt scans an integer column that a loosely typed database (SQLite
@@ -58,9 +57,9 @@ func (l *looseInt) parse(s string) {
 	l.Int64, l.Valid = n, true
 }
 
-// badRowKey names a row for warnOnce: its key columns as read, whatever
-// their type.
-func badRowKey(v any) string {
+// rawKey names a row whose key could not be read, for the warning the kit
+// logs once: the key as read, whatever its type.
+func rawKey(v any) string {
 	switch v := v.(type) {
 	case []byte:
 		return string(v)
@@ -68,37 +67,4 @@ func badRowKey(v any) string {
 		return "NULL"
 	}
 	return fmt.Sprint(v)
-}
-
-// maxWarned bounds the rows a warnOnce remembers: a table flooded with bad
-// rows costs at most this much memory, and its excess is not logged.
-const maxWarned = 1024
-
-// warnOnce remembers the bad rows already logged, so that a row that stays
-// in the table is reported once, not on every poll. The zero value is
-// ready to use; it is safe for concurrent use.
-type warnOnce struct {
-	mu   sync.Mutex
-	seen map[string]bool
-	full bool
-}
-
-// first reports whether key is new (and should be logged), and whether
-// the bound was just reached (and the caller should say that further bad
-// rows go unlogged).
-func (w *warnOnce) first(key string) (log, nowFull bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.seen[key] || w.full {
-		return false, false
-	}
-	if w.seen == nil {
-		w.seen = map[string]bool{}
-	}
-	if len(w.seen) >= maxWarned {
-		w.full = true
-		return false, true
-	}
-	w.seen[key] = true
-	return true, false
 }

@@ -38,25 +38,3 @@ func TestLooseInt(t *testing.T) {
 		assert.Equal(t, c.bad, l.Err != nil, "%#v: %v", c.src, l.Err)
 	}
 }
-
-// TestWarnOnceBounded checks that a key is reported once and that the
-// memory is bounded: past maxWarned keys, the caller is told once.
-func TestWarnOnceBounded(t *testing.T) {
-	var w warnOnce
-	log, full := w.first("a")
-	assert.True(t, log)
-	assert.False(t, full)
-	log, _ = w.first("a")
-	assert.False(t, log, "the same key again")
-	for i := range maxWarned - 1 {
-		log, _ = w.first(string(rune('b' + i)))
-		assert.True(t, log)
-	}
-	log, full = w.first("one too many")
-	assert.False(t, log)
-	assert.True(t, full)
-	log, full = w.first("another")
-	assert.False(t, log)
-	assert.False(t, full, "full is said once")
-	assert.Len(t, w.seen, maxWarned)
-}

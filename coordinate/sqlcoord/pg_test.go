@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/startline/startline/coordinate"
 	"github.com/startline/startline/coordinate/pgnotify"
-	"github.com/startline/startline/coordinate/sqlcoord"
 	"github.com/startline/startline/internal/faults"
 )
 
@@ -25,22 +25,39 @@ func notifier(t *testing.T, dsn string) *pgnotify.Notifier {
 	return n
 }
 
-// TestNotifyWakesWaitingWorkers: with polls an hour apart, only
+// joinWaiting joins n nodes n0, n1, ... through c and calls Wait on each in
+// a goroutine; wg ends when every Wait has returned.
+func joinWaiting(t *testing.T, c *coordinate.Client, n int) ([]coordinate.Member, []coordinate.Signal, []error, *sync.WaitGroup) {
+	t.Helper()
+	members := make([]coordinate.Member, n)
+	for i := range n {
+		m, err := c.Join(context.Background(), coordinate.Node{ID: "n" + string(rune('0'+i)), Concurrency: 2})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = m.Leave(context.Background(), nil) })
+		members[i] = m
+	}
+	sigs, errs := make([]coordinate.Signal, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i, m := range members {
+		wg.Go(func() { sigs[i], errs[i] = m.Wait(context.Background()) })
+	}
+	return members, sigs, errs, &wg
+}
+
+// TestNotifyWakesWaitingNodes: with polls an hour apart, only
 // LISTEN/NOTIFY can start the members and deliver the stop before the
 // wait timeout.
-func TestNotifyWakesWaitingWorkers(t *testing.T) {
-	b := postgresBackend(t)
+func TestNotifyWakesWaitingNodes(t *testing.T) {
+	db := postgresDatabase(t)
 	ctx := context.Background()
-	db := open(t, b)
-	tb := tables(t, b, db)
-	n := notifier(t, b.dsn)
-	o := orchestrator(t, tb, "run-n", func(oo *sqlcoord.OrchestratorOptions) { oo.Notifier = n })
-	opts := fast(tb, "run-n")
-	opts.Poll, opts.Jitter, opts.WaitTimeout, opts.Notifier = time.Hour, -1, 20*time.Second, n
-	c, err := sqlcoord.New(opts)
-	require.NoError(t, err)
-	members, sigs, errs, wg := joinAll(t, c, 3)
-	_, err = o.StartWhenReady(ctx, coordinate.Readiness{Workers: 3}, 20*time.Millisecond)
+	h := open(t, db)
+	tb := tables(t, db, h)
+	b := backend(t, tb, runID(), notifier(t, db.dsn))
+	o := orchestrator(t, b)
+	opts := fast()
+	opts.Poll, opts.Jitter, opts.WaitTimeout = time.Hour, -1, 20*time.Second
+	members, sigs, errs, wg := joinWaiting(t, client(t, b, opts), 3)
+	_, err := o.StartWhenReady(ctx, coordinate.Readiness{Nodes: 3}, 20*time.Millisecond)
 	require.NoError(t, err)
 	wg.Wait()
 	for i := range members {
@@ -53,6 +70,63 @@ func TestNotifyWakesWaitingWorkers(t *testing.T) {
 		assert.Equal(t, coordinate.EventStop, e.Kind)
 		require.NoError(t, m.Leave(ctx, nil))
 	}
+	assert.Equal(t, "pgnotify", b.Name())
+}
+
+// countingNotifier counts the subscriptions a Notifier opens and closes.
+type countingNotifier struct {
+	*pgnotify.Notifier
+	opened, closed atomic.Int64
+}
+
+func (c *countingNotifier) Subscribe(ctx context.Context, channel, key string) (coordinate.Subscription, error) {
+	s, err := c.Notifier.Subscribe(ctx, channel, key)
+	if err != nil {
+		return nil, err
+	}
+	c.opened.Add(1)
+	return countedSub{s, c}, nil
+}
+
+type countedSub struct {
+	coordinate.Subscription
+	c *countingNotifier
+}
+
+func (s countedSub) Close() error {
+	s.c.closed.Add(1)
+	return s.Subscription.Close()
+}
+
+// TestOneSubscriptionPerBackend: the members of one process, each
+// watching the run and then its events, share one listening connection,
+// which the last to leave closes.
+func TestOneSubscriptionPerBackend(t *testing.T) {
+	db := postgresDatabase(t)
+	ctx := context.Background()
+	h := open(t, db)
+	tb := tables(t, db, h)
+	n := &countingNotifier{Notifier: notifier(t, db.dsn)}
+	b := backend(t, tb, runID(), n)
+	o := orchestrator(t, b)
+	members, sigs, errs, wg := joinWaiting(t, client(t, b, fast()), 4)
+	_, err := o.StartWhenReady(ctx, coordinate.Readiness{Nodes: 4}, 0)
+	require.NoError(t, err)
+	wg.Wait()
+	_, err = o.Send(ctx, coordinate.Event{Kind: coordinate.EventStop})
+	require.NoError(t, err)
+	for i := range members {
+		require.NoError(t, errs[i])
+		assert.Equal(t, coordinate.EventStop, (<-sigs[i].Events).Kind)
+	}
+	assert.EqualValues(t, 1, n.opened.Load(), "one subscription for 4 members and 2 topics")
+	for i, m := range members {
+		require.NoError(t, m.Leave(ctx, nil))
+		if i < len(members)-1 {
+			assert.Zero(t, n.closed.Load(), "closed while members still watch")
+		}
+	}
+	assert.EqualValues(t, 1, n.closed.Load(), "closed by the last to leave")
 }
 
 // droppingNotifier subscribes for real but never sends: every
@@ -70,20 +144,20 @@ func (d *droppingNotifier) Notify(context.Context, string, string) error {
 // TestMissedNotifyStillStartsByPoll: a notification lost on purpose costs a
 // poll interval, not the start.
 func TestMissedNotifyStillStartsByPoll(t *testing.T) {
-	b := postgresBackend(t)
+	db := postgresDatabase(t)
 	ctx := context.Background()
-	db := open(t, b)
-	tb := tables(t, b, db)
-	n := &droppingNotifier{Notifier: notifier(t, b.dsn)}
-	o := orchestrator(t, tb, "run-mn", func(oo *sqlcoord.OrchestratorOptions) { oo.Notifier = n })
-	opts := fast(tb, "run-mn")
-	opts.Poll, opts.Notifier = 30*time.Millisecond, n
-	c, err := sqlcoord.New(opts)
-	require.NoError(t, err)
-	members, sigs, errs, wg := joinAll(t, c, 2)
-	_, err = o.StartWhenReady(ctx, coordinate.Readiness{Workers: 2}, 0)
+	h := open(t, db)
+	tb := tables(t, db, h)
+	n := &droppingNotifier{Notifier: notifier(t, db.dsn)}
+	b := backend(t, tb, runID(), n)
+	o := orchestrator(t, b)
+	opts := fast()
+	opts.Poll = 30 * time.Millisecond
+	members, sigs, errs, wg := joinWaiting(t, client(t, b, opts), 2)
+	_, err := o.StartWhenReady(ctx, coordinate.Readiness{Nodes: 2}, 0)
 	require.NoError(t, err)
 	wg.Wait()
+	before := n.dropped.Load()
 	_, err = o.Send(ctx, coordinate.Event{Kind: coordinate.EventStop})
 	require.NoError(t, err)
 	for i, m := range members {
@@ -91,7 +165,8 @@ func TestMissedNotifyStillStartsByPoll(t *testing.T) {
 		assert.Equal(t, coordinate.EventStop, (<-sigs[i].Events).Kind)
 		require.NoError(t, m.Leave(ctx, nil))
 	}
-	assert.EqualValues(t, 2, n.dropped.Load(), "the start and the stop were both dropped")
+	assert.EqualValues(t, 2, before, "the readiness rule's and the start's notifications were dropped")
+	assert.EqualValues(t, 3, n.dropped.Load(), "and the stop's")
 }
 
 // proxied opens the PostgreSQL database through a fault proxy.
@@ -101,29 +176,28 @@ func proxied(t *testing.T, dsn string) (*sql.DB, *faults.Proxy) {
 	require.NoError(t, err)
 	p := faults.Start(t, u.Host)
 	u.Host = p.Addr()
-	db, err := sql.Open("pgx", u.String())
+	h, err := sql.Open("pgx", u.String())
 	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	return db, p
+	t.Cleanup(func() { h.Close() })
+	return h, p
 }
 
 // TestDatabaseGoesAwayWhileWaiting: reads fail, are retried a bounded
 // number of times, and Wait fails naming the phase, well before the wait
 // timeout.
 func TestDatabaseGoesAwayWhileWaiting(t *testing.T) {
-	b := postgresBackend(t)
+	db := postgresDatabase(t)
 	ctx := context.Background()
-	db := open(t, b)
-	tb := tables(t, b, db)
-	orchestrator(t, tb, "run-g")
-	pdb, proxy := proxied(t, b.dsn)
+	h := open(t, db)
+	tb := tables(t, db, h)
+	run := runID()
+	orchestrator(t, backend(t, tb, run, nil))
+	ph, proxy := proxied(t, db.dsn)
 	ptb := tb
-	ptb.DB = pdb
-	opts := fast(ptb, "run-g")
+	ptb.DB = ph
+	opts := fast()
 	opts.Retries, opts.WaitTimeout = 3, time.Hour
-	c, err := sqlcoord.New(opts)
-	require.NoError(t, err)
-	m, err := c.Join(ctx, coordinate.Worker{ID: "w"})
+	m, err := client(t, backend(t, ptb, run, nil), opts).Join(ctx, coordinate.Node{ID: "n"})
 	require.NoError(t, err)
 	require.NoError(t, m.SetState(ctx, coordinate.State{Status: coordinate.StatusReady}))
 	proxy.Cut()
@@ -138,21 +212,21 @@ func TestDatabaseGoesAwayWhileWaiting(t *testing.T) {
 }
 
 // TestDatabaseHangsWhileWaiting: a database that stops answering (reads
-// hang) cannot hold Wait past its timeout.
+// hang) cannot hold Wait past its timeout (and the bounded read of who was
+// missing).
 func TestDatabaseHangsWhileWaiting(t *testing.T) {
-	b := postgresBackend(t)
+	db := postgresDatabase(t)
 	ctx := context.Background()
-	db := open(t, b)
-	tb := tables(t, b, db)
-	orchestrator(t, tb, "run-h")
-	pdb, proxy := proxied(t, b.dsn)
+	h := open(t, db)
+	tb := tables(t, db, h)
+	run := runID()
+	orchestrator(t, backend(t, tb, run, nil))
+	ph, proxy := proxied(t, db.dsn)
 	ptb := tb
-	ptb.DB = pdb
-	opts := fast(ptb, "run-h")
+	ptb.DB = ph
+	opts := fast()
 	opts.WaitTimeout = 300 * time.Millisecond
-	c, err := sqlcoord.New(opts)
-	require.NoError(t, err)
-	m, err := c.Join(ctx, coordinate.Worker{ID: "w"})
+	m, err := client(t, backend(t, ptb, run, nil), opts).Join(ctx, coordinate.Node{ID: "n"})
 	require.NoError(t, err)
 	require.NoError(t, m.SetState(ctx, coordinate.State{Status: coordinate.StatusReady}))
 	proxy.Stall(t)

@@ -1,25 +1,34 @@
-// Command distributed starts one orchestrator and N worker processes that
-// begin a load test together through the database: the SQL tables
-// coordinator (package sqlcoord), with PostgreSQL's LISTEN/NOTIFY as the fast
-// path when the database is PostgreSQL. It prints the merged waterfall of
-// every process and the start report: when the start instant T was
-// published, when each worker saw it, and how far each worker's first query
-// fell from T.
+// Command distributed starts one orchestrator and N node processes that
+// begin a load test together, coordinated through a coordinator backend
+// (-coord): the SQL tables of the database under test (sql), the same
+// with PostgreSQL's LISTEN/NOTIFY as the fast path (pgnotify, the default
+// on PostgreSQL), or memory, with the nodes as goroutines of this one
+// process (local). Each node's result goes to a results store on the same
+// database (package sqlsink), from which the orchestrator collects and
+// merges them. It prints the merged waterfall of every process and the
+// start report: when the start instant T was published, when each node
+// saw it, and how far each node's first query fell from T.
 //
 //	go run ./examples/distributed -workers 8 -json result.json
 //	go run ./examples/distributed -workers 8 -dsn 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
 //	go run ./examples/distributed -workers 8 -dsn ... -reference
+//	go run ./examples/distributed -workers 8 -coord local -on-lost continue
 //
 // Without -dsn the database is an SQLite file in a temporary folder, so it
 // runs on a fresh machine. -reference runs the reference harness's order
 // instead: one-second polling and heartbeats, and the RUNNING report and the
 // test-start write after the start signal, on the path to the first query.
+// -on-lost says what happens to the run when a node stops beating: abort
+// it (before T the start is withdrawn and no node starts), or go on with
+// the others. After a failed run the orchestrator prints one line per
+// node, with its reason.
 //
-// The same binary is the worker: the orchestrator re-executes itself with
-// -role worker.
+// The same binary is the node: the orchestrator re-executes itself with
+// -role worker. A coordinator backend is one case in backendFor.
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -33,6 +42,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -44,17 +54,20 @@ import (
 	"github.com/startline/startline/coordinate/pgnotify"
 	"github.com/startline/startline/coordinate/sqlcoord"
 	"github.com/startline/startline/loadtest"
+	"github.com/startline/startline/loadtest/sqlsink"
 	"github.com/startline/startline/pool/dialect"
 	"github.com/startline/startline/pool/sqlpool"
 	"github.com/startline/startline/timing"
 )
 
-// flags are the command's options; workers get theirs from the orchestrator.
+// flags are the command's options; nodes get theirs from the orchestrator.
 type flags struct {
 	role      string
 	workers   int
 	conns     int
 	dsn       string
+	coord     string
+	onLost    string
 	reference bool
 	jsonPath  string
 	run       string
@@ -70,15 +83,17 @@ type flags struct {
 
 func main() {
 	var f flags
-	flag.StringVar(&f.role, "role", "orchestrator", "orchestrator, or worker (set by the orchestrator for its children)")
-	flag.IntVar(&f.workers, "workers", 8, "worker processes")
-	flag.IntVar(&f.conns, "conns", 2, "concurrent workers (connections) per process")
+	flag.StringVar(&f.role, "role", "orchestrator", "orchestrator, or worker (set by the orchestrator for its node processes)")
+	flag.IntVar(&f.workers, "workers", 8, "node processes (goroutines with -coord local)")
+	flag.IntVar(&f.conns, "conns", 2, "concurrent workers (connections) per node")
 	flag.StringVar(&f.dsn, "dsn", "", "database: postgres://... or a go-sql-driver/mysql DSN; empty: an SQLite file in a temporary folder")
+	flag.StringVar(&f.coord, "coord", "", "coordinator backend: sql, pgnotify or local (default: pgnotify on PostgreSQL, sql otherwise; sql with -reference)")
+	flag.StringVar(&f.onLost, "on-lost", "abort", "what a lost node does to the run: abort (before T: no node starts) or continue")
 	flag.BoolVar(&f.reference, "reference", false, "the reference harness's order: 1s polling, RUNNING and test start after the signal")
 	flag.StringVar(&f.jsonPath, "json", "", "write the merged result as JSON to this file")
 	flag.StringVar(&f.run, "run", "", "run id (default: dist- and a timestamp)")
-	flag.StringVar(&f.prefix, "prefix", "startline_demo_", "table prefix of the coordination tables")
-	flag.StringVar(&f.node, "node", "", "worker name (worker role)")
+	flag.StringVar(&f.prefix, "prefix", "startline_dist_", "table prefix of the coordination and results tables")
+	flag.StringVar(&f.node, "node", "", "node name (worker role)")
 	flag.IntVar(&f.rows, "rows", 10_000, "rows in the table the workload reads")
 	flag.DurationVar(&f.warmup, "warmup", 200*time.Millisecond, "warmup before the measured window")
 	flag.DurationVar(&f.duration, "duration", time.Second, "measured window")
@@ -96,7 +111,7 @@ func main() {
 	case f.compare:
 		err = compare(ctx, os.Stdout, f)
 	default:
-		_, err = orchestrate(ctx, f)
+		_, err = orchestrate(ctx, os.Stdout, f)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "distributed (%s %s): %v\n", f.role, f.node, err)
@@ -128,20 +143,85 @@ func pick(dsn, dir string) (database, error) {
 	return database{}, errors.New("-dsn: want postgres://..., file:... (SQLite) or user@tcp(host:port)/db (MySQL)")
 }
 
-// poll is the workers' poll interval and heartbeat: fast, or the
-// reference's one second.
-func (f flags) poll() (poll, heartbeat time.Duration) {
-	if f.reference {
-		return time.Second, time.Second
+// coordName is the -coord in effect: the flag, or the default for dbi.
+func (f flags) coordName(dbi database) string {
+	switch {
+	case f.coord != "":
+		return f.coord
+	case dbi.postgres() && !f.reference:
+		return "pgnotify"
 	}
-	return 10 * time.Millisecond, 200 * time.Millisecond
+	return "sql"
 }
 
-// orchestrate seeds the table, creates the run, starts the worker
-// processes, starts them together, collects and merges their results.
-func orchestrate(ctx context.Context, f flags) (*loadtest.Result, error) {
+// backend is a coordinator backend as one process uses it. (It holds the
+// Backend rather than embedding it: an embedding would hide the Backend's
+// optional capabilities, coordinate.Clock and coordinate.Watcher.)
+type backend struct {
+	b     coordinate.Backend
+	close func()
+	// inProcess says the backend does not cross processes: the nodes run
+	// as goroutines of the orchestrator's process, sharing it.
+	inProcess bool
+}
+
+// backendFor returns the coordinator backend -coord names, over db. The
+// orchestrator and every node process call it with the same flags. Adding
+// a backend is one case here.
+func backendFor(f flags, dbi database, db *sql.DB, log *slog.Logger) (backend, error) {
+	tables := sqlcoord.Tables{DB: db, Dialect: dbi.d, Prefix: f.prefix}
+	switch name := f.coordName(dbi); name {
+	case "sql":
+		b, err := sqlcoord.New(sqlcoord.Options{Tables: tables, RunID: f.run, Logger: log})
+		return backend{b: b, close: func() {}}, err
+	case "pgnotify":
+		if !dbi.postgres() {
+			return backend{}, errors.New("-coord pgnotify: needs a PostgreSQL -dsn")
+		}
+		n, err := pgnotify.New(dbi.dsn)
+		if err != nil {
+			return backend{}, err
+		}
+		b, err := sqlcoord.New(sqlcoord.Options{Tables: tables, RunID: f.run, Notifier: n, Logger: log})
+		if err != nil {
+			n.Close()
+			return backend{}, err
+		}
+		return backend{b: b, close: func() { n.Close() }}, nil
+	case "local":
+		return backend{b: coordinate.NewMemory(), close: func() {}, inProcess: true}, nil
+	default:
+		return backend{}, fmt.Errorf("-coord %q: want sql, pgnotify or local", name)
+	}
+}
+
+// kit is the coordination's timing: fast, or the reference's one second.
+// The orchestrator polls the nodes every 10ms either way.
+func (f flags) kit(orchestrator bool, log *slog.Logger) (coordinate.Options, error) {
+	policy, err := coordinate.ParseLostPolicy(f.onLost)
+	if err != nil {
+		return coordinate.Options{}, fmt.Errorf("-on-lost: %w", err)
+	}
+	// A node is lost after 5s of silence: a busy machine can stall a
+	// process for seconds, and a false loss aborts the run.
+	o := coordinate.Options{Heartbeat: 200 * time.Millisecond, Poll: 10 * time.Millisecond, MissedBeats: 25, OnLost: policy, Logger: log}
+	if f.reference {
+		o.Heartbeat, o.Poll = time.Second, time.Second
+	}
+	if orchestrator {
+		o.Poll = 10 * time.Millisecond
+	}
+	return o, nil
+}
+
+// orchestrate seeds the table, creates the run, starts the nodes, starts
+// them together, waits for them, collects and merges their results.
+func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, error) {
 	if f.workers <= 0 || f.conns <= 0 {
 		return nil, fmt.Errorf("-workers (%d) and -conns (%d) must be positive", f.workers, f.conns)
+	}
+	if _, err := f.kit(true, nil); err != nil {
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "startline-distributed-")
 	if err != nil {
@@ -163,104 +243,279 @@ func orchestrate(ctx context.Context, f flags) (*loadtest.Result, error) {
 	if err := seed(ctx, db, dbi.d, f.rows); err != nil {
 		return nil, fmt.Errorf("seeding: %w", err)
 	}
-
-	_, heartbeat := f.poll()
-	var notifier *pgnotify.Notifier
-	if dbi.postgres() && !f.reference {
-		if notifier, err = pgnotify.New(dbi.dsn); err != nil {
-			return nil, err
-		}
-		defer notifier.Close()
+	results, err := sqlsink.New(db, dbi.d, sqlsink.Options{Prefix: f.prefix})
+	if err != nil {
+		return nil, err
 	}
-	oopts := sqlcoord.OrchestratorOptions{
-		Tables: sqlcoord.Tables{DB: db, Dialect: dbi.d, Prefix: f.prefix}, RunID: f.run, Workers: f.workers,
-		Heartbeat: heartbeat, MissedBeats: 10, OnLost: sqlcoord.LostAbort, Poll: 10 * time.Millisecond,
+	// Before the nodes write to them: tables created by many processes at
+	// once race on PostgreSQL's catalog.
+	if err := results.CreateSchema(ctx); err != nil {
+		return nil, err
 	}
-	if notifier != nil {
-		oopts.Notifier = notifier
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	b, err := backendFor(f, dbi, db, log)
+	if err != nil {
+		return nil, err
 	}
-	o, err := sqlcoord.NewOrchestrator(ctx, oopts)
+	defer b.close()
+	opts, _ := f.kit(true, log)
+	run, err := coordinate.NewRun(ctx, b.b, opts)
 	if err != nil {
 		return nil, err
 	}
 
-	exe, err := os.Executable()
+	nodes := make([]string, f.workers)
+	for i := range nodes {
+		nodes[i] = fmt.Sprintf("w%02d", i)
+	}
+	nctx, cancelNodes := context.WithCancel(ctx)
+	defer cancelNodes()
+	fleet, err := startNodes(nctx, f, dbi, b, nodes)
 	if err != nil {
 		return nil, err
-	}
-	children := make([]*exec.Cmd, f.workers)
-	for i := range children {
-		args := []string{"-role", "worker", "-dsn", dbi.dsn, "-run", f.run, "-prefix", f.prefix,
-			"-node", fmt.Sprintf("w%02d", i), "-conns", fmt.Sprint(f.conns), "-rows", fmt.Sprint(f.rows),
-			"-warmup", f.warmup.String(), "-duration", f.duration.String()}
-		if f.reference {
-			args = append(args, "-reference")
-		}
-		cmd := exec.CommandContext(ctx, exe, args...)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("starting worker %d: %w", i, err)
-		}
-		children[i] = cmd
-	}
-	waitChildren := func() error {
-		var errs []error
-		for i, c := range children {
-			if err := c.Wait(); err != nil {
-				errs = append(errs, fmt.Errorf("worker %d: %w", i, err))
-			}
-		}
-		return errors.Join(errs...)
 	}
 
 	lead := f.lead
 	if lead == 0 {
 		switch {
 		case f.reference:
-			lead = 10 * time.Millisecond // the reference starts "now"; its workers learn at their next poll
+			lead = 10 * time.Millisecond // the reference starts "now"; its nodes learn at their next poll
 		default:
-			// Enough for every worker process to wake and read the row on
+			// Enough for every node process to wake and read the row on
 			// a busy machine; the gap that counts is from T on.
 			lead = 100 * time.Millisecond
 		}
 	}
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if _, err := o.StartWhenReady(rctx, coordinate.Readiness{Workers: f.workers}, lead); err != nil {
-		for _, c := range children {
-			_ = c.Process.Kill()
+	if _, err := run.StartWhenReady(rctx, coordinate.Readiness{Nodes: f.workers}, lead); err != nil {
+		cancelNodes()
+		fleet.wait()
+		st, _ := run.Nodes(context.Background())
+		printNodes(w, nodes, st, run.Timeline().Find(timing.CoordLost), fleet)
+		return nil, fmt.Errorf("the run did not start: %w", err)
+	}
+	// Watch the nodes until they leave: a node lost before T withdraws the
+	// start (under -on-lost abort), one lost after it aborts the run.
+	st, doneErr := run.AwaitDone(rctx)
+	fleet.wait()
+	var collect []string
+	for _, s := range st {
+		if s.Status != coordinate.StatusLost {
+			collect = append(collect, s.ID)
 		}
-		return nil, errors.Join(err, waitChildren())
 	}
-	results, cerr := o.Collect(rctx)
-	werr := waitChildren()
-	if len(results) == 0 {
-		return nil, errors.Join(cerr, werr, errors.New("no results"))
+	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
+	defer ccancel()
+	got, cerr := loadtest.Collect(cctx, results, f.run, collect)
+	var merged *loadtest.Result
+	if len(got) > 0 {
+		if merged, err = loadtest.MergeWith(run.Timeline(), got...); err != nil {
+			return nil, err
+		}
+		if err := report(w, f, dbi, run.Name(), merged); err != nil {
+			return nil, err
+		}
+		if f.jsonPath != "" {
+			data, err := json.MarshalIndent(merged, "", "  ")
+			if err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(f.jsonPath, append(data, '\n'), 0o644); err != nil {
+				return nil, err
+			}
+		}
 	}
-	merged, err := loadtest.MergeWith(o.Timeline(), results...)
+	if failed(st, len(nodes)) || doneErr != nil || cerr != nil || fleet.failed() {
+		printNodes(w, nodes, st, run.Timeline().Find(timing.CoordLost), fleet)
+		return merged, runError(doneErr, cerr, run.Lost())
+	}
+	fleet.printLogs(w)
+	return merged, nil
+}
+
+// failed reports whether the run went wrong for any of want nodes.
+func failed(st []coordinate.NodeStatus, want int) bool {
+	if len(st) < want {
+		return true
+	}
+	for _, s := range st {
+		if s.Status != coordinate.StatusDone {
+			return true
+		}
+	}
+	return false
+}
+
+// runError is the one-line reason of a failed run; the nodes' own lines
+// say the rest.
+func runError(doneErr, collectErr error, lost []string) error {
+	switch {
+	case len(lost) > 0 && errors.Is(doneErr, coordinate.ErrLost):
+		return fmt.Errorf("run aborted: nodes lost: [%s]", strings.Join(lost, " "))
+	case len(lost) > 0:
+		return fmt.Errorf("nodes lost: [%s]; the others went on", strings.Join(lost, " "))
+	case doneErr != nil:
+		return doneErr
+	case collectErr != nil:
+		return collectErr
+	}
+	return errors.New("nodes failed")
+}
+
+// printNodes prints one line per node: its final state and its reason.
+func printNodes(w io.Writer, nodes []string, st []coordinate.NodeStatus, lostMarks []timing.Mark, fleet *fleet) {
+	byID := map[string]coordinate.NodeStatus{}
+	for _, s := range st {
+		byID[s.ID] = s
+	}
+	lostWhy := map[string]string{}
+	for _, m := range lostMarks {
+		lostWhy[m.Node] = m.Detail
+	}
+	fmt.Fprintln(w)
+	for _, id := range nodes {
+		s, ok := byID[id]
+		var why string
+		switch {
+		case !ok:
+			why = "never joined: " + fleet.lastWords(id)
+		case s.Status == coordinate.StatusLost:
+			why = "lost: declared lost, " + lostWhy[id]
+		case s.Err != nil:
+			why = strings.ToLower(string(s.Status)) + ": " + s.Err.Error()
+		default:
+			why = strings.ToLower(string(s.Status))
+		}
+		if err := fleet.err(id); err != nil && s.Err == nil {
+			// It left the run as it should, and failed after (its result
+			// not stored, say): the process says why.
+			why += "; then: " + fleet.lastWords(id)
+		}
+		fmt.Fprintf(w, "  %s: %s\n", id, why)
+	}
+}
+
+// fleet is the running nodes: processes, or goroutines of this process.
+type fleet struct {
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	logs map[string]*bytes.Buffer // each node's standard error (or its error)
+	errs map[string]error
+}
+
+// startNodes starts a node for each of nodes: a process running this
+// command with -role worker, or, for a backend that does not cross
+// processes, a goroutine over b.
+func startNodes(ctx context.Context, f flags, dbi database, b backend, nodes []string) (*fleet, error) {
+	fl := &fleet{logs: map[string]*bytes.Buffer{}, errs: map[string]error{}}
+	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	if err := report(os.Stdout, f, dbi, merged); err != nil {
-		return nil, err
+	for _, id := range nodes {
+		logs := new(bytes.Buffer)
+		fl.logs[id] = logs
+		nf := f
+		nf.role, nf.node, nf.dsn = "worker", id, dbi.dsn
+		if b.inProcess {
+			fl.wg.Go(func() {
+				log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs, mu: &fl.mu}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+				err := runNode(ctx, nf, dbi, b.b, log)
+				fl.mu.Lock()
+				fl.errs[id] = err
+				fl.mu.Unlock()
+			})
+			continue
+		}
+		args := []string{"-role", "worker", "-coord", f.coordName(dbi), "-on-lost", f.onLost, "-dsn", dbi.dsn, "-run", f.run,
+			"-prefix", f.prefix, "-node", id, "-conns", fmt.Sprint(f.conns), "-rows", fmt.Sprint(f.rows),
+			"-warmup", f.warmup.String(), "-duration", f.duration.String()}
+		if f.reference {
+			args = append(args, "-reference")
+		}
+		cmd := exec.CommandContext(ctx, exe, args...)
+		cmd.Stdout = &lockedWriter{w: logs, mu: &fl.mu}
+		cmd.Stderr = cmd.Stdout
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("starting node %s: %w", id, err)
+		}
+		fl.wg.Go(func() {
+			err := cmd.Wait()
+			fl.mu.Lock()
+			fl.errs[id] = err
+			fl.mu.Unlock()
+		})
 	}
-	if f.jsonPath != "" {
-		b, err := json.MarshalIndent(merged, "", "  ")
+	return fl, nil
+}
+
+// wait waits for every node to end.
+func (fl *fleet) wait() { fl.wg.Wait() }
+
+// failed reports whether a node ended with an error.
+func (fl *fleet) failed() bool {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	for _, err := range fl.errs {
 		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(f.jsonPath, append(b, '\n'), 0o644); err != nil {
-			return nil, err
+			return true
 		}
 	}
-	return merged, errors.Join(cerr, werr)
+	return false
+}
+
+// err is node id's error: its process's exit, or its goroutine's.
+func (fl *fleet) err(id string) error {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	return fl.errs[id]
+}
+
+// lastWords is the last line a node wrote, or its error.
+func (fl *fleet) lastWords(id string) string {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(fl.logs[id].String()), "\n")
+	if last := lines[len(lines)-1]; last != "" {
+		return last
+	}
+	if err := fl.errs[id]; err != nil {
+		return err.Error()
+	}
+	return "no output"
+}
+
+// printLogs prints what the nodes wrote (warnings), each line with its node.
+func (fl *fleet) printLogs(w io.Writer) {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	for id, b := range fl.logs {
+		for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+			if l != "" {
+				fmt.Fprintf(w, "[%s] %s\n", id, l)
+			}
+		}
+	}
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // compare runs the fast order and then the reference order, and prints
 // their starts side by side.
 func compare(ctx context.Context, w io.Writer, f flags) error {
 	f.quiet = true
-	fast, err := orchestrate(ctx, f)
+	fast, err := orchestrate(ctx, w, f)
 	if err != nil {
 		return fmt.Errorf("fast order: %w", err)
 	}
@@ -271,40 +526,40 @@ func compare(ctx context.Context, w io.Writer, f flags) error {
 		ref.jsonPath = strings.TrimSuffix(f.jsonPath, ext) + ".reference" + ext
 	}
 	fmt.Fprintln(w)
-	reference, err := orchestrate(ctx, ref)
+	reference, err := orchestrate(ctx, w, ref)
 	if err != nil {
 		return fmt.Errorf("reference order: %w", err)
 	}
 	fd := timing.FormatDuration
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w)
-	fmt.Fprintln(tw, "order\tT -> first query: min\tmedian\tmax\tstart skew\tlongest span before the first query")
+	fmt.Fprintln(tw, "order\tcoordinator\tT -> first query: min\tmedian\tmax\tstart skew\tlongest span before the first query")
 	for _, r := range []struct {
 		name string
 		m    *loadtest.Result
 	}{{"fast", fast}, {"reference", reference}} {
 		s := r.m.Start
 		if s == nil {
-			fmt.Fprintf(tw, "%s\t(no start report)\n", r.name)
+			fmt.Fprintf(tw, "%s\t\t(no start report)\n", r.name)
 			continue
 		}
 		longest := "-"
 		if s.Longest != nil {
 			longest = fmt.Sprintf("%s %s", s.Longest.Phase, fd(s.Longest.Duration()))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.name, fd(s.SignalToFirstQuery.Min), fd(s.SignalToFirstQuery.Median),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.name, s.Coordinator, fd(s.SignalToFirstQuery.Min), fd(s.SignalToFirstQuery.Median),
 			fd(s.SignalToFirstQuery.Max), fd(s.Skew), longest)
 	}
 	return tw.Flush()
 }
 
 // report prints the merged waterfall, the start report and the statistics.
-func report(w io.Writer, f flags, dbi database, m *loadtest.Result) error {
+func report(w io.Writer, f flags, dbi database, coord string, m *loadtest.Result) error {
 	order := "fast order"
 	if f.reference {
 		order = "reference order (1s polling; RUNNING and test start after the signal)"
 	}
-	fmt.Fprintf(w, "run %s: %d worker processes x %d connections on %s, %s\n\n", m.RunID, len(m.Workers), f.conns, dbi.d, order)
+	fmt.Fprintf(w, "run %s: %d nodes x %d connections on %s, coordinator %s, %s\n\n", m.RunID, len(m.Workers), f.conns, dbi.d, coord, order)
 	if !f.quiet {
 		if err := timing.WriteWaterfall(w, m.Timeline); err != nil {
 			return err
@@ -335,44 +590,59 @@ func report(w io.Writer, f flags, dbi database, m *loadtest.Result) error {
 	ms := m.Phases.Measure
 	fmt.Fprintf(w, "\nmeasure: %d ops, %d errors, %.0f ops/s, p50 %s, p99 %s, max %s\n",
 		ms.Ops, ms.Errors, ms.Throughput, fd(ms.Latency.P50), fd(ms.Latency.P99), fd(ms.Latency.Max))
-	if m.Error != "" {
-		fmt.Fprintf(w, "errors: %s\n", m.Error)
-	}
+	// The nodes' errors (m.Error) follow, one line per node, when the run
+	// failed: see printNodes.
 	return nil
 }
 
-// worker is one worker process: a loadtest Runner whose coordinator is the
-// SQL tables, and whose result goes back through them.
+// worker is one node process: it opens the database and the coordinator
+// backend -coord names, and runs a node.
 func worker(ctx context.Context, f flags) error {
 	dbi, err := pick(f.dsn, "")
 	if err != nil {
 		return err
 	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	db, err := sql.Open(dbi.driver, dbi.dsn)
 	if err != nil {
 		return err
 	}
-	db.SetMaxOpenConns(f.conns + 4) // the workload's, plus the coordinator's
+	defer db.Close()
+	b, err := backendFor(f, dbi, db, log)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	return runNode(ctx, f, dbi, b.b, log)
+}
+
+// runNode runs one node: a loadtest Runner coordinated through b, whose
+// result goes to the results store on the database.
+func runNode(ctx context.Context, f flags, dbi database, b coordinate.Backend, log *slog.Logger) error {
+	db, err := sql.Open(dbi.driver, dbi.dsn)
+	if err != nil {
+		return err
+	}
+	db.SetMaxOpenConns(f.conns + 4) // the workload's, plus the coordinator's and the results'
 	db.SetMaxIdleConns(f.conns + 4)
 	p := sqlpool.New(db, sqlpool.Options{})
 	defer p.Close()
-
-	poll, heartbeat := f.poll()
-	opts := sqlcoord.Options{
-		Tables: sqlcoord.Tables{DB: db, Dialect: dbi.d, Prefix: f.prefix}, RunID: f.run,
-		Heartbeat: heartbeat, Poll: poll,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}
-	if dbi.postgres() && !f.reference {
-		n, err := pgnotify.New(dbi.dsn)
-		if err != nil {
-			return err
-		}
-		defer n.Close()
-		opts.Notifier = n
-	}
-	coord, err := sqlcoord.New(opts)
+	opts, err := f.kit(false, log)
 	if err != nil {
+		return err
+	}
+	coord, err := coordinate.NewClient(b, opts)
+	if err != nil {
+		return err
+	}
+	results, err := sqlsink.New(db, dbi.d, sqlsink.Options{Prefix: f.prefix})
+	if err != nil {
+		return err
+	}
+	// The orchestrator created the tables; the Sink's check that they
+	// exist (DDL) is made now, not in results.test_start, between the
+	// node's ready report and its wait for T.
+	if err := results.CreateSchema(ctx); err != nil {
 		return err
 	}
 	table, err := dbi.d.Ident(itemsTable)
@@ -382,8 +652,9 @@ func worker(ctx context.Context, f flags) error {
 	r, err := loadtest.New(loadtest.Config{
 		RunID: f.run, Node: f.node, Pool: p, Coordinator: coord,
 		Workers: f.conns, Warmup: f.warmup, Duration: f.duration,
-		Sinks:             []loadtest.Sink{coord.Sink()},
+		Sinks:             []loadtest.Sink{results},
 		WritesAfterSignal: f.reference,
+		Logger:            log,
 		Workload: loadtest.Workload{Operations: []loadtest.Operation{
 			loadtest.QueryOp("point_select", 1, "SELECT id, value FROM "+table+" WHERE id = "+dbi.d.Placeholder(1),
 				func(w *loadtest.Worker, buf []any) []any { return append(buf, 1+w.Rand().IntN(f.rows)) }),

@@ -120,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// worker reports ready, as one on another host would.
 	coord := coordinate.NewLocal(coordinate.LocalOptions{})
 	go func() {
-		_, _ = coord.StartWhenReady(ctx, coordinate.Readiness{Workers: 1}, 10*time.Millisecond)
+		_, _ = coord.StartWhenReady(ctx, coordinate.Readiness{Nodes: 1}, 10*time.Millisecond)
 	}()
 
 	sinks := []loadtest.Sink{loadtest.TextSink{W: stdout}}

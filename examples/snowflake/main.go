@@ -135,7 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// An orchestrator in this process: it starts the run 10ms after the
 	// worker is ready, as one on another host would.
 	coord := coordinate.NewLocal(coordinate.LocalOptions{})
-	go func() { _, _ = coord.StartWhenReady(ctx, coordinate.Readiness{Workers: 1}, 10*time.Millisecond) }()
+	go func() { _, _ = coord.StartWhenReady(ctx, coordinate.Readiness{Nodes: 1}, 10*time.Millisecond) }()
 
 	sinks := []loadtest.Sink{&resultsSink{db: p.DB()}, loadtest.TextSink{W: stdout}}
 	if f.jsonPath != "" {
@@ -316,7 +316,7 @@ type heartbeats struct {
 	run string
 }
 
-func (h heartbeats) Join(ctx context.Context, w coordinate.Worker) (coordinate.Member, error) {
+func (h heartbeats) Join(ctx context.Context, w coordinate.Node) (coordinate.Member, error) {
 	m, err := h.Coordinator.Join(ctx, w)
 	if err != nil {
 		return nil, err

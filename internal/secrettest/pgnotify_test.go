@@ -43,11 +43,14 @@ func TestPgnotifyKeepsPasswordsOut(t *testing.T) {
 			logger, logs := secrettest.Logger()
 			db := sqliteDB(t, "coord")
 			tb := sqlcoord.Tables{DB: db, Dialect: dialect.SQLite}
-			_, err = sqlcoord.NewOrchestrator(ctx, sqlcoord.OrchestratorOptions{Tables: tb, RunID: "r", Logger: logger})
+			b, err := sqlcoord.New(sqlcoord.Options{Tables: tb, RunID: "r", Notifier: n, Logger: logger})
 			require.NoError(t, err)
-			c, err := sqlcoord.New(sqlcoord.Options{Tables: tb, RunID: "r", Notifier: n, Logger: logger, Poll: 5 * time.Millisecond})
+			kit := coordinate.Options{Logger: logger, Poll: 5 * time.Millisecond}
+			_, err = coordinate.NewRun(ctx, b, kit)
 			require.NoError(t, err)
-			m, err := c.Join(ctx, coordinate.Worker{ID: "w"})
+			c, err := coordinate.NewClient(b, kit)
+			require.NoError(t, err)
+			m, err := c.Join(ctx, coordinate.Node{ID: "w"})
 			require.NoError(t, err)
 			require.NoError(t, m.Leave(ctx, nil))
 			secrettest.Check(t, "the coordinator's log", logs.String())

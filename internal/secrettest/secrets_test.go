@@ -303,9 +303,12 @@ func TestRunKeepsSecretsOut(t *testing.T) {
 
 			coordDB := sqliteDB(t, "coord")
 			tb := sqlcoord.Tables{DB: coordDB, Dialect: dialect.SQLite}
-			orch, err := sqlcoord.NewOrchestrator(ctx, sqlcoord.OrchestratorOptions{Tables: tb, RunID: "secret-run", Logger: o.logger})
+			b, err := sqlcoord.New(sqlcoord.Options{Tables: tb, RunID: "secret-run", Logger: o.logger})
 			require.NoError(t, err)
-			c, err := sqlcoord.New(sqlcoord.Options{Tables: tb, RunID: "secret-run", Logger: o.logger, Poll: 5 * time.Millisecond})
+			kit := coordinate.Options{Logger: o.logger, Poll: 5 * time.Millisecond}
+			orch, err := coordinate.NewRun(ctx, b, kit)
+			require.NoError(t, err)
+			c, err := coordinate.NewClient(b, kit)
 			require.NoError(t, err)
 			// The orchestrator waits for the worker until it is ready, or
 			// until the run ends without it being ready.
@@ -313,13 +316,12 @@ func TestRunKeepsSecretsOut(t *testing.T) {
 			defer ocancel()
 			started := make(chan error, 1)
 			go func() {
-				_, err := orch.StartWhenReady(octx, coordinate.Readiness{Workers: 1}, 0)
+				_, err := orch.StartWhenReady(octx, coordinate.Readiness{Nodes: 1}, 0)
 				started <- err
 			}()
 			res, runErr := runWith(t, p, o, func(cfg *loadtest.Config) {
 				cfg.Workers, cfg.Conns = tc.workers, tc.conns
 				cfg.Coordinator = c
-				cfg.Sinks = append(cfg.Sinks, c.Sink())
 				if tc.fail {
 					// After the warm-up and the join, before the workers
 					// take their sessions: the sessions beyond
@@ -344,20 +346,21 @@ func TestRunKeepsSecretsOut(t *testing.T) {
 			}
 			cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
 			defer ccancel()
-			results, err := orch.Collect(cctx)
+			results, err := loadtest.Collect(cctx, o.sink, "secret-run", []string{"node-1"})
 			secrettest.CheckErr(t, "Collect's error", err)
+			require.Len(t, results, 1)
 			for _, r := range results {
 				o.check(t, r, nil)
 			}
-			ws, err := orch.Workers(ctx)
+			ws, err := orch.Nodes(ctx)
 			require.NoError(t, err)
-			secrettest.Check(t, "the orchestrator's view of the workers", fmt.Sprintf("%+v", ws))
+			secrettest.Check(t, "the orchestrator's view of the nodes", fmt.Sprintf("%+v", ws))
 			if tc.fail {
 				// The error did reach the coordinator's rows (scrubbed).
 				dump, err := secrettest.DumpSQLite(ctx, coordDB)
 				require.NoError(t, err)
 				assert.Contains(t, dump, "FAILED")
-				assert.Contains(t, dump, `as user \"u\" failed`)
+				assert.Contains(t, dump, `as user "u" failed`, "in the node's err_text")
 			}
 			o.check(t, res, runErr, coordDB)
 		})

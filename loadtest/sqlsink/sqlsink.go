@@ -226,15 +226,17 @@ func (s *Sink) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 	if s.d == dialect.MySQL {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
-	tx, err := s.db.BeginTx(ctx, opts)
-	if err != nil {
-		return err
-	}
-	if err := f(tx); err != nil {
-		_ = tx.Rollback() // the error that matters is f's
-		return err
-	}
-	return tx.Commit()
+	return retryConflicts(ctx, func() error {
+		tx, err := s.db.BeginTx(ctx, opts)
+		if err != nil {
+			return err
+		}
+		if err := f(tx); err != nil {
+			_ = tx.Rollback() // the error that matters is f's
+			return err
+		}
+		return tx.Commit()
+	})
 }
 
 // insert inserts rows into t with multi-row INSERTs of at most BatchRows

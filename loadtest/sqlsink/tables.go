@@ -97,7 +97,7 @@ var schema = map[string]struct {
 		intCol("measure_p50_ns"), intCol("measure_p90_ns"), intCol("measure_p99_ns"),
 		intCol("measure_p999_ns"), intCol("measure_max_ns"),
 		textCol("thresholds"), intCol("thresholds_failed"),
-		textCol("stopped"), textCol("error"),
+		textCol("stopped"), textCol("error"), textCol("result_json"),
 	}, key: []string{"run_id", "node"}},
 	Intervals: {cols: []column{
 		idCol("run_id"), nameCol("node"), intCol("seq"), nameCol("operation"),
@@ -204,7 +204,7 @@ func (s *Sink) resultRow(res *loadtest.Result, status string) []any {
 		m.Ops, m.Errors, m.Throughput, int64(m.Latency.P50), int64(m.Latency.P90), int64(m.Latency.P99),
 		int64(m.Latency.P999), int64(m.Latency.Max),
 		thresholds, int64(len(res.FailedThresholds())),
-		nullText(res.Stopped), nullText(res.Error),
+		nullText(res.Stopped), nullText(res.Error), resultDoc(res, status),
 	}
 }
 

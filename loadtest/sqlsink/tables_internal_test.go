@@ -20,7 +20,7 @@ func TestSnowflakeStatements(t *testing.T) {
 	assert.Contains(t, tb.ddl[0], `"STARTED_AT" TIMESTAMP_TZ`)
 	assert.Contains(t, tb.ddl[0], `"CONFIG" VARCHAR, `)
 	assert.Contains(t, tb.ddl[0], `"MEASURE_THROUGHPUT" FLOAT`)
-	assert.Contains(t, tb.ddl[0], `PRIMARY KEY ("RUN_ID", "NODE"))`)
+	assert.Contains(t, tb.ddl[0], `"RESULT_JSON" VARCHAR, PRIMARY KEY ("RUN_ID", "NODE"))`)
 	assert.Equal(t, `DELETE FROM "LT_HISTOGRAMS" WHERE "RUN_ID" = ? AND "NODE" = ?`, tb.deletes[3])
 	ins := tb.histograms.insert(dialect.Snowflake, 2)
 	assert.Equal(t, `INSERT INTO "LT_HISTOGRAMS" ("RUN_ID", "NODE", "PHASE", "OPERATION", "LATENCIES", "HISTOGRAM") VALUES (?,?,?,?,?,?),(?,?,?,?,?,?)`, ins)

@@ -159,3 +159,31 @@ func TestPasswordNeverInErrors(t *testing.T) {
 	assert.NotContains(t, err.Error(), secret)
 	assert.Contains(t, err.Error(), "1 of 1 connections failed")
 }
+
+// TestCloseAfterCancelledQuery cancels a query in flight, as an abort does
+// to every worker's operation: pgx closes the connection under the
+// session. Closing the session afterwards is not an error.
+func TestCloseAfterCancelledQuery(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	admin := adminConn(t, dsn)
+	p := open(t, dsn, 2)
+	defer p.Close()
+	s, err := p.Session(context.Background())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Query(ctx, "SELECT pg_sleep(30)")
+		done <- err
+	}()
+	require.Eventually(t, func() bool {
+		var n int
+		_ = admin.QueryRow(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active' AND application_name = $1",
+			p.Pgx().Config().ConnConfig.RuntimeParams["application_name"]).Scan(&n)
+		return n > 0
+	}, 30*time.Second, 5*time.Millisecond, "the query is running")
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+	assert.NoError(t, s.Close())
+	assert.NoError(t, s.Close(), "and again")
+}

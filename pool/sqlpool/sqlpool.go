@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/startline/startline/pool"
 )
@@ -219,19 +220,8 @@ func (s *Session) repin(ctx context.Context) error {
 func (s *Session) dropIfDead(ctx context.Context, err error) {
 	dead := errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone)
 	if !dead && ctx.Err() == nil {
-		valid, known := true, false
-		rerr := s.conn.Raw(func(dc any) error {
-			if v, ok := dc.(driver.Validator); ok {
-				valid, known = v.IsValid(), true
-			}
-			return nil
-		})
-		switch {
-		case rerr != nil: // database/sql already closed it
-			dead = true
-		case known:
-			dead = !valid
-		default:
+		var known bool
+		if dead, known = s.connDead(); !known {
 			dead = s.conn.PingContext(ctx) != nil
 		}
 	}
@@ -244,6 +234,35 @@ func (s *Session) dropIfDead(ctx context.Context, err error) {
 	s.stmts = nil
 	_ = s.conn.Close() // database/sql discards a connection it knows is bad
 	s.conn, s.q = nil, nil
+}
+
+// connDead asks the driver whether the pinned connection is dead, without
+// a round trip: known is false when the driver cannot tell
+// (driver.Validator); a connection database/sql already closed is dead.
+func (s *Session) connDead() (dead, known bool) {
+	valid := true
+	rerr := s.conn.Raw(func(dc any) error {
+		if v, ok := dc.(driver.Validator); ok {
+			valid, known = v.IsValid(), true
+		}
+		return nil
+	})
+	if rerr != nil {
+		return true, true
+	}
+	return !valid, known
+}
+
+// deadAfterClose tells, after closing a statement failed, whether the
+// connection is dead: the driver says so, or a ping fails (bounded, and
+// never on the usual path, where closing the statements succeeds).
+func (s *Session) deadAfterClose() bool {
+	if dead, known := s.connDead(); known {
+		return dead
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return s.conn.PingContext(ctx) != nil
 }
 
 // stmt returns the session's prepared statement for query, preparing it on
@@ -264,7 +283,8 @@ func (s *Session) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 // Close closes the session's statements and gives its connection back to
-// the pool. Closing twice returns nil.
+// the pool. Closing twice returns nil, and so does closing a session whose
+// connection has died: there is nothing left to close.
 func (s *Session) Close() error {
 	if s.closed {
 		return nil
@@ -276,6 +296,13 @@ func (s *Session) Close() error {
 	}
 	s.stmts = nil
 	if s.conn != nil {
+		if err := errors.Join(errs...); err != nil && s.deadAfterClose() {
+			// The connection died under the session (a cancelled query, as
+			// an abort cancels every operation, makes pgx close it): its
+			// statements went with it, and closing what is already closed
+			// is not an error.
+			errs = nil
+		}
 		if err := s.conn.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
 			errs = append(errs, err)
 		}

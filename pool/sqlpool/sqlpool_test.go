@@ -225,3 +225,34 @@ func TestPostgresWarm(t *testing.T) {
 	assert.EqualValues(t, 42, got)
 	assert.Equal(t, n, srv.serverConns(t, p), "a session reuses a warm connection")
 }
+
+// TestCloseAfterCancelledQuery cancels a query in flight, as an abort does
+// to every worker's operation: pgx closes the connection under the
+// session. Closing the session afterwards is not an error: its connection
+// is already closed, which is what Close was to do.
+func TestCloseAfterCancelledQuery(t *testing.T) {
+	srv := newPGServer(t)
+	p := srv.newPool(t, sqlpool.Options{})
+	defer p.Close()
+	s, err := p.Session(context.Background())
+	require.NoError(t, err)
+	// Prepared first, so that Close has a statement to close on the dead
+	// connection.
+	_, err = s.Query(context.Background(), "SELECT 1")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Query(ctx, "SELECT pg_sleep(30)")
+		done <- err
+	}()
+	require.Eventually(t, func() bool {
+		var n int
+		_ = srv.admin.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'").Scan(&n)
+		return n > 0
+	}, 30*time.Second, 5*time.Millisecond, "the query is running")
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+	assert.NoError(t, s.Close())
+	assert.NoError(t, s.Close(), "and again")
+}

@@ -1,0 +1,99 @@
+package coordinate
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// skewedClock is a reference clock running skew behind this host's, read
+// after delay and answered after delay again: as asymmetric as a network.
+type skewedClock struct {
+	skew, before, after time.Duration
+	res                 time.Duration
+	reads               int
+}
+
+func (c *skewedClock) ReadClock(context.Context) (time.Time, time.Duration, error) {
+	c.reads++
+	time.Sleep(c.before)
+	now := time.Now().Add(-c.skew)
+	time.Sleep(c.after)
+	return now, c.res, nil
+}
+
+// TestMeasureClockRecoversSkew: whatever the delays on the way, the
+// offset measured lies within the bound it states of the true skew, the
+// bound covers the resolution, and every sample is read.
+func TestMeasureClockRecoversSkew(t *testing.T) {
+	for _, c := range []*skewedClock{
+		{skew: 0},
+		{skew: 500 * time.Millisecond, before: 2 * time.Millisecond},
+		{skew: -300 * time.Millisecond, after: 3 * time.Millisecond, res: time.Millisecond},
+		{skew: time.Hour, before: time.Millisecond, after: time.Millisecond, res: time.Microsecond},
+	} {
+		off, bound, err := measureClock(context.Background(), c, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := max(off-c.skew, c.skew-off); d > bound {
+			t.Errorf("skew %v: offset %v is %v off, outside its bound %v", c.skew, off, d, bound)
+		}
+		if bound < c.res || bound < (c.before+c.after)/2 {
+			t.Errorf("skew %v: bound %v below the resolution %v or half the least round trip", c.skew, bound, c.res)
+		}
+		if c.reads != 5 {
+			t.Errorf("%d reads, want 5", c.reads)
+		}
+	}
+	_, _, err := measureClock(context.Background(), failingClock{}, 3)
+	if err == nil || !strings.Contains(err.Error(), "reference clock") {
+		t.Errorf("a failing clock: %v", err)
+	}
+}
+
+type failingClock struct{}
+
+func (failingClock) ReadClock(context.Context) (time.Time, time.Duration, error) {
+	return time.Time{}, 0, errors.New("down")
+}
+
+// TestWarnOnceBounded: a key is reported once, and memory is bounded: past
+// maxWarned keys the caller is told once.
+func TestWarnOnceBounded(t *testing.T) {
+	var w warnOnce
+	log, full := w.first("a")
+	if !log || full {
+		t.Fatal("a new key is not logged")
+	}
+	if log, _ = w.first("a"); log {
+		t.Fatal("the same key logged again")
+	}
+	for i := range maxWarned - 1 {
+		if log, _ = w.first(string(rune('b' + i))); !log {
+			t.Fatalf("key %d not logged", i)
+		}
+	}
+	if log, full = w.first("one too many"); log || !full {
+		t.Fatalf("past the bound: log %v, full %v; want false, true", log, full)
+	}
+	if log, full = w.first("another"); log || full {
+		t.Fatal("full is said once")
+	}
+	if len(w.seen) != maxWarned {
+		t.Fatalf("%d keys remembered, want %d", len(w.seen), maxWarned)
+	}
+}
+
+func TestClip(t *testing.T) {
+	if got := clip("short"); got != "short" {
+		t.Errorf("clip(short) = %q", got)
+	}
+	long := strings.Repeat("é", 100) // two bytes each
+	got := clip(long)
+	if len(got) > maxClip+3 || !strings.HasSuffix(got, "...") || !strings.HasPrefix(long, strings.TrimSuffix(got, "...")) {
+		t.Errorf("clip of %d bytes = %q", len(long), got)
+	}
+}
