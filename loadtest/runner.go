@@ -453,18 +453,22 @@ func (ru *run) drive(ctx, runCtx context.Context, cancel context.CancelFunc) err
 	var lastSeq int64
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	// Every pass ends in the select, even when an interval's work is
+	// already due again (its statistics took longer than an interval on a
+	// loaded machine): the control events and the context are then read
+	// between two pieces of that work, never starved by it.
 	for {
 		now := ru.rec.Now()
-		if c.gatherDue && now >= c.gatherAt {
+		var wait time.Duration
+		switch flip := ru.nextFlip(); {
+		case c.gatherDue && now >= c.gatherAt:
 			c.gatherDue = false
 			ru.gather()
 			for len(c.pending) > 0 {
 				ru.emit(c.pending[0])
 				c.pending = c.pending[1:]
 			}
-			continue
-		}
-		if flip := ru.nextFlip(); now >= flip {
+		case now >= flip:
 			c.pending = append(c.pending, ru.meta(flip))
 			p.epoch.Add(1)
 			p.signal() // idle workers hand their buffers over too
@@ -483,13 +487,14 @@ func (ru *run) drive(ctx, runCtx context.Context, cancel context.CancelFunc) err
 				return nil
 			}
 			ru.applyStages(runCtx, flip)
-			continue
+		default:
+			next := flip
+			if c.gatherDue {
+				next = min(next, c.gatherAt)
+			}
+			wait = next - now
 		}
-		next := ru.nextFlip()
-		if c.gatherDue {
-			next = min(next, c.gatherAt)
-		}
-		timer.Reset(next - now)
+		timer.Reset(wait)
 		select {
 		case <-timer.C:
 		case <-ctx.Done():

@@ -429,6 +429,33 @@ func TestControlEvents(t *testing.T) {
 		assert.Equal(t, "stop: enough", res.Stopped)
 		assert.Less(t, res.Phases.Measure.Duration, time.Hour)
 	})
+	t.Run("stop while intervals overrun", func(t *testing.T) {
+		// Every interval's statistics take three intervals to hand over
+		// (a slow Interval hook stands for a loaded machine), so interval
+		// work is always due: the stop must still be read.
+		local := coordinate.NewLocal(coordinate.LocalOptions{})
+		cfg := baseConfig(&memPool{})
+		cfg.Coordinator = local
+		cfg.Warmup = 0
+		cfg.Interval = 5 * time.Millisecond
+		cfg.Duration = time.Hour
+		var once sync.Once
+		cfg.Hooks.Interval = func(loadtest.Interval) {
+			once.Do(func() {
+				go func() {
+					_, _ = local.Send(context.Background(), coordinate.Event{Kind: coordinate.EventStop, Reason: "read between intervals"})
+				}()
+			})
+			time.Sleep(3 * cfg.Interval)
+		}
+		r, err := loadtest.New(cfg)
+		require.NoError(t, err)
+		go func() { _, _ = local.StartWhenReady(context.Background(), coordinate.Readiness{Nodes: 1}, 0) }()
+		res, err := r.Run(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, "stop: read between intervals", res.Stopped)
+		assert.Less(t, res.Phases.Measure.Duration, time.Hour)
+	})
 	t.Run("scale", func(t *testing.T) {
 		local := coordinate.NewLocal(coordinate.LocalOptions{})
 		p := &memPool{}
