@@ -2,8 +2,9 @@ package snowflake_test
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -15,15 +16,20 @@ import (
 	"github.com/startline/startline/pool/snowflake/snowflaketest"
 )
 
-func TestExpCoord(t *testing.T) {
+// TestSQLCoordinatorThroughGosnowflake runs the coordinator backends'
+// conformance suite on sqlcoord's tables in the Snowflake dialect, through
+// gosnowflake to the local server, as the reference harness kept its
+// coordination in Snowflake tables: every read and conditional write, and
+// the database's clock (DATE_PART(EPOCH_MICROSECOND, SYSDATE())), go over
+// the driver's HTTP protocol.
+func TestSQLCoordinatorThroughGosnowflake(t *testing.T) {
 	s := newServer(t, snowflaketest.Options{})
 	p := newPool(t, s, snowflake.Options{})
-	tb := sqlcoord.Tables{DB: p.DB(), Dialect: dialect.Snowflake, Prefix: "EXP_"}
+	tb := sqlcoord.Tables{DB: p.DB(), Dialect: dialect.Snowflake, Prefix: "COORD_"}
 	require.NoError(t, tb.Create(context.Background()))
-	n := 0
+	var n atomic.Int64
 	coordtest.Run(t, func(t *testing.T) coordtest.Harness {
-		n++
-		b, err := sqlcoord.New(sqlcoord.Options{Tables: tb, RunID: "run-" + time.Now().Format("150405.000000") + string(rune('a'+n%26))})
+		b, err := sqlcoord.New(sqlcoord.Options{Tables: tb, RunID: fmt.Sprintf("run-%d", n.Add(1))})
 		require.NoError(t, err)
 		get := func(*testing.T) coordinate.Backend { return b }
 		return coordtest.Harness{Orchestrator: get, Member: get}
