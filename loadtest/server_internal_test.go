@@ -127,3 +127,40 @@ func TestMergeServer(t *testing.T) {
 	require.NotNil(t, mergeServer(nil, b))
 	assert.Equal(t, b.Matched, mergeServer(nil, b).Matched)
 }
+
+// A split survives its JSON (the histograms included), and merging the
+// decoded splits of two processes is exact: the sums add, and the merged
+// percentiles come from the histograms.
+func TestServerSplitJSONAndMerge(t *testing.T) {
+	mk := func(node string, vals ...int) *Result {
+		sp := &ServerSplit{Queries: int64(len(vals)), Matched: int64(len(vals))}
+		for _, v := range vals {
+			sp.QueuedOverload.add(ms(v))
+			sp.Client.add(ms(1))
+		}
+		for _, d := range sp.dists() {
+			d.summarize()
+		}
+		return &Result{RunID: "r", Node: node, Operations: map[string]Stats{"op": {Ops: int64(len(vals)), Server: sp}}}
+	}
+	var decoded []*Result
+	for _, r := range []*Result{mk("a", 1, 2, 3), mk("b", 50, 60)} {
+		b, err := r.MarshalJSON()
+		require.NoError(t, err)
+		var back Result
+		require.NoError(t, back.UnmarshalJSON(b))
+		require.NotNil(t, back.Operations["op"].Server)
+		assert.Equal(t, r.Operations["op"].Server.QueuedOverload.Sum, back.Operations["op"].Server.QueuedOverload.Sum)
+		assert.Equal(t, r.Operations["op"].Server.QueuedOverload.Histogram.Count(), back.Operations["op"].Server.QueuedOverload.Histogram.Count())
+		decoded = append(decoded, &back)
+	}
+	m, err := Merge(decoded...)
+	require.NoError(t, err)
+	sp := m.Operations["op"].Server
+	require.NotNil(t, sp)
+	assert.Equal(t, int64(5), sp.Matched)
+	assert.Equal(t, ms(116), sp.QueuedOverload.Sum)
+	assert.InEpsilon(t, float64(ms(3)), float64(sp.QueuedOverload.P50), 0.01)
+	assert.InEpsilon(t, float64(ms(60)), float64(sp.QueuedOverload.P99), 0.01)
+	assert.Equal(t, int64(5), sp.Client.Histogram.Count())
+}

@@ -141,7 +141,7 @@ const serverTemplate = `<h2>The server's split of each statement</h2>
 <text x="{{num (sub $.Width 86)}}" y="{{num (add .Y 15)}}">{{.Total}}</text>
 {{end}}
 </svg>
-<table class="server">
+<table class="server" style="white-space: nowrap">
 <tr><th>operation (measure)</th><th>queries</th><th>matched</th><th>cache hits</th><th>queued (provisioning)</th><th>queued (overload)</th><th>compilation</th><th>execution</th><th>other server (mean)</th><th>client</th></tr>
 {{range .Rows}}<tr><td>{{.Name}}{{if .Sampled}} (sampled){{end}}</td><td>{{.Queries}}</td><td>{{.Matched}}</td><td>{{.CacheHits}}</td><td>{{.Provisioning}}</td><td>{{.Overload}}</td><td>{{.Compile}}</td><td>{{.Exec}}</td><td>{{.Other}}</td><td>{{.Client}}</td></tr>
 {{end}}</table>

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,28 +19,31 @@ import (
 // DefaultHistoryWait is the default of Options.HistoryWait.
 const DefaultHistoryWait = 15 * time.Second
 
-// Limits of the QUERY_HISTORY table functions' RESULT_LIMIT: its maximum,
-// which every page asks for.
-const historyPage = 10000
+// historyPage is every page's RESULT_LIMIT: the QUERY_HISTORY functions'
+// maximum. (A variable, so that a test can page through few statements.)
+var historyPage = 10000
 
-// historyClockMargin widens the range a Runner asks for on each side, for
-// the difference between this host's clock and Snowflake's.
+// historyClockMargin widens the range a Runner asks for, for the
+// difference between this host's clock and Snowflake's.
 const historyClockMargin = time.Second
 
-// The history read: one page of the user's statements that ended in a
-// range, newest first. The first page ends at CURRENT_TIMESTAMP() (the
-// server's clock: every statement of the run ended before the read
-// began); later pages end where the one before began. Times are bound as
-// epoch milliseconds through TO_TIMESTAMP_LTZ(?, 3), which means the same
-// whatever the session's TIMEZONE.
-const (
-	historyColumns = `QUERY_ID, QUERY_TAG, EXECUTION_STATUS, WAREHOUSE_SIZE, START_TIME, END_TIME,
-	TOTAL_ELAPSED_TIME, COMPILATION_TIME, EXECUTION_TIME, QUEUED_PROVISIONING_TIME, QUEUED_OVERLOAD_TIME`
-	historyFirstPage = `SELECT ` + historyColumns + ` FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_USER(
-	END_TIME_RANGE_START => TO_TIMESTAMP_LTZ(?, 3), END_TIME_RANGE_END => CURRENT_TIMESTAMP(), RESULT_LIMIT => 10000))`
-	historyNextPage = `SELECT ` + historyColumns + ` FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_USER(
-	END_TIME_RANGE_START => TO_TIMESTAMP_LTZ(?, 3), END_TIME_RANGE_END => TO_TIMESTAMP_LTZ(?, 3), RESULT_LIMIT => 10000))`
-)
+// historySQL is the history read: one page of the user's statements that
+// ended in a range, newest first. The first page ends at
+// CURRENT_TIMESTAMP() (the server's clock: every statement of the run
+// ended before the read began); later pages end where the one before
+// began. Times are bound as epoch milliseconds through
+// TO_TIMESTAMP_LTZ(?, 3), which means the same whatever the session's
+// TIMEZONE.
+func historySQL(first bool) string {
+	end := "TO_TIMESTAMP_LTZ(?, 3)"
+	if first {
+		end = "CURRENT_TIMESTAMP()"
+	}
+	return `SELECT QUERY_ID, QUERY_TAG, EXECUTION_STATUS, WAREHOUSE_SIZE, START_TIME, END_TIME,
+	TOTAL_ELAPSED_TIME, COMPILATION_TIME, EXECUTION_TIME, QUEUED_PROVISIONING_TIME, QUEUED_OVERLOAD_TIME
+	FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_USER(END_TIME_RANGE_START => TO_TIMESTAMP_LTZ(?, 3),
+	END_TIME_RANGE_END => ` + end + `, RESULT_LIMIT => ` + strconv.Itoa(historyPage) + `))`
+}
 
 // Statements implements pool.StatementHistory: it reads the statements of
 // this pool's workers from INFORMATION_SCHEMA.QUERY_HISTORY_BY_USER (the
@@ -76,8 +80,10 @@ const (
 // Options.HistoryWait has passed, and then returns what it read; the
 // split's matched count says what was found.
 //
-// The range is q's widened by a second on each side for the clocks'
-// difference, and at most the last 7 days, all the functions keep.
+// The range starts a second before q.From, for the difference between
+// this host's clock and Snowflake's, and no more than the 7 days the
+// functions keep; it ends at the server's CURRENT_TIMESTAMP() (q.To is
+// not needed: every statement of the run ended before the read began).
 func (p *Pool) Statements(ctx context.Context, q pool.HistoryQuery) (pool.History, error) {
 	if q.Limit <= 0 {
 		return pool.History{}, fmt.Errorf("snowflake: reading the query history: HistoryQuery.Limit must be positive, got %d", q.Limit)
@@ -114,9 +120,9 @@ func (p *Pool) readHistory(ctx context.Context, q pool.HistoryQuery) (pool.Histo
 		var rows *sql.Rows
 		var err error
 		if end.IsZero() {
-			rows, err = p.db.QueryContext(ctx, historyFirstPage, from.UnixMilli())
+			rows, err = p.db.QueryContext(ctx, historySQL(true), from.UnixMilli())
 		} else {
-			rows, err = p.db.QueryContext(ctx, historyNextPage, from.UnixMilli(), end.UnixMilli())
+			rows, err = p.db.QueryContext(ctx, historySQL(false), from.UnixMilli(), end.UnixMilli())
 		}
 		if err != nil {
 			return h, fmt.Errorf("snowflake: reading the query history: %w", err)
