@@ -57,6 +57,21 @@ const DefaultHistoryLimit = 50_000
 
 // ServerSplit is the server's account of the statements of one phase, or
 // of one operation in one phase, beside what startline measured of them.
+//
+// Statements are matched to their operation and phase by the tag the
+// Runner gave their session (pool.PhaseTagger). Client is computed per
+// statement, by order: a worker runs one operation at a time, so its
+// operations of one phase and operation, newest first, pair with its
+// statements of that tag, newest first. An operation that failed without
+// a statement is passed over; where the two disagree (a failure on one
+// side only, or a server's time longer than startline's latency beyond
+// the history's resolution) the older ones get no client time. So Client
+// covers every statement of a workload of one statement per operation (as
+// QueryOp makes), and Client.N says how many it covers otherwise. The
+// distributions are over the matched statements that succeeded; on a
+// merged result they merge exactly (counts and sums add, percentiles come
+// from the merged histograms, kept to 2 significant digits: the history's
+// times are whole milliseconds).
 type ServerSplit struct {
 	// Queries is startline's count of the operations (Stats.Ops).
 	Queries int64 `json:"queries"`

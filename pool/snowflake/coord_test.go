@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -32,6 +33,13 @@ func TestSQLCoordinatorThroughGosnowflake(t *testing.T) {
 		b, err := sqlcoord.New(sqlcoord.Options{Tables: tb, RunID: fmt.Sprintf("run-%d", n.Add(1))})
 		require.NoError(t, err)
 		get := func(*testing.T) coordinate.Backend { return b }
-		return coordtest.Harness{Orchestrator: get, Member: get}
+		// Each beat and poll is an HTTP round trip through the driver, which
+		// a loaded machine (or the race detector) slows to hundreds of
+		// milliseconds: beats five times as far apart as the suite's, so
+		// that a live node is not declared lost when its tests kill
+		// another (25 missed beats).
+		return coordtest.Harness{Orchestrator: get, Member: get, Options: func(o *coordinate.Options) {
+			o.Heartbeat, o.Poll = 100*time.Millisecond, 20*time.Millisecond
+		}}
 	})
 }
