@@ -1,6 +1,7 @@
 package snowflake_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -19,10 +20,16 @@ import (
 
 // splitRun is one run of a Runner on the local server, for the server's
 // split.
+//
+// A run has no warmup unless asked: every worker's first operation then
+// starts in the measured window, which therefore holds at least one
+// operation per worker however slow the machine.
 type splitRun struct {
 	server  snowflaketest.Options
 	workers int
-	limit   int  // Config.HistoryLimit
+	warmup  time.Duration
+	window  time.Duration // the measured window; default 400ms
+	limit   int           // Config.HistoryLimit
 	cache   bool // Settings.ResultCache
 	node    string
 	ops     []loadtest.Operation
@@ -44,7 +51,7 @@ func (r splitRun) run(t *testing.T, s *snowflaketest.Server) (*loadtest.Result, 
 	}
 	rn, err := loadtest.New(loadtest.Config{
 		RunID: "run-split", Node: r.node, Pool: p, Workers: r.workers,
-		Warmup: 150 * time.Millisecond, Duration: 400 * time.Millisecond,
+		Warmup: r.warmup, Duration: cmp.Or(r.window, 400*time.Millisecond),
 		HistoryLimit: r.limit,
 		Workload:     loadtest.Workload{Operations: ops},
 	})
@@ -83,6 +90,7 @@ func TestServerSplitReadAfterTheWindow(t *testing.T) {
 	res, s, _ := splitRun{
 		server:  snowflaketest.Options{QueryLatency: snowflaketest.Fixed(3 * time.Millisecond)},
 		workers: 4,
+		warmup:  150 * time.Millisecond, // the first operations are the warmup's
 	}.run(t, nil)
 
 	reads := res.Timeline.Find(timing.ServerHistory)
@@ -117,7 +125,6 @@ func TestServerSplitReadAfterTheWindow(t *testing.T) {
 	for name, st := range res.Operations {
 		sp := st.Server
 		require.NotNil(t, sp, name)
-		assert.Positive(t, st.Ops, name)
 		assert.Equal(t, st.Ops, sp.Queries, name)
 		assert.Equal(t, st.Ops, sp.Matched, "%s: every operation is in the history", name)
 		assert.False(t, sp.Sampled, name)
@@ -127,6 +134,7 @@ func TestServerSplitReadAfterTheWindow(t *testing.T) {
 		require.NotNil(t, ph.Server, name)
 		assert.Equal(t, ph.Ops, ph.Server.Matched, name)
 	}
+	assert.GreaterOrEqual(t, res.Phases.Warmup.Server.Matched, int64(4), "each worker's first operation, at least")
 }
 
 // client_ns is startline's latency minus the server's elapsed time, for
@@ -142,10 +150,13 @@ func TestServerSplitAddsUp(t *testing.T) {
 		},
 		workers: 3,
 	}.run(t, nil)
+	require.GreaterOrEqual(t, res.Phases.Measure.Server.Matched, int64(3))
 	for name, st := range res.Operations {
 		sp := st.Server
 		require.NotNil(t, sp, name)
-		require.Positive(t, sp.Matched, name)
+		if sp.Matched == 0 {
+			continue // the random choice never picked it
+		}
 		// One statement per operation, none failed: each has its client time.
 		assert.Equal(t, sp.Matched, sp.Client.N, name)
 		assert.Equal(t, sp.Matched, sp.Elapsed.N, name)
@@ -187,14 +198,15 @@ func TestServerSplitShowsQueueing(t *testing.T) {
 func TestServerSplitCountsCacheHits(t *testing.T) {
 	res, _, _ := splitRun{
 		server:  snowflaketest.Options{QueryLatency: snowflaketest.Fixed(3 * time.Millisecond)},
-		workers: 2,
+		workers: 1, // its second query finds its first one's result
+		window:  1500 * time.Millisecond,
 		cache:   true,
 		ops:     []loadtest.Operation{loadtest.QueryOp("same", 1, `SELECT "V" FROM "SPLIT" WHERE "ID" = 7`, nil)},
 	}.run(t, nil)
 	sp := res.Operations["same"].Server
 	require.NotNil(t, sp)
-	assert.Positive(t, sp.CacheHits)
-	assert.GreaterOrEqual(t, sp.CacheHits, sp.Matched-2, "all but each worker's first are hits, at most")
+	require.GreaterOrEqual(t, sp.Matched, int64(2), "a query takes 3ms, the window 1.5s")
+	assert.Equal(t, sp.Matched-1, sp.CacheHits, "all but the first are hits")
 	assert.Zero(t, sp.Execution.P50, "a hit executes nothing")
 }
 
@@ -203,20 +215,20 @@ func TestServerSplitCountsCacheHits(t *testing.T) {
 func TestServerSplitCapSetsSampled(t *testing.T) {
 	res, _, _ := splitRun{
 		server:  snowflaketest.Options{QueryLatency: snowflaketest.Fixed(2 * time.Millisecond)},
-		workers: 2,
-		limit:   10,
+		workers: 4, // at least 4 operations: each worker's first
+		limit:   3,
 	}.run(t, nil)
 	m := res.Phases.Measure.Server
 	require.NotNil(t, m)
 	assert.True(t, m.Sampled)
-	assert.Greater(t, m.Queries, int64(10))
+	assert.Greater(t, m.Queries, int64(3))
 	var matched int64
 	for _, ph := range []loadtest.Stats{res.Phases.Warmup, res.Phases.Measure} {
 		if ph.Server != nil {
 			matched += ph.Server.Matched
 		}
 	}
-	assert.Equal(t, int64(10), matched, "exactly the cap was read")
+	assert.Equal(t, int64(3), matched, "exactly the cap was read")
 	assert.Contains(t, res.Timeline.Find(timing.ServerHistory)[0].Detail, "sampled")
 }
 
