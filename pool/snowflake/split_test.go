@@ -30,7 +30,7 @@ type splitRun struct {
 	warmup  time.Duration
 	window  time.Duration // the measured window; default 400ms
 	limit   int           // Config.HistoryLimit
-	cache   bool // Settings.ResultCache
+	cache   bool          // Settings.ResultCache
 	node    string
 	ops     []loadtest.Operation
 }
