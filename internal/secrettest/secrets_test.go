@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -322,6 +323,28 @@ func TestRunKeepsSecretsOut(t *testing.T) {
 			res, runErr := runWith(t, p, o, func(cfg *loadtest.Config) {
 				cfg.Workers, cfg.Conns = tc.workers, tc.conns
 				cfg.Coordinator = c
+				if !tc.fail {
+					// Measure until both operations have run (a loaded
+					// machine can take the whole of a short window for
+					// the first statements), then stop.
+					cfg.Duration = time.Minute
+					var ok, bad int64
+					var once sync.Once
+					cfg.Hooks.Interval = func(iv loadtest.Interval) {
+						if iv.Phase != timing.Measure {
+							return
+						}
+						ok += iv.Operations["ok"].Ops
+						bad += iv.Operations["bad"].Errors
+						if ok > 0 && bad > 0 {
+							once.Do(func() {
+								go func() {
+									_, _ = orch.Send(ctx, coordinate.Event{Kind: coordinate.EventStop, Reason: "both operations ran"})
+								}()
+							})
+						}
+					}
+				}
 				if tc.fail {
 					// After the warm-up and the join, before the workers
 					// take their sessions: the sessions beyond
