@@ -116,7 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.slots, "warehouse-slots", snowflaketest.DefaultMaxConcurrency, "local server: the warehouse's MAX_CONCURRENCY_LEVEL (statements it runs at once; the rest queue)")
 	fs.BoolVar(&f.resultCache, "result-cache", false, "leave Snowflake's result cache on (USE_CACHED_RESULT); startline turns it off by default")
 	fs.StringVar(&f.coord, "coord", "local", "how the start is coordinated: local (in this process), sql (sqlcoord's tables through the driver) or nats")
-	fs.IntVar(&f.nodes, "nodes", 2, "-coord sql: the nodes (goroutines, each with -sessions sessions of its own)")
+	fs.IntVar(&f.nodes, "nodes", 2, "-coord sql: the nodes, goroutines each with a pool of its own (-sessions and -workers are shared among them)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
