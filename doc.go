@@ -31,7 +31,8 @@
 // The parts the runner composes, each behind a small interface:
 //
 //   - [github.com/startline/startline/pool]: the Pool interface, its
-//     optional capabilities (Preparer, PhaseTagger, Describer, Classifier),
+//     optional capabilities (Preparer, PhaseTagger, Describer, Classifier,
+//     StatementHistory),
 //     the error kinds, and the parallel warm-up every adapter shares.
 //     Adapters: pool/sqlpool (any database/sql driver), pool/pgxnative
 //     (pgxpool), pool/snowflake (gosnowflake) with

@@ -42,7 +42,7 @@ type taggingSession struct {
 	p *capablePool
 }
 
-func (s *taggingSession) TagPhase(worker int, phase string) {
+func (s *taggingSession) TagPhase(worker int, phase, _ string) {
 	s.p.mu.Lock()
 	defer s.p.mu.Unlock()
 	s.p.tags[worker] = append(s.p.tags[worker], phase)

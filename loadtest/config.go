@@ -121,6 +121,12 @@ type Config struct {
 	// Drain bounds how long operations in flight at the end of the measured
 	// window may take before their context is cancelled. Default: DefaultDrain.
 	Drain time.Duration
+	// HistoryLimit bounds how many statements are read back, after the
+	// run, from a pool that keeps its own history of them (a
+	// pool.StatementHistory, such as Snowflake's), for the server's split
+	// of each operation's time (Stats.Server). Default:
+	// DefaultHistoryLimit; negative means the history is not read.
+	HistoryLimit int
 
 	// OpTimeout, when positive, bounds each operation: its context has
 	// that deadline, and an operation that passes it counts as an error of
@@ -315,6 +321,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Drain == 0 {
 		cfg.Drain = DefaultDrain
+	}
+	if cfg.HistoryLimit == 0 {
+		cfg.HistoryLimit = DefaultHistoryLimit
 	}
 	if cfg.SetupAttempts == 0 {
 		cfg.SetupAttempts = DefaultSetupAttempts

@@ -34,11 +34,32 @@
 // and allocates nothing.
 //
 // The pool's optional capabilities ([pool.Preparer], [pool.PhaseTagger],
-// [pool.Describer], [pool.Classifier]) and the coordinator member's
-// ([coordinate.Clocked]) are discovered once and used without further
-// configuration; the member gets the run's timeline at Join
-// (coordinate.Node.Recorder), for marks of its own such as a gap in its
-// heartbeats.
+// [pool.Describer], [pool.Classifier], [pool.StatementHistory]) and the
+// coordinator member's ([coordinate.Clocked]) are discovered once and used
+// without further configuration; the member gets the run's timeline at
+// Join (coordinate.Node.Recorder), for marks of its own such as a gap in
+// its heartbeats.
+//
+// # The server's split
+//
+// A pool that is a [pool.StatementHistory] (Snowflake's QUERY_HISTORY)
+// is read once after the run, in the span server.history: after teardown,
+// before the sinks are written, never while the workers run. Each
+// operation's and each phase's Stats then carry a [ServerSplit]: how many
+// operations startline counted (queries), how many statements the history
+// holds of them (matched; sampled when the read stopped at
+// Config.HistoryLimit), and the distributions of the server's parts of
+// their time (queued for provisioning, queued for a slot, compiling,
+// executing, elapsed) and of client_ns, startline's latency less the
+// server's elapsed time: the network, the driver and the harness. A
+// statement is matched to its operation and phase by its tag (the Runner
+// tells the session the phase and operation before each operation whose
+// phase or operation changed, through pool.PhaseTagger); client_ns by
+// order within a worker's phase and operation, against the worker's last
+// operations kept in a preallocated ring (one store per operation, no
+// allocation). The splits of many processes merge exactly: counts and
+// sums add, percentiles come from the merged histograms. [ServerSplit]
+// says what each field holds, and when client_ns is left out.
 //
 // # Hooks
 //

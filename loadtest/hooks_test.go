@@ -136,6 +136,9 @@ func TestHooksSeeEveryPhase(t *testing.T) {
 	for _, info := range timing.Phases() {
 		switch info.Kind {
 		case timing.KindStartup, timing.KindWorker, timing.KindWindow:
+			if info.Phase == timing.ServerHistory {
+				continue // only for a pool.StatementHistory
+			}
 			want = append(want, info.Phase)
 		}
 	}

@@ -205,6 +205,7 @@ func mergeStats(a, b Stats) Stats {
 		Ops: a.Ops + b.Ops, Errors: a.Errors + b.Errors,
 		Late: a.Late + b.Late, Dropped: a.Dropped + b.Dropped,
 		Duration: max(a.Duration, b.Duration),
+		Server:   mergeServer(a.Server, b.Server),
 	}
 	// The queueing delay is kept only as a summary, which cannot be merged
 	// exactly, so a merged result leaves it out rather than guess.

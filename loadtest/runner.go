@@ -29,6 +29,7 @@ type Runner struct {
 	// The pool's optional capabilities, discovered once.
 	preparer  pool.Preparer
 	describer pool.Describer
+	history   pool.StatementHistory
 	cls       classifier // with the pool's pool.Classifier, if it is one
 	mu        sync.Mutex // held for the whole of a run
 }
@@ -50,6 +51,9 @@ func New(cfg Config) (*Runner, error) {
 	r := &Runner{cfg: cfg, thresholds: ths}
 	r.preparer, _ = cfg.Pool.(pool.Preparer)
 	r.describer, _ = cfg.Pool.(pool.Describer)
+	if cfg.HistoryLimit > 0 {
+		r.history, _ = cfg.Pool.(pool.StatementHistory)
+	}
 	r.cls.pool, _ = cfg.Pool.(pool.Classifier)
 	return r, nil
 }
@@ -77,6 +81,7 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 		hooks:    cfg.Hooks,
 		cls:      r.cls,
 		preparer: r.preparer,
+		history:  r.history,
 		rec:      timing.NewRecorder(cfg.Node, 32+cfg.Conns+2*cfg.maxWorkers()+2*len(cfg.Stages)),
 	}
 	if cfg.Hooks.Mark != nil {
@@ -85,7 +90,11 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 		ru.rec.Observe(cfg.Hooks.Mark)
 	}
 	err := ru.execute(ctx)
+	// The workers have stopped: the server's history is read now, never
+	// while they run (see server.go).
+	h := ru.readServer(ctx)
 	res := ru.result()
+	ru.joinServer(res, h)
 	res.Thresholds = evaluate(r.thresholds, res)
 	if r.describer != nil {
 		res.Pool = r.describer.Describe()
@@ -105,6 +114,7 @@ type run struct {
 	hooks    Hooks
 	cls      classifier
 	preparer pool.Preparer
+	history  pool.StatementHistory // nil: not read
 	rec      *timing.Recorder
 	profile  *profile.Profile
 	member   coordinate.Member
@@ -338,6 +348,9 @@ func (ru *run) addWorkers(runCtx context.Context, n int) error {
 			epoch:   ru.plan.epoch.Load(),
 		}
 		w.tl = w.cur.t
+		if ru.history != nil {
+			w.trail = newTrail(ru.cfg.trailSize())
+		}
 		w.cur.share(&ru.plan.shards, i)
 		spare := newIbuf(nops)
 		spare.share(&ru.plan.shards, i)

@@ -156,6 +156,9 @@ func (r *Result) WriteText(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w)
+	if err := writeServerSplit(w, r); err != nil {
+		return err
+	}
 	if wu := r.Phases.Warmup; wu.EndedBy != "" {
 		fmt.Fprintf(w, "warmup ended by %s after %s", wu.EndedBy, timing.FormatDuration(wu.Duration))
 		if wu.Examined > 0 {

@@ -383,6 +383,11 @@ type Stats struct {
 	// warmup looked at.
 	EndedBy  string `json:"ended_by,omitempty"`
 	Examined int    `json:"intervals_examined,omitempty"`
+
+	// Server is the server's own split of the statements' time, for a
+	// pool that keeps one (see pool.StatementHistory and ServerSplit); nil
+	// otherwise.
+	Server *ServerSplit `json:"server,omitempty"`
 }
 
 // Latency is a latency distribution's summary, in nanoseconds in JSON.

@@ -23,6 +23,12 @@ type Worker struct {
 	args    []any        // reused by QueryOp
 	phase   timing.Phase // of the operation running now
 
+	// What the tagger was last told (see tag), and the operations kept for
+	// the server's split (nil unless the pool is a StatementHistory).
+	tagPhase timing.Phase
+	tagOp    int
+	trail    *trail
+
 	// cur is the interval buffer this goroutine records into (tl is its
 	// tallies); it is handed to the collector through full and a recycled
 	// one comes back through free (see collect.go).
@@ -54,15 +60,16 @@ func (w *Worker) Rand() *rand.Rand { return w.rand }
 // Session is the worker's session on the pool, open for the whole run.
 func (w *Worker) Session() pool.Session { return w.session }
 
-// setPhase records the phase of the operation about to run, and tells a
-// session that tags its statements when the phase changes.
-func (w *Worker) setPhase(ph timing.Phase) {
-	if ph == w.phase {
-		return
-	}
-	w.phase = ph
-	if w.tagger != nil {
-		w.tagger.TagPhase(w.id, string(ph))
+// setPhase records the phase of the operation about to run.
+func (w *Worker) setPhase(ph timing.Phase) { w.phase = ph }
+
+// tag tells a session that tags its statements the phase and the
+// operation of the operation about to run, when either changed since it
+// last told it.
+func (w *Worker) tag(p *plan, op int) {
+	if w.tagger != nil && (op != w.tagOp || w.phase != w.tagPhase) {
+		w.tagPhase, w.tagOp = w.phase, op
+		w.tagger.TagPhase(w.id, string(w.phase), p.ops[op].Name)
 	}
 }
 
@@ -262,7 +269,8 @@ func (w *Worker) first(ctx context.Context, p *plan, at, start time.Duration) ti
 // the window ends or the plan changes, and returns the time it stopped.
 // Per operation it reads the clock once (an operation's end is the next
 // one's start), loads one atomic (plan.gen), takes no lock and allocates
-// nothing: the counts go to the worker's own interval buffer.
+// nothing: the counts go to the worker's own interval buffer (and, for the
+// server's split, one store into its preallocated trail).
 func (w *Worker) loop(ctx context.Context, p *plan, now time.Duration) time.Duration {
 	gen, end, measureAt := w.gen, w.end, w.measureAt
 	rec, ops, multi := p.rec, p.ops, p.multi
@@ -282,8 +290,12 @@ func (w *Worker) loop(ctx context.Context, p *plan, now time.Duration) time.Dura
 			op = p.pick(w.rand)
 			run, t = ops[op].Run, &tl[op]
 		}
+		w.tag(p, op)
 		err := run(ctx, w)
 		n := rec.Now()
+		if w.trail != nil {
+			w.trail.add(phase, op, n-now, err != nil)
+		}
 		// tally.record, by hand: the compiler does not inline it. A
 		// success after failures also ends a fault span.
 		if d := n - now; err == nil && d <= t.max && t.lat.n < batchLen && !w.failing {
@@ -319,8 +331,12 @@ func (w *Worker) runOne(ctx context.Context, p *plan, at, start time.Duration) (
 	}
 	w.setPhase(phaseNames[phase])
 	op := p.pick(w.rand)
+	w.tag(p, op)
 	err := p.ops[op].Run(ctx, w)
 	end := p.rec.Now()
+	if w.trail != nil {
+		w.trail.add(phase, op, end-at, err != nil)
+	}
 	t := &w.tl[phase][op]
 	if err == nil && !w.failing {
 		t.record(end-at, nil, 0)

@@ -81,13 +81,16 @@ type Preparer interface {
 }
 
 // PhaseTagger is implemented by a Session that labels its statements with
-// the worker and the phase they belong to (a Snowflake QUERY_TAG, say), so
-// that the database's own query history can be joined with startline's
-// timings. A Runner calls TagPhase from the worker's goroutine before the
-// worker's first operation and whenever the worker's phase changes; it must
-// be cheap and must not do I/O.
+// the worker, the phase and the operation they belong to (a Snowflake
+// QUERY_TAG, say), so that the database's own query history can be joined
+// with startline's timings (see StatementHistory). A Runner calls TagPhase
+// from the worker's goroutine before the worker's first operation and
+// before every operation whose phase or operation differs from the one
+// before; with several operations in the workload that is most operations,
+// so it must be cheap (no allocation once each phase and operation has
+// been seen) and must not do I/O.
 type PhaseTagger interface {
-	TagPhase(worker int, phase string)
+	TagPhase(worker int, phase, operation string)
 }
 
 // Describer is implemented by a Pool whose settings belong with the

@@ -108,7 +108,7 @@ func TestRecorderConcurrent(t *testing.T) {
 func TestPhases(t *testing.T) {
 	ps := timing.Phases()
 	assert.Equal(t, timing.PoolInit, ps[0].Phase)
-	assert.Len(t, ps, 21)
+	assert.Len(t, ps, 22)
 	seen := map[timing.Phase]bool{}
 	for i, p := range ps {
 		assert.Equal(t, i, p.Order, "%s", p.Phase)
@@ -120,12 +120,12 @@ func TestPhases(t *testing.T) {
 	}
 	// The run's own steps come first, in run order; the side phases after.
 	var steps []timing.Phase
-	for _, p := range ps[:13] {
+	for _, p := range ps[:14] {
 		steps = append(steps, p.Phase)
 	}
 	assert.Equal(t, []timing.Phase{timing.PoolInit, timing.PoolConn, timing.SetupProfile, timing.CoordRegister,
 		timing.CoordWait, timing.CoordStart, timing.HeartbeatRunning, timing.ResultsTestStart, timing.ScaleWarmup,
-		timing.QueryFirst, timing.Warmup, timing.Measure, timing.Teardown}, steps)
+		timing.QueryFirst, timing.Warmup, timing.Measure, timing.Teardown, timing.ServerHistory}, steps)
 	ps[0].Phase = "mutated"
 	assert.Equal(t, timing.PoolInit, timing.Phases()[0].Phase, "Phases returns a copy")
 

@@ -19,6 +19,7 @@ const (
 	Warmup           Phase = "warmup"             // the warmup window
 	Measure          Phase = "measure"            // the measured window
 	Teardown         Phase = "teardown"           // stop workers, flush sinks, release the pool
+	ServerHistory    Phase = "server.history"     // read the server's own timing of the run's statements
 )
 
 // Phases recorded beside the run's own steps: by the Runner when something
@@ -56,7 +57,7 @@ const (
 	// query.first.
 	KindWorker
 	// KindWindow is a span that lasts as long as the run, or follows it:
-	// warmup, measure and teardown. Reports draw the startup on an axis
+	// warmup, measure, teardown and server.history. Reports draw the startup on an axis
 	// that leaves windows out, and never name a window as the longest
 	// span before the first query.
 	KindWindow
@@ -101,7 +102,7 @@ const (
 	ClassQuery       Class = "query"       // query.first
 	ClassWarmup      Class = "warmup"      // warmup
 	ClassMeasure     Class = "measure"     // measure
-	ClassTeardown    Class = "teardown"    // teardown
+	ClassTeardown    Class = "teardown"    // teardown, server.history
 	ClassScale       Class = "scale"       // scale
 	ClassFault       Class = "fault"       // fault, coord.unreachable: something did not work
 	ClassCoordinator Class = "coordinator" // coord.ready, coord.publish, coord.seen, coord.lost
@@ -138,6 +139,7 @@ var registry = [...]PhaseInfo{
 	{Phase: Warmup, Kind: KindWindow, Class: ClassWarmup},
 	{Phase: Measure, Kind: KindWindow, Class: ClassMeasure},
 	{Phase: Teardown, Kind: KindWindow, Class: ClassTeardown},
+	{Phase: ServerHistory, Kind: KindWindow, Class: ClassTeardown},
 	{Phase: SetupRetry, Kind: KindMark, Class: ClassRetry},
 	{Phase: Scale, Kind: KindMark, Class: ClassScale},
 	{Phase: Fault, Kind: KindMark, Class: ClassFault},

@@ -2,22 +2,47 @@
 // Snowflake: against a real account when a DSN is given (-dsn, or
 // SNOWFLAKE_DSN, or SNOWFLAKE_ACCOUNT/USER/PASSWORD...), and otherwise
 // against a local Snowflake-protocol server (package
-// pool/snowflake/snowflaketest) that adds the latencies it is told to.
+// pool/snowflake/snowflaketest) that adds the latencies it is told to and
+// models a warehouse of -warehouse-slots slots.
 //
 // It warms -sessions sessions in parallel, resumes the warehouse, profiles
-// the accounts table, waits for the start signal of an in-process
-// orchestrator, warms up and measures, then prints the startup waterfall
-// (pool.init with one pool.conn mark per login), the per-login latency
-// distribution and the session settings. Heartbeats and the TEST_RESULTS
-// rows are written through the driver, as the reference harness did.
+// the accounts table, waits for the start signal, warms up and measures,
+// then prints the startup waterfall (pool.init with one pool.conn mark per
+// login), the statistics, the server's split of every statement's time
+// (read from INFORMATION_SCHEMA.QUERY_HISTORY after the run: queued,
+// compiling, executing, and the client's part), the per-login latency
+// distribution, the session settings, and how many statements each part
+// of the harness ran on the server.
 //
 //	go run ./examples/snowflake -sessions 100 -login-latency 150ms -json result.json
 //	go run ./examples/snowflake -reference      # the reference harness's order and latencies
+//	go run ./examples/snowflake -workers 32 -warehouse-slots 8   # queueing, in the split
+//	go run ./examples/snowflake -result-cache   # the cache's hits, and its meaningless latencies
+//	go run ./examples/snowflake -coord sql -reference -json A.json
 //	go run ./examples/snowflake -dsn 'user:pw@account/db/schema?warehouse=wh'
+//
+// -coord says how the start is coordinated. local (the default): an
+// orchestrator in this process, with the heartbeats and the TEST_RESULTS
+// rows written through the driver as the reference harness wrote them.
+// sql: the reference harness's whole setup in Snowflake tables, an
+// orchestrator and -nodes nodes coordinating through sqlcoord's tables
+// and writing their results through sqlsink, both through gosnowflake;
+// the orchestrator collects and merges the results, and the report names
+// where the time from the orchestrator's start to the first query went.
+// The nodes are goroutines of this process, each with its own pool of
+// sessions, its own coordinator and its own results store, so that
+// everything they share goes through the server; a node process would add
+// only its own start-up (and, against the local server, which lives in
+// this process, nothing the server could see). nats is refused until
+// coordinate/natscoord exists.
 //
 // -reference reproduces the reference harness (../shared/seed): RUNNING is
 // reported and the test start recorded after the start signal, on the path
-// to the first query, with inserts at 100-200ms and queries at 1-100ms.
+// to the first query, with inserts at 100-200ms and queries at 1-100ms;
+// with -coord sql, the nodes and the orchestrator poll the tables once a
+// second and beat once a second, as the harness's _wait_for_start loop
+// did (the seed does not say how often its orchestrator polled: once a
+// second is an assumption).
 package main
 
 import (
@@ -63,6 +88,10 @@ type flags struct {
 	reference               bool
 	dsn, jsonPath           string
 	warehouse               string
+	slots                   int
+	resultCache             bool
+	coord                   string
+	nodes                   int
 }
 
 // run runs the example with the command-line arguments args, writing the
@@ -71,8 +100,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f flags
 	fs := flag.NewFlagSet("snowflake", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&f.sessions, "sessions", 100, "sessions to warm before the run")
-	fs.IntVar(&f.workers, "workers", 0, "concurrent workers (default: sessions-1, leaving one session for heartbeats and results)")
+	fs.IntVar(&f.sessions, "sessions", 100, "sessions to warm before the run (-coord sql: shared among the nodes)")
+	fs.IntVar(&f.workers, "workers", 0, "concurrent workers (default: sessions-1, leaving one session for heartbeats and results; -coord sql: shared among the nodes)")
 	fs.IntVar(&f.rows, "rows", 10_000, "rows of the accounts table (local server)")
 	fs.DurationVar(&f.warmup, "warmup", time.Second, "warmup before the measured window")
 	fs.DurationVar(&f.duration, "duration", 3*time.Second, "length of the measured window")
@@ -83,7 +112,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&f.reference, "reference", false, "reproduce the reference harness's order and latencies")
 	fs.StringVar(&f.dsn, "dsn", "", "gosnowflake DSN of a real account (default: SNOWFLAKE_DSN or SNOWFLAKE_* variables, else the local server)")
 	fs.StringVar(&f.warehouse, "warehouse", "", "warehouse to use and resume (local default: STARTLINE_WH)")
-	fs.StringVar(&f.jsonPath, "json", "", "also write the result as JSON to this file")
+	fs.StringVar(&f.jsonPath, "json", "", "also write the result as JSON to this file (with -coord sql: the merged result)")
+	fs.IntVar(&f.slots, "warehouse-slots", snowflaketest.DefaultMaxConcurrency, "local server: the warehouse's MAX_CONCURRENCY_LEVEL (statements it runs at once; the rest queue)")
+	fs.BoolVar(&f.resultCache, "result-cache", false, "leave Snowflake's result cache on (USE_CACHED_RESULT); startline turns it off by default")
+	fs.StringVar(&f.coord, "coord", "local", "how the start is coordinated: local (in this process), sql (sqlcoord's tables through the driver) or nats")
+	fs.IntVar(&f.nodes, "nodes", 2, "-coord sql: the nodes, goroutines each with a pool of its own (-sessions and -workers are shared among them)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -97,12 +130,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			f.insert = "100ms-200ms"
 		}
 	}
-	if f.sessions < 1 {
+	switch {
+	case f.sessions < 1:
 		return fmt.Errorf("-sessions must be positive, got %d", f.sessions)
+	case f.slots < 1:
+		return fmt.Errorf("-warehouse-slots must be positive, got %d", f.slots)
+	case f.nodes < 1:
+		return fmt.Errorf("-nodes must be positive, got %d", f.nodes)
+	case f.coord == "nats":
+		return errors.New("-coord nats: coordinate/natscoord is not in this build yet; use -coord local or sql")
+	case f.coord != "local" && f.coord != "sql":
+		return fmt.Errorf("-coord %q: want local, sql or nats", f.coord)
+	}
+	if f.coord == "sql" {
+		// The nodes share the sessions and workers, so that the warehouse
+		// sees the same load as with one process.
+		f.sessions = (f.sessions + f.nodes - 1) / f.nodes
+		f.workers = (f.workers + f.nodes - 1) / f.nodes
 	}
 	if f.workers == 0 {
 		f.workers = max(1, f.sessions-1)
 	}
+
+	// Every error the driver meets comes back as an error; it also logs
+	// each statement whose context was cancelled, at error level, which a
+	// run does on purpose (a heartbeat in flight when a node leaves).
+	_ = gosnowflake.GetLogger().SetLogLevel("fatal")
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the orchestrator below if the run ends early
@@ -121,9 +174,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		f.warehouse = cfg.Warehouse // resumed by Prepare
 	}
 	runID := "run-" + time.Now().UTC().Format("20060102T150405")
-	p, err := snowflake.New(cfg, snowflake.Options{Settings: snowflake.Settings{
-		RunID: runID, Warehouse: f.warehouse, StatementTimeout: 5 * time.Minute,
-	}})
+	if f.coord == "sql" {
+		err = runFleet(ctx, f, cfg, local == nil, runID, stdout)
+		if local != nil {
+			printStatements(stdout, f, local.Statements())
+		}
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	}
+	p, err := snowflake.New(cfg, snowflake.Options{Settings: f.settings(runID, "")})
 	if err != nil {
 		return err
 	}
@@ -173,8 +234,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "session settings: %s\n", settings)
 	if local != nil {
 		c := local.Counters()
-		fmt.Fprintf(stdout, "local server: %d login attempts, %d sessions, %d statements, %d warehouse resumes\n",
-			c.LoginAttempts, c.Logins, c.Statements, c.WarehouseResumes)
+		fmt.Fprintf(stdout, "local server: %d login attempts, %d sessions, %d statements, %d warehouse resumes, %d queued, %d result cache hits\n",
+			c.LoginAttempts, c.Logins, c.Statements, c.WarehouseResumes, c.Queued, c.CacheHits)
+		printStatements(stdout, f, local.Statements())
 	}
 	if errors.Is(err, context.Canceled) {
 		return nil // interrupted: the report of what was measured is printed
@@ -195,7 +257,7 @@ func config(f flags, stdout io.Writer) (*gosnowflake.Config, *snowflaketest.Serv
 	if cfg, ok, err := snowflake.ConfigFromEnv(); ok || err != nil {
 		return cfg, nil, err
 	}
-	var opts snowflaketest.Options
+	opts := snowflaketest.Options{Warehouse: snowflaketest.WarehouseOptions{MaxConcurrency: f.slots}}
 	for _, l := range []struct {
 		name, v string
 		dst     *snowflaketest.Latency
@@ -215,12 +277,21 @@ func config(f flags, stdout io.Writer) (*gosnowflake.Config, *snowflaketest.Serv
 	if err != nil {
 		return nil, nil, err
 	}
-	fmt.Fprintf(stdout, "local Snowflake-protocol server at %s: login %s, query %s, insert %s\n\n", srv.Addr(), f.login, f.query, f.insert)
+	fmt.Fprintf(stdout, "local Snowflake-protocol server at %s: login %s, query %s, insert %s; warehouse of %d slots\n\n",
+		srv.Addr(), f.login, f.query, f.insert, f.slots)
 	cfg := srv.Config(snowflaketest.DefaultUser, snowflaketest.DefaultPassword)
 	if f.warehouse == "" {
 		cfg.Warehouse = "STARTLINE_WH"
 	}
 	return cfg, srv, nil
+}
+
+// settings are the session settings of a node's pool (node "" is this
+// process's default name).
+func (f flags) settings(runID, node string) snowflake.Settings {
+	return snowflake.Settings{
+		RunID: runID, Node: node, Warehouse: f.warehouse, StatementTimeout: 5 * time.Minute, ResultCache: f.resultCache,
+	}
 }
 
 // parseLatency reads "D" or "MIN-MAX".

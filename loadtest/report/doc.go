@@ -12,7 +12,11 @@
 //     intervals, with the warmup and measure windows shaded;
 //   - the measured latency distribution, from the measure phase's
 //     histogram, as a percentile plot;
-//   - the phase and per-operation statistics.
+//   - the phase and per-operation statistics;
+//   - for a pool that keeps a statement history, the server's split of
+//     each operation's statements (loadtest.ServerSplit): a stacked bar of
+//     the mean time queued, compiling, executing and in the client, and
+//     the p50 and p99 of each part.
 //
 // Every label (run ids, node names, operation names, error messages) is
 // escaped by html/template.

@@ -90,7 +90,8 @@ type section struct {
 	Phases     table
 	Ops        table
 	Thresholds []threshold
-	Start      *startView // merged results only
+	Start      *startView  // merged results only
+	Server     *serverView // a pool with a statement history only
 }
 
 // startView is a merged result's start report: when T was published, and
@@ -169,6 +170,7 @@ func buildSection(res *loadtest.Result) section {
 	s.Throughput, s.Latency = timeCharts(res)
 	s.Thresholds = thresholds(res)
 	s.Start = startOf(res)
+	s.Server = serverOf(res)
 	for _, name := range slices.Sorted(maps.Keys(res.Operations)) {
 		s.Ops.Rows = append(s.Ops.Rows, row(name, res.Operations[name]))
 	}

@@ -20,7 +20,7 @@ func Example() {
 	defer srv.Close()
 
 	p, err := snowflake.New(srv.Config(snowflaketest.DefaultUser, snowflaketest.DefaultPassword), snowflake.Options{
-		Settings: snowflake.Settings{RunID: "run-1", Warehouse: "bench_wh"},
+		Settings: snowflake.Settings{RunID: "run-1", Node: "n1", Warehouse: "bench_wh"},
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -42,7 +42,7 @@ func Example() {
 		return
 	}
 	defer s.Close()
-	s.(*snowflake.Session).TagPhase(0, "measure") // what a Runner does as the phase changes
+	s.(*snowflake.Session).TagPhase(0, "measure", "pair") // what a Runner does before an operation
 	n, err := s.Query(ctx, "SELECT 1 UNION ALL SELECT 2")
 	if err != nil {
 		fmt.Println(err)
@@ -58,19 +58,19 @@ func Example() {
 	// logins: 4
 	// rows: 2
 	// warehouse: BENCH_WH running: true
-	// QUERY_TAG: {"startline":"run-1","worker":0,"phase":"measure"}
+	// QUERY_TAG: {"startline":"run-1","node":"n1","worker":0,"phase":"measure","operation":"pair"}
 }
 
 // ExampleSettings_Params shows the session parameters every session gets
 // at login.
 func ExampleSettings_Params() {
-	s := snowflake.Settings{RunID: "run-7", StatementTimeout: 90 * time.Second}
+	s := snowflake.Settings{RunID: "run-7", Node: "n1", StatementTimeout: 90 * time.Second}
 	params := s.Params()
 	for _, k := range slices.Sorted(maps.Keys(params)) {
 		fmt.Printf("%s=%s\n", k, params[k])
 	}
 	// Output:
-	// QUERY_TAG={"startline":"run-7","phase":"pool.init"}
+	// QUERY_TAG={"startline":"run-7","node":"n1","phase":"pool.init"}
 	// STATEMENT_TIMEOUT_IN_SECONDS=90
 	// USE_CACHED_RESULT=FALSE
 }

@@ -30,12 +30,12 @@ func TestQueryHistoryByRunTag(t *testing.T) {
 	ps, err := p.Session(ctx)
 	require.NoError(t, err)
 	sess := ps.(*snowflake.Session)
-	sess.TagPhase(0, "warmup")
+	sess.TagPhase(0, "warmup", "read")
 	for range 2 {
 		_, err := sess.Query(ctx, `SELECT "ID" FROM "T"`)
 		require.NoError(t, err)
 	}
-	sess.TagPhase(0, "measure")
+	sess.TagPhase(0, "measure", "read")
 	for range 3 {
 		_, err := sess.Query(ctx, `SELECT "ID" FROM "T"`)
 		require.NoError(t, err)
@@ -63,11 +63,11 @@ func TestQueryHistoryByRunTag(t *testing.T) {
 		assert.GreaterOrEqual(t, got[i].minMS, int64(5), "%+v", got[i])
 		got[i].minMS = 0
 	}
-	init := p.Settings().QueryTag(-1, "pool.init")
+	init := p.Settings().QueryTag(-1, "pool.init", "")
 	assert.Equal(t, []group{
 		{init, "ALTER_WAREHOUSE_RESUME", 1, 0, "BENCH_WH"},
 		{init, "SELECT", 2, 0, "BENCH_WH"}, // the warm-up's pings
-		{p.Settings().QueryTag(0, "measure"), "SELECT", 3, 0, "BENCH_WH"},
-		{p.Settings().QueryTag(0, "warmup"), "SELECT", 2, 0, "BENCH_WH"},
+		{p.Settings().QueryTag(0, "measure", "read"), "SELECT", 3, 0, "BENCH_WH"},
+		{p.Settings().QueryTag(0, "warmup", "read"), "SELECT", 2, 0, "BENCH_WH"},
 	}, got)
 }

@@ -43,7 +43,7 @@ func TestLive(t *testing.T) {
 	s, err := p.Session(ctx)
 	require.NoError(t, err)
 	defer s.Close()
-	s.(*snowflake.Session).TagPhase(0, "measure")
+	s.(*snowflake.Session).TagPhase(0, "measure", "ping")
 	n, err := s.Query(ctx, "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3")
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), n)

@@ -1,12 +1,14 @@
 package snowflake
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -53,6 +55,10 @@ type Options struct {
 	Retryable func(error) bool
 	// Logger receives a warning for each retried login. Nil discards.
 	Logger *slog.Logger
+	// HistoryWait bounds how long Statements waits for the query history
+	// to hold the statements a Runner expects (see Pool.Statements); zero
+	// means DefaultHistoryWait, negative not at all.
+	HistoryWait time.Duration
 }
 
 // Login records one connection's login: from the first attempt to the
@@ -116,6 +122,13 @@ func New(cfg *gosnowflake.Config, opts Options) (*Pool, error) {
 	}
 	if opts.Settings.RunID == "" {
 		opts.Settings.RunID = "run-" + time.Now().UTC().Format("20060102T150405.000000")
+	}
+	if opts.Settings.Node == "" {
+		host, _ := os.Hostname()
+		opts.Settings.Node = cmp.Or(host, "node") + "-" + strconv.Itoa(os.Getpid())
+	}
+	if opts.HistoryWait == 0 {
+		opts.HistoryWait = DefaultHistoryWait
 	}
 
 	c := *cfg
@@ -225,7 +238,7 @@ func (p *Pool) Session(ctx context.Context) (pool.Session, error) {
 	}
 	w := int(p.nextWorker.Add(1) - 1)
 	ss := &Session{inner: s.(*sqlpool.Session), settings: p.settings, worker: w}
-	ss.tag = p.settings.QueryTag(w, "")
+	ss.tag = p.settings.QueryTag(w, "", "")
 	return ss, nil
 }
 
@@ -308,27 +321,41 @@ func (p *Pool) record(l Login) {
 }
 
 // Session is one worker's [pool.Session] on Snowflake. Every statement it
-// runs carries a QUERY_TAG naming the run, the worker and the phase (as a
-// statement parameter: no extra round trip). Like every pool.Session it is
-// used by one goroutine at a time.
+// runs carries a QUERY_TAG naming the run, the node, the worker, the phase
+// and the operation (as a statement parameter: no extra round trip). Like
+// every pool.Session it is used by one goroutine at a time.
 type Session struct {
-	inner    *sqlpool.Session
-	settings Settings
-	worker   int
-	phase    string
-	tag      string
+	inner     *sqlpool.Session
+	settings  Settings
+	worker    int
+	phase, op string
+	tag       string
+	tags      map[string]string // by operation, for the worker and phase
 }
 
-// TagPhase implements pool.PhaseTagger: it sets the worker and the phase
-// that the session's statements are tagged with from now on. A Runner
-// calls it whenever a worker's phase changes; it costs nothing unless they
-// change (then it builds the new tag once), and sends nothing.
-func (s *Session) TagPhase(worker int, phase string) {
-	if worker == s.worker && phase == s.phase {
+// TagPhase implements pool.PhaseTagger: it sets the worker, the phase and
+// the operation that the session's statements are tagged with from now
+// on. A Runner calls it before every operation whose phase or operation
+// changed; it builds each tag once per phase and then only looks it up,
+// allocating nothing, and sends nothing.
+func (s *Session) TagPhase(worker int, phase, operation string) {
+	if worker == s.worker && phase == s.phase && operation == s.op {
 		return
 	}
-	s.worker, s.phase = worker, phase
-	s.tag = s.settings.QueryTag(worker, phase)
+	if worker != s.worker || phase != s.phase {
+		s.worker, s.phase = worker, phase
+		clear(s.tags)
+	}
+	s.op = operation
+	t, ok := s.tags[operation]
+	if !ok {
+		t = s.settings.QueryTag(worker, phase, operation)
+		if s.tags == nil {
+			s.tags = make(map[string]string)
+		}
+		s.tags[operation] = t
+	}
+	s.tag = t
 }
 
 // QueryTag is the QUERY_TAG the session's next statement carries.
@@ -360,8 +387,9 @@ var (
 
 // The optional capabilities a Runner discovers.
 var (
-	_ pool.Preparer    = (*Pool)(nil)
-	_ pool.Describer   = (*Pool)(nil)
-	_ pool.Classifier  = (*Pool)(nil)
-	_ pool.PhaseTagger = (*Session)(nil)
+	_ pool.Preparer         = (*Pool)(nil)
+	_ pool.Describer        = (*Pool)(nil)
+	_ pool.Classifier       = (*Pool)(nil)
+	_ pool.StatementHistory = (*Pool)(nil)
+	_ pool.PhaseTagger      = (*Session)(nil)
 )

@@ -93,6 +93,7 @@ func TestSettingsAppliedToEverySession(t *testing.T) {
 	s := newServer(t, snowflaketest.Options{})
 	p := newPool(t, s, snowflake.Options{Settings: snowflake.Settings{
 		RunID:            "run-42",
+		Node:             "n1",
 		Warehouse:        "bench_wh",
 		StatementTimeout: 1500 * time.Millisecond,
 	}})
@@ -106,10 +107,10 @@ func TestSettingsAppliedToEverySession(t *testing.T) {
 		require.NoError(t, err)
 		sessions = append(sessions, ps.(*snowflake.Session))
 	}
-	sessions[2].TagPhase(2, "warmup")
+	sessions[2].TagPhase(2, "warmup", "w")
 	_, err := sessions[2].Query(ctx, "SELECT 'w'")
 	require.NoError(t, err)
-	sessions[2].TagPhase(2, "measure")
+	sessions[2].TagPhase(2, "measure", "m")
 	_, err = sessions[2].Query(ctx, "SELECT 'm'")
 	require.NoError(t, err)
 	_, err = sessions[0].Query(ctx, "SELECT 'untagged'")
@@ -128,15 +129,15 @@ func TestSettingsAppliedToEverySession(t *testing.T) {
 		tags[st.SQL] = st.QueryTag
 	}
 	assert.Len(t, seen, 3, "statements from every warmed session")
-	assert.JSONEq(t, `{"startline":"run-42","phase":"pool.init"}`, tags["SELECT 1"], "the warm-up's ping carries the session's tag")
-	assert.JSONEq(t, `{"startline":"run-42","worker":2,"phase":"warmup"}`, tags["SELECT 'w'"])
-	assert.JSONEq(t, `{"startline":"run-42","worker":2,"phase":"measure"}`, tags["SELECT 'm'"])
-	assert.JSONEq(t, `{"startline":"run-42","worker":0}`, tags["SELECT 'untagged'"], "sessions are numbered in the order they are taken")
+	assert.JSONEq(t, `{"startline":"run-42","node":"n1","phase":"pool.init"}`, tags["SELECT 1"], "the warm-up's ping carries the session's tag")
+	assert.JSONEq(t, `{"startline":"run-42","node":"n1","worker":2,"phase":"warmup","operation":"w"}`, tags["SELECT 'w'"])
+	assert.JSONEq(t, `{"startline":"run-42","node":"n1","worker":2,"phase":"measure","operation":"m"}`, tags["SELECT 'm'"])
+	assert.JSONEq(t, `{"startline":"run-42","node":"n1","worker":0}`, tags["SELECT 'untagged'"], "sessions are numbered in the order they are taken")
 
 	set := p.Settings()
 	b, err := json.Marshal(set)
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"run_id":"run-42","warehouse":"bench_wh","result_cache":false,"statement_timeout_ns":1500000000}`, string(b))
+	assert.JSONEq(t, `{"run_id":"run-42","node":"n1","warehouse":"bench_wh","result_cache":false,"statement_timeout_ns":1500000000}`, string(b))
 }
 
 func TestResultCacheOnRequest(t *testing.T) {

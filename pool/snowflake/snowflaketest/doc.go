@@ -23,8 +23,11 @@
 //
 // Statements run against an embedded SQLite database (modernc.org/sqlite),
 // after a light translation where Snowflake SQL differs: :N and ?
-// placeholders, CURRENT_TIMESTAMP() and SYSDATE(), CREATE OR REPLACE
-// TABLE, TRANSIENT tables, SYSTEM$WAIT. ALTER SESSION SET/UNSET, USE
+// placeholders, CURRENT_TIMESTAMP() and SYSDATE(),
+// DATE_PART(EPOCH_MICROSECOND, SYSDATE()) and the other EPOCH_ parts of
+// now (the server's clock as the statement runs, which sqlcoord reads as
+// the database's clock), CREATE OR REPLACE TABLE, TRANSIENT tables,
+// SYSTEM$WAIT. ALTER SESSION SET/UNSET, USE
 // WAREHOUSE/DATABASE/SCHEMA/ROLE, CREATE/ALTER/DROP WAREHOUSE and
 // BEGIN/COMMIT/ROLLBACK are handled by the server itself and recorded;
 // transactions are accepted but every statement commits on its own.

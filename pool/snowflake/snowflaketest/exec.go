@@ -552,6 +552,7 @@ func literal(t string) string {
 
 var (
 	reNow         = regexp.MustCompile(`(?i)\b(CURRENT_TIMESTAMP|SYSDATE|GETDATE|LOCALTIMESTAMP)\s*\(\s*\)`)
+	reEpochNow    = regexp.MustCompile(`(?i)\bDATE_PART\s*\(\s*'?EPOCH_(SECOND|MILLISECOND|MICROSECOND|NANOSECOND)'?\s*,\s*(?:CURRENT_TIMESTAMP|SYSDATE|GETDATE|LOCALTIMESTAMP)\s*\(\s*\)\s*\)`)
 	reToday       = regexp.MustCompile(`(?i)\bCURRENT_DATE\s*\(\s*\)`)
 	reBindNum     = regexp.MustCompile(`(^|[^:]):(\d+)`)
 	reOrReplace   = regexp.MustCompile(`(?is)^(\s*CREATE\s+)OR\s+REPLACE\s+(TABLE\s+)("[^"]+"|[A-Za-z_][\w$]*)`)
@@ -601,6 +602,7 @@ func translate(q string) (string, []string) {
 			j++
 		}
 		seg := q[i:j]
+		seg = reEpochNow.ReplaceAllStringFunc(seg, epochNow)
 		seg = reNow.ReplaceAllString(seg, "CURRENT_TIMESTAMP")
 		seg = reToday.ReplaceAllString(seg, "CURRENT_DATE")
 		seg = reBindNum.ReplaceAllString(seg, "${1}?${2}")
@@ -614,6 +616,26 @@ func translate(q string) (string, []string) {
 		i = j
 	}
 	return b.String(), pre
+}
+
+// epochNow replaces DATE_PART(EPOCH_<unit>, SYSDATE()) (or another
+// function of now), the Snowflake dialect's clock (dialect.NowMicros,
+// which package sqlcoord reads), by the server's clock in that unit, read
+// as the statement executes: SQLite's own clock has milliseconds only.
+func epochNow(call string) string {
+	now := time.Now()
+	var v int64
+	switch strings.ToUpper(reEpochNow.FindStringSubmatch(call)[1]) {
+	case "SECOND":
+		v = now.Unix()
+	case "MILLISECOND":
+		v = now.UnixMilli()
+	case "MICROSECOND":
+		v = now.UnixMicro()
+	default:
+		v = now.UnixNano()
+	}
+	return strconv.FormatInt(v, 10)
 }
 
 // systemWait is how long the SYSTEM$WAIT(amount [, 'unit']) calls of q

@@ -1,9 +1,13 @@
 package snowflaketest
 
 import (
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestTranslate(t *testing.T) {
@@ -23,6 +27,23 @@ func TestTranslate(t *testing.T) {
 		assert.Equal(t, tc.want, got, tc.in)
 		assert.Equal(t, tc.pre, pre, tc.in)
 	}
+}
+
+// The Snowflake dialect's clock (dialect.NowMicros) reads the server's
+// clock as the statement runs, to the microsecond.
+func TestTranslateEpochNow(t *testing.T) {
+	before := time.Now().UnixMicro()
+	got, _ := translate(`SELECT DATE_PART(EPOCH_MICROSECOND, SYSDATE()), 'DATE_PART(EPOCH_SECOND, SYSDATE())'`)
+	after := time.Now().UnixMicro()
+	num, rest, ok := strings.Cut(strings.TrimPrefix(got, "SELECT "), ",")
+	require.True(t, ok, got)
+	v, err := strconv.ParseInt(num, 10, 64)
+	require.NoError(t, err, got)
+	assert.GreaterOrEqual(t, v, before)
+	assert.LessOrEqual(t, v, after)
+	assert.Equal(t, ` 'DATE_PART(EPOCH_SECOND, SYSDATE())'`, rest, "a literal is left alone")
+	got, _ = translate(`SELECT date_part(epoch_second, current_timestamp())`)
+	assert.Regexp(t, `^SELECT \d{10}$`, got)
 }
 
 func TestClassify(t *testing.T) {
