@@ -115,6 +115,129 @@ func workerRank(w int) int {
 	return 1
 }
 
+// timeAxis is a waterfall's time axis.
+type timeAxis struct {
+	x       linear  // offsets (nanoseconds) to x
+	top     float64 // the axis's right end, an offset in nanoseconds
+	ticks   []tick
+	clipped string // what runs past the right end, if anything
+}
+
+// startupAxis is the axis of a waterfall of marks, from x0 to x1: it
+// covers the startup, from the first mark to the end of the last one that
+// is not a window (warmup, measure, teardown), which run past its right
+// end; if every mark is a window, all of them.
+func startupAxis(marks []timing.Mark, x0, x1 float64) timeAxis {
+	t0, t1 := marks[0].Start, time.Duration(0)
+	startup := false
+	var tEnd time.Duration
+	for _, m := range marks {
+		t0 = min(t0, m.Start)
+		tEnd = max(tEnd, m.End)
+		if !longRunning(m.Phase) {
+			t1, startup = max(t1, m.End), true
+		}
+	}
+	if !startup {
+		t1 = tEnd
+	}
+	if t1 <= t0 {
+		t1 = t0 + time.Millisecond
+	}
+	ticks, top := niceTicks(float64(t0), float64(t0+(t1-t0)*21/20), 8)
+	ax := timeAxis{x: linear{ticks[0], top, x0, x1}, top: top}
+	for _, v := range ticks {
+		ax.ticks = append(ax.ticks, tick{X: ax.x.at(v), Label: timing.FormatDuration(time.Duration(v))})
+	}
+	if t1 < tEnd {
+		ax.clipped = "Bars that run past the right edge continue: the run ends at " + timing.FormatDuration(tEnd) + "."
+	}
+	return ax
+}
+
+// bar places a span from start to end on the row at y, h high: cut at the
+// axis's right end (class "clipped"), or, when it starts past that end, a
+// stub there, labelled with its start in wf.Beyond.
+func (ax timeAxis) bar(wf *waterfall, start, end time.Duration, y, h float64, class, title string) wfBar {
+	top := time.Duration(ax.top)
+	if end > top {
+		class += " clipped"
+	}
+	x0 := ax.x.at(float64(start))
+	b := wfBar{X: x0, Y: y + 2, W: max(1, ax.x.at(float64(min(end, top)))-x0), H: h, Class: class, Title: title}
+	if start >= top {
+		b.X, b.W = wf.PlotX+wf.PlotW-6, 6
+		wf.Beyond = append(wf.Beyond, tick{X: b.X - 4, Y: y + 12, Label: "at " + timing.FormatDuration(start) + " →"})
+	}
+	return b
+}
+
+// spanTitle describes m, for a tooltip.
+func spanTitle(m timing.Mark) string {
+	s := string(m.Phase)
+	if m.Worker != timing.Process {
+		s += " worker " + strconv.Itoa(m.Worker)
+	}
+	if m.Node != "" {
+		s += " on " + m.Node
+	}
+	if m.Detail != "" {
+		s += " (" + m.Detail + ")"
+	}
+	if m.Start == m.End {
+		s += " at " + timing.FormatDuration(m.Start)
+	} else {
+		s += fmt.Sprintf(": %s, %s to %s", timing.FormatDuration(m.Duration()), timing.FormatDuration(m.Start), timing.FormatDuration(m.End))
+	}
+	if m.Err != "" {
+		s += "; error: " + m.Err
+	}
+	return s
+}
+
+// isMark reports whether m is the mark l points to (nil: none).
+func isMark(l *timing.Mark, m timing.Mark) bool {
+	return l != nil && l.Phase == m.Phase && l.Worker == m.Worker && l.Start == m.Start && l.End == m.End && l.Node == m.Node
+}
+
+// markRow draws marks on the row at y: each span a bar (several spans of
+// one phase, lanes, in thin lanes that share the row), each instant a
+// diamond; the longest span before the first query, if it is here, with
+// a dashed outline.
+func (wf *waterfall) markRow(ax timeAxis, y float64, marks []timing.Mark, lanes bool, longest *timing.Mark) {
+	spans := 0
+	for _, m := range marks {
+		if m.Start != m.End {
+			spans++
+		}
+	}
+	// Many spans of one phase (pool.conn) share the row in thin lanes.
+	h := float64(rowHeight - 4)
+	if spans > 1 && lanes {
+		h = max(1, h/float64(spans))
+	}
+	lane := 0
+	for _, m := range marks {
+		if m.Start == m.End {
+			wf.Instants = append(wf.Instants, wfInstant{X: ax.x.at(float64(m.Start)), Y: y + rowHeight/2, Size: 5, Title: spanTitle(m)})
+			continue
+		}
+		class := phaseClass(m.Phase)
+		if m.Err != "" {
+			class += " err"
+		}
+		if isMark(longest, m) {
+			class += " longest"
+		}
+		bar := ax.bar(wf, m.Start, m.End, y, h, class, spanTitle(m))
+		if lanes && spans > 1 {
+			bar.Y += float64(lane) * h
+			lane++
+		}
+		wf.Bars = append(wf.Bars, bar)
+	}
+}
+
 // buildWaterfall lays out tl: one row per phase of each node's process, then
 // one row per worker of each node, on an axis that covers the startup (from
 // the first mark to the end of the last one that is not warmup, measure or
@@ -127,30 +250,9 @@ func buildWaterfall(tl timing.Timeline) waterfall {
 	}
 	sum := timing.Summarize(tl)
 
-	// The axis.
-	t0, t1 := tl.Marks[0].Start, time.Duration(0)
-	startup := false
-	for _, m := range tl.Marks {
-		t0 = min(t0, m.Start)
-		if !longRunning(m.Phase) {
-			t1, startup = max(t1, m.End), true
-		}
-	}
-	var tEnd time.Duration
-	for _, m := range tl.Marks {
-		tEnd = max(tEnd, m.End)
-		if !startup {
-			t1 = tEnd
-		}
-	}
-	if t1 <= t0 {
-		t1 = t0 + time.Millisecond
-	}
-	ticks, top := niceTicks(float64(t0), float64(t0+(t1-t0)*21/20), 8)
-	x := linear{float64(ticks[0]), top, wf.PlotX, wf.PlotX + wf.PlotW}
-	if t1 < tEnd {
-		wf.Clipped = "Bars that run past the right edge continue: the run ends at " + timing.FormatDuration(tEnd) + "."
-	}
+	ax := startupAxis(tl.Marks, wf.PlotX, wf.PlotX+wf.PlotW)
+	x := ax.x
+	wf.Clipped = ax.clipped
 
 	// The rows: per node, the process's phases, then each worker.
 	type key struct {
@@ -183,32 +285,6 @@ func buildWaterfall(tl timing.Timeline) waterfall {
 	})
 	multiNode := len(nodes) > 1
 
-	fmtSpan := func(m timing.Mark) string {
-		s := string(m.Phase)
-		if m.Worker != timing.Process {
-			s += " worker " + strconv.Itoa(m.Worker)
-		}
-		if m.Node != "" {
-			s += " on " + m.Node
-		}
-		if m.Detail != "" {
-			s += " (" + m.Detail + ")"
-		}
-		if m.Start == m.End {
-			s += " at " + timing.FormatDuration(m.Start)
-		} else {
-			s += fmt.Sprintf(": %s, %s to %s", timing.FormatDuration(m.Duration()), timing.FormatDuration(m.Start), timing.FormatDuration(m.End))
-		}
-		if m.Err != "" {
-			s += "; error: " + m.Err
-		}
-		return s
-	}
-	isLongest := func(m timing.Mark) bool {
-		l := sum.Longest
-		return l != nil && l.Phase == m.Phase && l.Worker == m.Worker && l.Start == m.Start && l.End == m.End && l.Node == m.Node
-	}
-
 	y := float64(axisHeight)
 	for _, k := range keys {
 		label := string(k.phase)
@@ -219,60 +295,17 @@ func buildWaterfall(tl timing.Timeline) waterfall {
 			label = k.node + " · " + label
 		}
 		wf.Rows = append(wf.Rows, wfRow{Y: y, Label: label, Shade: len(wf.Rows)%2 == 0})
-		marks := rows[k]
-		spans := 0
-		for _, m := range marks {
-			if m.Start != m.End {
-				spans++
-			}
-		}
-		// Many spans of one phase (pool.conn) share the row in thin lanes.
-		h := float64(rowHeight - 4)
-		if spans > 1 && k.phase != "" {
-			h = max(1, h/float64(spans))
-		}
-		lane := 0
-		for _, m := range marks {
-			if m.Start == m.End {
-				wf.Instants = append(wf.Instants, wfInstant{X: x.at(float64(m.Start)), Y: y + rowHeight/2, Size: 5, Title: fmtSpan(m)})
-				continue
-			}
-			end := min(m.End, time.Duration(top))
-			class := phaseClass(m.Phase)
-			if m.Err != "" {
-				class += " err"
-			}
-			if isLongest(m) {
-				class += " longest"
-			}
-			if end < m.End {
-				class += " clipped"
-			}
-			x0 := x.at(float64(m.Start))
-			bar := wfBar{X: x0, Y: y + 2, W: max(1, x.at(float64(end))-x0), H: h, Class: class, Title: fmtSpan(m)}
-			if m.Start >= time.Duration(top) {
-				// Past the axis: a stub at its right end, labelled.
-				bar.X, bar.W = wf.PlotX+wf.PlotW-6, 6
-				wf.Beyond = append(wf.Beyond, tick{X: bar.X - 4, Y: y + 12, Label: "at " + timing.FormatDuration(m.Start) + " →"})
-			}
-			if k.phase != "" && spans > 1 {
-				bar.Y += float64(lane) * h
-				lane++
-			}
-			wf.Bars = append(wf.Bars, bar)
-		}
+		wf.markRow(ax, y, rows[k], k.phase != "", sum.Longest)
 		y += rowHeight
 	}
 	wf.Bottom = y
 	wf.Height = y + 8
-	for _, v := range ticks {
-		wf.Ticks = append(wf.Ticks, tick{X: x.at(v), Label: timing.FormatDuration(time.Duration(v))})
-	}
+	wf.Ticks = ax.ticks
 	if sum.Signal != nil {
 		wf.Signal = &tick{X: x.at(float64(sum.Signal.Start)), Label: "start signal " + timing.FormatDuration(sum.Signal.Start)}
 	}
 	if l := sum.Longest; l != nil {
-		wf.Longest = "Longest span before the first query: " + fmtSpan(*l) + "."
+		wf.Longest = "Longest span before the first query: " + spanTitle(*l) + "."
 	}
 	if sum.Workers > 0 {
 		wf.Gap = fmt.Sprintf("%d workers ran a first query; first queries started within %s of each other.",
