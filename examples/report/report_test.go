@@ -59,9 +59,10 @@ func TestRenderOneAndMerged(t *testing.T) {
 	html, err = os.ReadFile(out)
 	require.NoError(t, err)
 	assert.Equal(t, 1, strings.Count(string(html), `<section class="result">`))
-	assert.Equal(t, 4, strings.Count(string(html), `class="wf-bar `))
-	assert.Contains(t, string(html), "a · worker 0")
-	assert.Contains(t, string(html), "b · worker 0")
+	assert.Contains(t, string(html), `<svg class="waterfall fleet"`, "one waterfall for both")
+	assert.Equal(t, 2, strings.Count(string(html), `<details class="node">`), "and each in its own details")
+	assert.Contains(t, string(html), "<summary>a · ")
+	assert.Contains(t, string(html), "<summary>b · ")
 }
 
 func TestRejectsBadInput(t *testing.T) {

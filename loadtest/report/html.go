@@ -18,6 +18,9 @@ import (
 //go:embed report.html.tmpl
 var pageSource string
 
+//go:embed fleet.html.tmpl
+var fleetSource string
+
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"num": num,
 	"dur": timing.FormatDuration,
@@ -25,7 +28,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"sub": func(a, b any) float64 { return float(a) - float(b) },
 	"mul": func(a, b any) float64 { return float(a) * float(b) },
 	"div": func(a, b any) float64 { return float(a) / float(b) },
-}).Parse(pageSource))
+}).Parse(pageSource + fleetSource))
 
 // float converts the numbers a template holds, for arithmetic on
 // coordinates.
@@ -90,55 +93,20 @@ type section struct {
 	Phases     table
 	Ops        table
 	Thresholds []threshold
-	Start      *startView  // merged results only
+	Fleet      *fleetView  // merged results only: instead of Waterfall
 	Server     *serverView // a pool with a statement history only
-}
-
-// startView is a merged result's start report: when T was published, and
-// when each process saw it and started its first query.
-type startView struct {
-	Summary   string
-	Processes []processStart
-}
-
-type processStart struct {
-	Node, Offset, Saw, FirstQuery string
-}
-
-// startOf reads res.Start, set on a result merged from many processes.
-func startOf(res *loadtest.Result) *startView {
-	st := res.Start
-	if st == nil {
-		return nil
-	}
-	fd := timing.FormatDuration
-	v := &startView{Summary: fmt.Sprintf("T at %s; start skew %s; T to first query min %s, median %s, max %s over %d workers",
-		fd(st.At), fd(st.Skew), fd(st.SignalToFirstQuery.Min), fd(st.SignalToFirstQuery.Median), fd(st.SignalToFirstQuery.Max), st.Workers)}
-	if st.Published != nil {
-		v.Summary = fmt.Sprintf("Start published %s before T. ", fd(st.At-*st.Published)) + v.Summary
-	}
-	rel := func(d *time.Duration) string {
-		if d == nil {
-			return "-"
-		}
-		if *d < st.At {
-			return "T-" + fd(st.At-*d)
-		}
-		return "T+" + fd(*d-st.At)
-	}
-	for _, w := range res.Workers {
-		v.Processes = append(v.Processes, processStart{
-			Node: w.Node, Offset: fd(w.ClockOffset) + " ± " + fd(w.ClockError),
-			Saw: rel(w.Saw), FirstQuery: rel(w.FirstQuery),
-		})
-	}
-	return v
 }
 
 type pageData struct {
 	Title    string
 	PhaseCSS template.CSS // see phaseCSS
 	Sections []section
+}
+
+// fragment is WriteFleetHTML's data.
+type fragment struct {
+	PhaseCSS template.CSS
+	Fleet    *fleetView
 }
 
 func row(name string, s loadtest.Stats) statsRow {
@@ -160,16 +128,17 @@ func buildSection(res *loadtest.Result) section {
 		Subtitle: fmt.Sprintf("%s · started %s · %d workers, %d connections · warmup %s, measure %s",
 			nodeName(res), res.StartedAt.UTC().Format(time.RFC3339), c.Workers, c.Conns,
 			timing.FormatDuration(c.Warmup), timing.FormatDuration(c.Duration)),
-		Stopped:   res.Stopped,
-		Error:     res.Error,
-		Waterfall: buildWaterfall(res.Timeline),
-		Dist:      distChart(res.Phases.Measure),
-		Phases:    table{Header: "phase", Rows: []statsRow{row("warmup", res.Phases.Warmup), row("measure", res.Phases.Measure)}},
-		Ops:       table{Header: "operation (measure)"},
+		Stopped: res.Stopped,
+		Error:   res.Error,
+		Dist:    distChart(res.Phases.Measure),
+		Phases:  table{Header: "phase", Rows: []statsRow{row("warmup", res.Phases.Warmup), row("measure", res.Phases.Measure)}},
+		Ops:     table{Header: "operation (measure)"},
 	}
 	s.Throughput, s.Latency = timeCharts(res)
 	s.Thresholds = thresholds(res)
-	s.Start = startOf(res)
+	if s.Fleet = buildFleet(res); s.Fleet == nil {
+		s.Waterfall = buildWaterfall(res.Timeline)
+	}
 	s.Server = serverOf(res)
 	for _, name := range slices.Sorted(maps.Keys(res.Operations)) {
 		s.Ops.Rows = append(s.Ops.Rows, row(name, res.Operations[name]))

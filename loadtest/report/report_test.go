@@ -163,8 +163,8 @@ func TestWriteHTMLThresholds(t *testing.T) {
 }
 
 // TestWriteHTMLMergedStart: a result merged from several processes shows
-// the start across them, one row per process, with when each saw T and
-// started its first query relative to T.
+// the fleet view: the start across them, with each process's first query
+// relative to T, and each process in its own <details>.
 func TestWriteHTMLMergedStart(t *testing.T) {
 	a, b := synth(t, 2, 5), synth(t, 2, 5)
 	a.Node, b.Node = "host-a", "host-<b>"
@@ -173,9 +173,9 @@ func TestWriteHTMLMergedStart(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, merged.Start)
 	html := render(t, merged)
-	assert.Contains(t, html, "Start across processes")
-	assert.Contains(t, html, "<tr><td>host-a</td>")
-	assert.Contains(t, html, "<tr><td>host-&lt;b&gt;</td>", "process names are escaped")
-	assert.Contains(t, html, "<td>T&#43;40ms</td>", "first queries are placed relative to T")
-	assert.NotContains(t, render(t, a), "Start across processes", "a single process has no such table")
+	assert.Contains(t, html, "Startup across 2 nodes")
+	assert.Contains(t, html, "First query across the fleet")
+	assert.Contains(t, html, "<summary>host-a · first query T&#43;40ms")
+	assert.Contains(t, html, "<summary>host-&lt;b&gt; · first query T&#43;40ms", "process names are escaped")
+	assert.NotContains(t, render(t, a), "First query across the fleet", "a single process has no fleet view")
 }

@@ -29,6 +29,9 @@ type wfRow struct {
 	Y     float64
 	Shade bool // every other row has a background
 	Label string
+	Head  bool   // a heading row, with no bars (the fleet's)
+	Note  string // the fleet's: said at the row's end (the slowest node)
+	Crit  bool   // the fleet's: the row holds the critical path
 }
 
 type wfBar struct {
@@ -49,7 +52,9 @@ type tick struct {
 }
 
 type waterfall struct {
+	Class         string // added to the svg's class: "fleet" for the fleet's
 	Width, Height float64
+	NoteX         float64 // x of the rows' notes
 	PlotX, PlotW  float64
 	Top, Bottom   float64 // y of the first row and below the last
 	Rows          []wfRow
