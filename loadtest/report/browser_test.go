@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,3 +134,69 @@ func TestReportScreenshot(t *testing.T) {
 	require.NoError(t, err)
 	assert.Positive(t, st.Size())
 }
+
+// TestFleetReportInChromium renders the report of a merged result of 8
+// nodes (a real run's) and of 1,000 (made from it) in headless Chromium:
+// every node has its <details>, closed, the page loads nothing and has no
+// errors, and its first screen (1400x900) is saved as a screenshot, into
+// the folder STARTLINE_REPORT_SCREENSHOTS names if set (fleet-8.png,
+// fleet-1000.png), for people to look at. The time to the load event and
+// the page's size are logged (see PERFORMANCE.md).
+func TestFleetReportInChromium(t *testing.T) {
+	bin := chromium(t)
+	dir := os.Getenv("STARTLINE_REPORT_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	for _, n := range []int{8, 1000} {
+		res := readReal(t)
+		if n != 8 {
+			res = fleet(t, n)
+		}
+		var buf bytes.Buffer
+		require.NoError(t, report.WriteHTML(&buf, res))
+		page := buf.String()
+		path := filepath.Join(t.TempDir(), "fleet.html")
+		require.NoError(t, os.WriteFile(path, []byte(page), 0o600))
+		shot := filepath.Join(dir, "fleet-"+strconv.Itoa(n)+".png")
+		runChromium(t, bin, "--screenshot="+shot, "--window-size=1400,900", "file://"+path)
+		st, err := os.Stat(shot)
+		require.NoError(t, err)
+		assert.Positive(t, st.Size())
+
+		probed := strings.Replace(page, "<head>", "<head>"+probeHead, 1)
+		probed = strings.Replace(probed, "</body>", fleetProbe+"</body>", 1)
+		require.NoError(t, os.WriteFile(path, []byte(probed), 0o600))
+		dom, logs := runChromium(t, bin, "--enable-logging=stderr", "--v=0", "--dump-dom", "file://"+path)
+		m := regexp.MustCompile(`data-probe="([^"]*)"`).FindStringSubmatch(dom)
+		require.NotNil(t, m, "the probe did not run; browser log:\n%s", logs)
+		var got struct {
+			Details, Open, Rows, Resources int
+			Errors                         []string
+			Loaded                         float64
+		}
+		require.NoError(t, json.Unmarshal([]byte(html.UnescapeString(m[1])), &got))
+		assert.Equal(t, n, got.Details, "%d nodes", n)
+		assert.Zero(t, got.Open, "every node's details is closed")
+		assert.Equal(t, 3+13+2, got.Rows, "the fleet waterfall's rows")
+		assert.Zero(t, got.Resources, "the report loads nothing")
+		assert.Empty(t, got.Errors)
+		t.Logf("%d nodes: %d bytes, load event at %.0f ms; screenshot %s", n, len(page), got.Loaded, shot)
+	}
+}
+
+// fleetProbe counts what the fleet view rendered, at the load event.
+const fleetProbe = `<script>
+window.addEventListener("load", function () {
+  var d = Array.from(document.querySelectorAll("details.node"));
+  var result = {
+    details: d.length,
+    open: d.filter(function (e) { return e.open; }).length,
+    rows: document.querySelectorAll("svg.waterfall.fleet .row-label, svg.waterfall.fleet .row-head").length,
+    resources: performance.getEntriesByType("resource").length,
+    errors: window.__errors,
+    loaded: performance.now()
+  };
+  document.body.setAttribute("data-probe", JSON.stringify(result));
+});
+</script>`

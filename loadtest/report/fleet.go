@@ -35,8 +35,12 @@ import (
 // of a 1,000-node result small.
 const fleetFull = 10
 
-// noteWidth is the fleet waterfall's column of notes, right of the plot.
-const noteWidth = 250
+// noteWidth is the fleet waterfall's column of notes, right of the plot,
+// which holds noteChars characters.
+const (
+	noteWidth = 250
+	noteChars = 34
+)
 
 // fleetView is the fleet view of a merged result.
 type fleetView struct {
@@ -56,7 +60,7 @@ type nodeDetail struct {
 }
 
 type nodeRow struct {
-	Phase, Start, End, Dur, N, Err string
+	Phase, Start, Dur, N, Err string
 }
 
 // nodeSpan is one node's span of one phase: from the earliest start of its
@@ -249,24 +253,31 @@ func (f *fleetOf) waterfall() waterfall {
 		}
 
 		row := wfRow{Label: string(p)}
-		if instant {
-			row.Note = "latest " + timing.FormatDuration(slow.start) + " on " + short(slow.node)
-		} else {
-			row.Note = "max " + timing.FormatDuration(slow.dur()) + " on " + short(slow.node)
-		}
-		if len(spans) < len(f.nodes) {
-			row.Note = fmt.Sprintf("%d/%d · %s", len(spans), len(f.nodes), row.Note)
-		}
-		if errs > 0 {
-			row.Note += fmt.Sprintf(" · %d err", errs)
-		}
-		if longest != nil && longest.Phase == p && longest.Worker == timing.Process && f.spans[longest.Node] != nil {
+		crit := longest != nil && longest.Phase == p && longest.Worker == timing.Process && f.spans[longest.Node] != nil
+		if crit {
 			wf.Bars = append(wf.Bars, ax.bar(&wf, longest.Start, longest.End, y, rowHeight-4, class+" longest", spanTitle(*longest)))
 			row.Crit = true
-			if longest.Node == slow.node {
-				row.Note += ", critical"
+		}
+		// The note, its node names cut to fit the column.
+		for n := noteChars; ; n -= 2 {
+			if instant {
+				row.Note = "latest " + timing.FormatDuration(slow.start) + " on " + short(slow.node, n)
 			} else {
-				row.Note += " · critical " + short(longest.Node)
+				row.Note = "max " + timing.FormatDuration(slow.dur()) + " on " + short(slow.node, n)
+			}
+			if len(spans) < len(f.nodes) {
+				row.Note = fmt.Sprintf("%d/%d · %s", len(spans), len(f.nodes), row.Note)
+			}
+			if errs > 0 {
+				row.Note += fmt.Sprintf(" · %d err", errs)
+			}
+			if crit && longest.Node == slow.node {
+				row.Note += ", critical"
+			} else if crit {
+				row.Note += " · critical " + short(longest.Node, n)
+			}
+			if len([]rune(row.Note)) <= noteChars || n <= 6 {
+				break
 			}
 		}
 		addRow(row)
@@ -285,10 +296,9 @@ func sortPhases(ps []timing.Phase) []timing.Phase {
 	return ps
 }
 
-// short cuts a node name for a note: the tooltip and the node's details
+// short cuts a node name to n characters for a note: the tooltip and the node's details
 // have it whole.
-func short(node string) string {
-	const n = 22
+func short(node string, n int) string {
 	if r := []rune(node); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}
@@ -340,7 +350,7 @@ func (f *fleetOf) details() ([]nodeDetail, string) {
 			b.WriteString(" · no first query")
 		}
 		if s := f.spans[node][timing.CoordSeen]; s != nil {
-			b.WriteString(" · saw T " + f.rel(s.start))
+			b.WriteString(" · saw T at " + f.rel(s.start))
 		}
 		c := f.clock[node]
 		b.WriteString(" · clock offset " + timing.FormatDuration(c[0]) + " ± " + timing.FormatDuration(c[1]))
@@ -355,7 +365,7 @@ func (f *fleetOf) details() ([]nodeDetail, string) {
 		} else {
 			for _, p := range sortPhases(slices.Collect(maps.Keys(f.spans[node]))) {
 				s := f.spans[node][p]
-				r := nodeRow{Phase: string(p), Start: f.rel(s.start), End: f.rel(s.end), Dur: timing.FormatDuration(s.dur())}
+				r := nodeRow{Phase: string(p), Start: f.rel(s.start), Dur: timing.FormatDuration(s.dur())}
 				if s.n > 1 {
 					r.N = fmt.Sprintf("×%d", s.n)
 				}

@@ -151,3 +151,26 @@ func TestWriteFleetHTML(t *testing.T) {
 	assert.Zero(t, b.Len())
 	assert.Error(t, report.WriteFleetHTML(&b, nil))
 }
+
+// BenchmarkWriteHTMLFleet renders the report of merged results of 8 (a
+// real run's), 100 and 1,000 nodes (made from it), and reports the page's
+// size.
+func BenchmarkWriteHTMLFleet(b *testing.B) {
+	for _, n := range []int{8, 100, 1000} {
+		res := readReal(b)
+		if n != 8 {
+			res = fleet(b, n)
+		}
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			var buf bytes.Buffer
+			b.ReportAllocs()
+			for b.Loop() {
+				buf.Reset()
+				if err := report.WriteHTML(&buf, res); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(buf.Len()), "bytes/report")
+		})
+	}
+}

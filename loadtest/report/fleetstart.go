@@ -20,7 +20,7 @@ import (
 const (
 	startHeight = 190
 	startLeft   = 70
-	startRight  = 150 // room for the latest node's name
+	startRight  = 190 // room for the latest node's name
 	startTop    = 12
 	startBottom = 34
 	startDots   = 100 // at most this many nodes are drawn as dots, with tooltips
@@ -151,14 +151,22 @@ func startChartOf(starts []nodeStart, maxErr time.Duration, hasT bool, label fun
 			c.YTicks = append(c.YTicks, tick{Y: y(r - 1), Label: fmt.Sprint(r)})
 		}
 	}
+	// Each node's true first query lies within ± its bound of where it is
+	// drawn, so the true curve lies between the curve of the earliest
+	// places (sorted) and that of the latest.
+	early, late := make([]time.Duration, n), make([]time.Duration, n)
+	for i, s := range starts {
+		early[i], late[i] = s.at-s.err, s.at+s.err
+	}
+	slices.Sort(early)
+	slices.Sort(late)
 	var band, curve pathBuilder
 	for i, s := range starts {
-		band.point(x.at(float64(s.at-s.err)), y(i))
+		band.point(x.at(float64(early[i])), y(i))
 		curve.point(x.at(float64(s.at)), y(i))
 	}
 	for i := n - 1; i >= 0; i-- {
-		s := starts[i]
-		band.point(x.at(float64(s.at+s.err)), y(i))
+		band.point(x.at(float64(late[i])), y(i))
 	}
 	c.Band, c.Curve = band.String()+"Z", curve.String()
 	if n <= startDots {
@@ -167,9 +175,9 @@ func startChartOf(starts []nodeStart, maxErr time.Duration, hasT bool, label fun
 				Title: fmt.Sprintf("%s: first query %s ± %s", s.node, label(s.at), timing.FormatDuration(s.err))})
 		}
 	}
-	c.Labels = append(c.Labels, tick{X: x.at(float64(starts[n-1].at+starts[n-1].err)) + 6, Y: y(n-1) + 4, Label: short(starts[n-1].node) + " (latest)"})
+	c.Labels = append(c.Labels, tick{X: x.at(float64(starts[n-1].at+starts[n-1].err)) + 6, Y: y(n-1) + 4, Label: short(starts[n-1].node, 22) + " (latest)"})
 	if n > 1 {
-		c.Labels = append(c.Labels, tick{X: x.at(float64(starts[0].at+starts[0].err)) + 6, Y: y(0) + 4, Label: short(starts[0].node) + " (earliest)"})
+		c.Labels = append(c.Labels, tick{X: x.at(float64(starts[0].at+starts[0].err)) + 6, Y: y(0) - 3, Label: short(starts[0].node, 22) + " (earliest)"})
 	}
 	return c
 }
