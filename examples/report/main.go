@@ -5,7 +5,11 @@
 //	go run ./examples/report -in a.json -in b.json -text
 //
 // Several -in files (the results of the processes of one distributed run)
-// are merged into one result with loadtest.Merge first. -csv and -jsonl
+// are merged into one result with loadtest.Merge first. A merged result
+// (several -in, or the one examples/distributed writes with -json) is
+// drawn as a fleet: one waterfall row per phase whatever the number of
+// nodes, the start across the nodes, and each node's own startup in a
+// collapsed section (see package loadtest/report). -csv and -jsonl
 // write the interval series for plotting elsewhere.
 package main
 

@@ -75,3 +75,76 @@ func TestRejectsBadInput(t *testing.T) {
 	assert.Error(t, run([]string{"-text"}, &bytes.Buffer{}), "no input")
 	assert.Error(t, run([]string{"-in", writeResult(t, dir, "a", 0)}, &bytes.Buffer{}), "no output")
 }
+
+// realRun is the merged result of a real run of examples/distributed with
+// 8 node processes (see loadtest/report's tests).
+const realRun = "../../loadtest/report/testdata/distributed8.json"
+
+// fleetRows counts the top-level waterfall's rows in page: one per phase,
+// and the orchestrator's, with their headings.
+func fleetRows(t *testing.T, page string) int {
+	t.Helper()
+	i := strings.Index(page, `<svg class="waterfall fleet"`)
+	require.GreaterOrEqual(t, i, 0)
+	svg := page[i : i+strings.Index(page[i:], "</svg>")]
+	return strings.Count(svg, `class="row-label"`) + strings.Count(svg, `class="row-head"`)
+}
+
+// TestMergedResultOfManyNodes is the contract: the HTML report of a merged
+// result draws the same top-level waterfall rows for 8 nodes as for 64,
+// and each node's own startup inside a <details>.
+func TestMergedResultOfManyNodes(t *testing.T) {
+	real, err := loadtest.ReadResultFile(realRun)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.html")
+	require.NoError(t, run([]string{"-in", realRun, "-html", out}, &bytes.Buffer{}))
+	page, err := os.ReadFile(out)
+	require.NoError(t, err)
+	rows := fleetRows(t, string(page))
+	assert.LessOrEqual(t, rows, 2+len(timing.Phases()), "one per phase, and headings")
+	assert.Equal(t, 8, strings.Count(string(page), `<details class="node">`))
+
+	// 64 nodes: the real run's 8, each 8 times under another name, merged
+	// with the real orchestrator's timeline.
+	own := map[string]bool{}
+	for _, w := range real.Workers {
+		own[w.Node] = true
+	}
+	orch := timing.Timeline{Node: "orchestrator", Anchor: real.Timeline.Anchor}
+	seen := map[string]timing.Mark{} // the orchestrator's coord.seen of each node
+	for _, m := range real.Timeline.Marks {
+		switch {
+		case !own[m.Node]:
+			m.Node = ""
+			orch.Marks = append(orch.Marks, m)
+		case m.Phase == timing.CoordSeen:
+			seen[m.Node] = m
+		}
+	}
+	var nodes []*loadtest.Result
+	for i := range 64 {
+		w := real.Workers[i%8]
+		name := w.Node + "-" + strings.Repeat("x", i/8)
+		s := seen[w.Node]
+		s.Node = name
+		orch.Marks = append(orch.Marks, s)
+		nodes = append(nodes, &loadtest.Result{RunID: real.RunID, Node: name, StartedAt: w.StartedAt,
+			Timeline: timing.Timeline{Node: name, Anchor: w.StartedAt.Add(time.Duration(i) * 100 * time.Microsecond),
+				ClockOffset: w.ClockOffset, ClockError: w.ClockError, Marks: w.Marks}})
+	}
+	merged, err := loadtest.MergeWith(orch, nodes...)
+	require.NoError(t, err)
+	var b bytes.Buffer
+	require.NoError(t, loadtest.JSONSink{W: &b}.Write(context.Background(), merged))
+	in := filepath.Join(dir, "merged64.json")
+	require.NoError(t, os.WriteFile(in, b.Bytes(), 0o600))
+	require.NoError(t, run([]string{"-in", in, "-html", out}, &bytes.Buffer{}))
+	page, err = os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, rows, fleetRows(t, string(page)), "64 nodes: the rows of 8")
+	assert.Equal(t, 64, strings.Count(string(page), `<details class="node">`))
+	for _, n := range nodes {
+		assert.Contains(t, string(page), "<summary>"+n.Node+" · ")
+	}
+}

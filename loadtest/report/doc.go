@@ -4,10 +4,28 @@
 // scripts and nothing fetched from the network, so that it can be mailed,
 // attached to a ticket or opened offline. For each result it shows
 //
-//   - the startup waterfall: every phase of the process and of each worker
-//     (per node, for a merged result), the start signal as a line, each
-//     worker's first query, and the longest span on the path to the first
-//     query called out (see timing.Summarize);
+//   - the startup waterfall: every phase of the process and of each
+//     worker, the start signal as a line, each worker's first query, and
+//     the longest span on the path to the first query called out (see
+//     timing.Summarize);
+//   - for a result merged from many processes (one with Workers; see
+//     loadtest.Merge), the fleet view instead, whose size does not grow
+//     with the number of nodes but for one line per node: one waterfall
+//     row per phase for the whole fleet (a light bar from the earliest
+//     start to the latest end over all nodes, the median node's span
+//     solid inside it, the slowest node named at the row's end), the
+//     orchestrator's rows apart, the critical path to the first query (the
+//     longest span that ends before the earliest first query, and its
+//     node) outlined and named; the start across the fleet, each node's
+//     first query relative to T sorted into a curve, with a band for the
+//     clocks' error bounds and a sentence saying whether the spread is
+//     beyond them; and, at the end of the section, each node's own startup
+//     in a collapsed <details>, slowest first (the latest first query
+//     relative to T; nodes that ran none before all): the 10 slowest with
+//     their full waterfall, the others as a table of their phases (start
+//     relative to T, duration, marks and errors), which keeps the page of
+//     a 1,000-node result under 2 MB. [WriteFleetHTML] writes the fleet
+//     view alone, as a fragment for a page that embeds it;
 //   - throughput and p50/p99 latency over time, from the result's
 //     intervals, with the warmup and measure windows shaded;
 //   - the measured latency distribution, from the measure phase's

@@ -13,22 +13,10 @@ import (
 	"github.com/startline/startline/timing"
 )
 
-// The fleet view: a result merged from many processes (one with Workers)
-// is drawn once for the whole fleet, so that the page does not grow with
-// the number of nodes:
-//
-//   - the startup waterfall has one row per phase of the orchestrator's
-//     (each of its marks drawn) and one row per phase of the nodes': a
-//     light bar from the earliest start to the latest end over all nodes,
-//     the median node's span solid inside it, and the slowest node named
-//     at the row's end; the critical path to the first query (the longest
-//     span that ends before the earliest first query, see timing.Summary)
-//     outlined on its row and named above;
-//   - the start across the fleet (see fleetstart.go);
-//   - each node's own startup in a collapsed <details>, slowest first (the
-//     latest first query relative to T; nodes that never ran one before
-//     all others): the fleetFull slowest with their full waterfall, the
-//     others as a table of their phases.
+// The fleet view of a result merged from many processes (one with
+// Workers): see the package documentation for what it draws. Its parts:
+// readFleet reads the result once, by node and phase; waterfall, start
+// (fleetstart.go) and details lay out the three parts.
 
 // fleetFull is how many of the slowest nodes get a full waterfall in their
 // <details>; the others get a table of their phases, which keeps the page
