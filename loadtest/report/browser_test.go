@@ -136,19 +136,22 @@ func TestReportScreenshot(t *testing.T) {
 }
 
 // TestFleetReportInChromium renders the report of a merged result of 8
-// nodes (a real run's) and of 1,000 (made from it) in headless Chromium:
+// nodes (a real run's) and of 100 and 1,000 (made from it) in headless
+// Chromium:
 // every node has its <details>, closed, the page loads nothing and has no
 // errors, and its first screen (1400x900) is saved as a screenshot, into
 // the folder STARTLINE_REPORT_SCREENSHOTS names if set (fleet-8.png,
-// fleet-1000.png), for people to look at. The time to the load event and
-// the page's size are logged (see PERFORMANCE.md).
+// fleet-100.png, fleet-1000.png, beside the pages, fleet-N.html), for
+// people to look at. The page's size
+// and the time from navigation to its load event and layout are logged
+// (see PERFORMANCE.md).
 func TestFleetReportInChromium(t *testing.T) {
 	bin := chromium(t)
 	dir := os.Getenv("STARTLINE_REPORT_SCREENSHOTS")
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	for _, n := range []int{8, 1000} {
+	for _, n := range []int{8, 100, 1000} {
 		res := readReal(t)
 		if n != 8 {
 			res = fleet(t, n)
@@ -156,7 +159,7 @@ func TestFleetReportInChromium(t *testing.T) {
 		var buf bytes.Buffer
 		require.NoError(t, report.WriteHTML(&buf, res))
 		page := buf.String()
-		path := filepath.Join(t.TempDir(), "fleet.html")
+		path := filepath.Join(dir, "fleet-"+strconv.Itoa(n)+".html")
 		require.NoError(t, os.WriteFile(path, []byte(page), 0o600))
 		shot := filepath.Join(dir, "fleet-"+strconv.Itoa(n)+".png")
 		runChromium(t, bin, "--screenshot="+shot, "--window-size=1400,900", "file://"+path)
@@ -166,6 +169,7 @@ func TestFleetReportInChromium(t *testing.T) {
 
 		probed := strings.Replace(page, "<head>", "<head>"+probeHead, 1)
 		probed = strings.Replace(probed, "</body>", fleetProbe+"</body>", 1)
+		path = filepath.Join(t.TempDir(), "probed.html")
 		require.NoError(t, os.WriteFile(path, []byte(probed), 0o600))
 		dom, logs := runChromium(t, bin, "--enable-logging=stderr", "--v=0", "--dump-dom", "file://"+path)
 		m := regexp.MustCompile(`data-probe="([^"]*)"`).FindStringSubmatch(dom)
@@ -181,13 +185,16 @@ func TestFleetReportInChromium(t *testing.T) {
 		assert.Equal(t, 3+13+2, got.Rows, "the fleet waterfall's rows")
 		assert.Zero(t, got.Resources, "the report loads nothing")
 		assert.Empty(t, got.Errors)
-		t.Logf("%d nodes: %d bytes, load event at %.0f ms; screenshot %s", n, len(page), got.Loaded, shot)
+		t.Logf("%d nodes: %d bytes, loaded and laid out at %.0f ms; screenshot %s", n, len(page), got.Loaded, shot)
 	}
 }
 
-// fleetProbe counts what the fleet view rendered, at the load event.
+// fleetProbe counts what the fleet view rendered, at the load event, and
+// when the page was laid out (from the start of navigation).
 const fleetProbe = `<script>
 window.addEventListener("load", function () {
+  document.body.getBoundingClientRect(); // style and layout, if not done
+  var loaded = performance.now();
   var d = Array.from(document.querySelectorAll("details.node"));
   var result = {
     details: d.length,
@@ -195,7 +202,7 @@ window.addEventListener("load", function () {
     rows: document.querySelectorAll("svg.waterfall.fleet .row-label, svg.waterfall.fleet .row-head").length,
     resources: performance.getEntriesByType("resource").length,
     errors: window.__errors,
-    loaded: performance.now()
+    loaded: loaded
   };
   document.body.setAttribute("data-probe", JSON.stringify(result));
 });
