@@ -174,3 +174,36 @@ func BenchmarkWriteHTMLFleet(b *testing.B) {
 		})
 	}
 }
+
+// TestFleetErrorsAndANodeWithoutAFirstQuery: a phase with errors says so on
+// its row; a node that never ran a first query comes first among the
+// details and is named in the start.
+func TestFleetErrorsAndANodeWithoutAFirstQuery(t *testing.T) {
+	ms := time.Millisecond
+	anchor := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	node := func(name string, marks ...timing.Mark) *loadtest.Result {
+		return &loadtest.Result{RunID: "r", Node: name, StartedAt: anchor, Timeline: timing.Timeline{Node: name, Anchor: anchor, Marks: marks}}
+	}
+	ok := func(name string, first time.Duration) *loadtest.Result {
+		return node(name,
+			timing.Mark{Phase: timing.PoolInit, Worker: timing.Process, Start: 0, End: 10 * ms},
+			timing.Mark{Phase: timing.CoordStart, Worker: timing.Process, Start: 50 * ms, End: 50 * ms},
+			timing.Mark{Phase: timing.QueryFirst, Worker: 0, Start: first, End: first + ms})
+	}
+	broken := node("broken",
+		timing.Mark{Phase: timing.PoolInit, Worker: timing.Process, Start: 0, End: 30 * ms, Err: "dial tcp: connection refused"})
+	merged, err := loadtest.Merge(ok("a", 51*ms), broken, ok("b", 53*ms))
+	require.NoError(t, err)
+	page := render(t, merged)
+	svg := fleetSVG(t, page)
+	assert.Contains(t, svg, `class="wf-bar ph-pool err fl-range"`)
+	assert.Contains(t, svg, ">max 30ms on broken · 1 err, critical</text>", "the longest span before the first query, too")
+	assert.Contains(t, svg, "1 errors, first: dial tcp: connection refused")
+	assert.Contains(t, svg, ">2/3 · max 1ms on b</text>", "query.first on 2 of the 3")
+	assert.Contains(t, page, "1 node ran no first query: broken.")
+
+	first := strings.Index(page, `<details class="node"><summary>broken · no first query`)
+	assert.Positive(t, first)
+	assert.Less(t, first, strings.Index(page, "<summary>b · first query T&#43;3ms"))
+	assert.Less(t, strings.Index(page, "<summary>b · "), strings.Index(page, "<summary>a · "), "the later first query first")
+}

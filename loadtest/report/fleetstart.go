@@ -102,7 +102,11 @@ func (f *fleetOf) start() *fleetStart {
 		v.Summary += fmt.Sprintf(" Over all %d workers, the start skew is %s.", f.summary.Workers, fd(f.summary.Skew))
 	}
 	if len(none) > 0 {
-		v.Summary += fmt.Sprintf(" %d nodes ran no first query: %s.", len(none), list(none, 5))
+		what := "nodes"
+		if len(none) == 1 {
+			what = "node"
+		}
+		v.Summary += fmt.Sprintf(" %d %s ran no first query: %s.", len(none), what, list(none, 5))
 	}
 	v.Clocks = fmt.Sprintf("Clock offsets from %s to %s, each measured within ±%s at most.", fd(lo), fd(hi), fd(maxErr))
 	if len(starts) > 1 {
