@@ -174,13 +174,23 @@ func (f *fleetOf) waterfall() waterfall {
 	}
 
 	// The orchestrator's rows: each of its marks, as a node's waterfall
-	// draws them.
-	for _, node := range slices.Sorted(maps.Keys(f.orch)) {
-		byPhase := map[timing.Phase][]timing.Mark{}
-		for _, m := range f.orch[node] {
-			byPhase[m.Phase] = append(byPhase[m.Phase], m)
+	// draws them, one row per phase. Marks of nodes without a result of
+	// their own (a node lost before it wrote one) join them, so that the
+	// rows do not grow with those nodes either.
+	if len(f.orch) > 0 {
+		head := "orchestrator"
+		if len(f.orch) == 1 {
+			for node := range f.orch {
+				head = cmp.Or(node, head)
+			}
 		}
-		addRow(wfRow{Label: cmp.Or(node, "orchestrator"), Head: true})
+		addRow(wfRow{Label: head, Head: true})
+		byPhase := map[timing.Phase][]timing.Mark{}
+		for _, node := range slices.Sorted(maps.Keys(f.orch)) {
+			for _, m := range f.orch[node] {
+				byPhase[m.Phase] = append(byPhase[m.Phase], m)
+			}
+		}
 		for _, p := range sortPhases(slices.Collect(maps.Keys(byPhase))) {
 			wf.markRow(ax, y, byPhase[p], true, longest)
 			addRow(wfRow{Label: string(p)})

@@ -207,3 +207,37 @@ func TestFleetErrorsAndANodeWithoutAFirstQuery(t *testing.T) {
 	assert.Less(t, first, strings.Index(page, "<summary>b · first query T&#43;3ms"))
 	assert.Less(t, strings.Index(page, "<summary>b · "), strings.Index(page, "<summary>a · "), "the later first query first")
 }
+
+// TestWaterfallBarsStayInTheirRows: every bar lies inside its row, even
+// where 100 connections share pool.conn's row in lanes.
+func TestWaterfallBarsStayInTheirRows(t *testing.T) {
+	bar := regexp.MustCompile(`<rect class="wf-bar [^"]*" x="[^"]*" y="([^"]*)" width="[^"]*" height="([^"]*)"`)
+	for _, page := range []string{render(t, synth(t, 100, 10)), render(t, fleet(t, 100))} {
+		bars := bar.FindAllStringSubmatch(page, -1)
+		require.NotEmpty(t, bars)
+		for _, m := range bars {
+			y, err := strconv.ParseFloat(m[1], 64)
+			require.NoError(t, err)
+			h, err := strconv.ParseFloat(m[2], 64)
+			require.NoError(t, err)
+			top := 22 + 16*float64(int((y-22)/16)) // rows are 16 high below a 22-high axis
+			assert.GreaterOrEqual(t, y, top+2-0.05, m[0])
+			assert.LessOrEqual(t, y+h, top+14+0.05, m[0])
+		}
+	}
+}
+
+// TestFleetMarksOfNodesWithoutAResult: the orchestrator's marks about
+// nodes that left no result (lost before they wrote one) share its rows.
+func TestFleetMarksOfNodesWithoutAResult(t *testing.T) {
+	real := readReal(t)
+	rows := topRows(t, render(t, real))
+	for i := range 50 {
+		at := real.Start.At + time.Duration(i)*time.Millisecond
+		real.Timeline.Marks = append(real.Timeline.Marks, timing.Mark{Phase: timing.CoordLost, Worker: timing.Process,
+			Start: at, End: at, Node: "gone-" + strconv.Itoa(i)})
+	}
+	page := render(t, real)
+	assert.Equal(t, rows+1, topRows(t, page), "one more row: coord.lost")
+	assert.Equal(t, 50, strings.Count(fleetSVG(t, page), "<title>coord.lost on gone-"))
+}

@@ -216,8 +216,11 @@ func (wf *waterfall) markRow(ax timeAxis, y float64, marks []timing.Mark, lanes 
 			spans++
 		}
 	}
-	// Many spans of one phase (pool.conn) share the row in thin lanes.
-	h := float64(rowHeight - 4)
+	// Many spans of one phase (pool.conn) share the row in thin lanes; more
+	// spans than the row has pixels wrap around, so that no bar leaves
+	// its row.
+	const full = rowHeight - 4
+	h := float64(full)
 	if spans > 1 && lanes {
 		h = max(1, h/float64(spans))
 	}
@@ -236,7 +239,7 @@ func (wf *waterfall) markRow(ax timeAxis, y float64, marks []timing.Mark, lanes 
 		}
 		bar := ax.bar(wf, m.Start, m.End, y, h, class, spanTitle(m))
 		if lanes && spans > 1 {
-			bar.Y += float64(lane) * h
+			bar.Y += float64(lane%full) * h
 			lane++
 		}
 		wf.Bars = append(wf.Bars, bar)
