@@ -137,14 +137,12 @@ func TestReportScreenshot(t *testing.T) {
 
 // TestFleetReportInChromium renders the report of a merged result of 8
 // nodes (a real run's) and of 100 and 1,000 (made from it) in headless
-// Chromium:
-// every node has its <details>, closed, the page loads nothing and has no
-// errors, and its first screen (1400x900) is saved as a screenshot, into
-// the folder STARTLINE_REPORT_SCREENSHOTS names if set (fleet-8.png,
-// fleet-100.png, fleet-1000.png, beside the pages, fleet-N.html), for
-// people to look at. The page's size
-// and the time from navigation to its load event and layout are logged
-// (see PERFORMANCE.md).
+// Chromium: every node has its <details>, closed, the page loads nothing
+// and has no errors, and the first screen (1400x900) of 8 and of 1,000 is
+// saved as a screenshot, into the folder STARTLINE_REPORT_SCREENSHOTS
+// names if set (fleet-8.png, fleet-1000.png, beside the pages,
+// fleet-N.html), for people to look at. The page's size and the time from
+// navigation to its load event and layout are logged (see PERFORMANCE.md).
 func TestFleetReportInChromium(t *testing.T) {
 	bin := chromium(t)
 	dir := os.Getenv("STARTLINE_REPORT_SCREENSHOTS")
@@ -161,11 +159,14 @@ func TestFleetReportInChromium(t *testing.T) {
 		page := buf.String()
 		path := filepath.Join(dir, "fleet-"+strconv.Itoa(n)+".html")
 		require.NoError(t, os.WriteFile(path, []byte(page), 0o600))
-		shot := filepath.Join(dir, "fleet-"+strconv.Itoa(n)+".png")
-		runChromium(t, bin, "--screenshot="+shot, "--window-size=1400,900", "file://"+path)
-		st, err := os.Stat(shot)
-		require.NoError(t, err)
-		assert.Positive(t, st.Size())
+		shot := "(none)"
+		if n != 100 {
+			shot = filepath.Join(dir, "fleet-"+strconv.Itoa(n)+".png")
+			runChromium(t, bin, "--screenshot="+shot, "--window-size=1400,900", "file://"+path)
+			st, err := os.Stat(shot)
+			require.NoError(t, err)
+			assert.Positive(t, st.Size())
+		}
 
 		probed := strings.Replace(page, "<head>", "<head>"+probeHead, 1)
 		probed = strings.Replace(probed, "</body>", fleetProbe+"</body>", 1)

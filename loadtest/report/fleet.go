@@ -390,7 +390,10 @@ func (f *fleetOf) details() ([]nodeDetail, string) {
 // for such a result. Its size does not depend on the number of nodes but
 // for one <details> per node. It writes nothing for a result with no
 // Workers. It loads nothing from the network and has no script; a page
-// that updates can replace the fragment whole.
+// that updates can replace the fragment whole. Of a result still forming
+// (a live run) it needs only Timeline, merged, its marks labelled with
+// their Node, and Workers with each node's Node, ClockOffset and
+// ClockError; Start, when set, gives T (else the earliest coord.start).
 func WriteFleetHTML(w io.Writer, res *loadtest.Result) error {
 	if res == nil {
 		return fmt.Errorf("report: result is nil")
