@@ -2,6 +2,7 @@ package report
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -74,6 +75,8 @@ type fleetOf struct {
 	summary timing.Summary
 }
 
+// readFleet reads res by node: the nodes of res.Workers, and the marks of
+// every other node (the orchestrator's) apart.
 func readFleet(res *loadtest.Result) *fleetOf {
 	f := &fleetOf{
 		clock: map[string][2]time.Duration{}, marks: map[string][]timing.Mark{},
@@ -149,7 +152,7 @@ func buildFleet(res *loadtest.Result) *fleetView {
 func (f *fleetOf) waterfall() waterfall {
 	plotW := float64(chartWidth - labelWidth - 20 - noteWidth)
 	wf := waterfall{Class: "fleet", Width: chartWidth, PlotX: labelWidth, PlotW: plotW, NoteX: labelWidth + plotW + 12,
-		Top: axisHeight, Marks: 0}
+		Top: axisHeight}
 	var all []timing.Mark
 	for _, ms := range f.marks {
 		all = append(all, ms...)
@@ -396,7 +399,7 @@ func (f *fleetOf) details() ([]nodeDetail, string) {
 // ClockError; Start, when set, gives T (else the earliest coord.start).
 func WriteFleetHTML(w io.Writer, res *loadtest.Result) error {
 	if res == nil {
-		return fmt.Errorf("report: result is nil")
+		return errors.New("report: result is nil")
 	}
 	v := buildFleet(res)
 	if v == nil {
