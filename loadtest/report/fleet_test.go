@@ -161,17 +161,7 @@ func BenchmarkWriteHTMLFleet(b *testing.B) {
 		if n != 8 {
 			res = fleet(b, n)
 		}
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			var buf bytes.Buffer
-			b.ReportAllocs()
-			for b.Loop() {
-				buf.Reset()
-				if err := report.WriteHTML(&buf, res); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(buf.Len()), "bytes/report")
-		})
+		b.Run(strconv.Itoa(n), func(b *testing.B) { benchWriteHTML(b, res) })
 	}
 }
 

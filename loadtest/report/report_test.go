@@ -139,7 +139,11 @@ func TestWriteIntervalsJSONL(t *testing.T) {
 // 3600 measured intervals (and the warmup's), 100 workers' marks and 100
 // connections'.
 func BenchmarkWriteHTML(b *testing.B) {
-	res := synth(b, 100, 3600)
+	benchWriteHTML(b, synth(b, 100, 3600))
+}
+
+// benchWriteHTML renders res's report b.N times and reports its size.
+func benchWriteHTML(b *testing.B, res *loadtest.Result) {
 	var buf bytes.Buffer
 	b.ReportAllocs()
 	for b.Loop() {
