@@ -2,6 +2,10 @@ package coordinate_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,4 +85,73 @@ func TestMinLead(t *testing.T) {
 	if lead := sig.At.Sub(sig.Published); lead < o.MinLead() {
 		t.Errorf("StartWhenReady with lead 0 published a lead of %v, below MinLead %v", lead, o.MinLead())
 	}
+}
+
+// slowStart is a Memory whose reads of a started run take delay: a start
+// whose fan-out outlasts its lead.
+type slowStart struct {
+	*coordinate.Memory
+	delay time.Duration
+}
+
+func (s slowStart) Run(ctx context.Context) (coordinate.RunRecord, error) {
+	r, err := s.Memory.Run(ctx)
+	if err == nil && r.Status == coordinate.RunStarted {
+		time.Sleep(s.delay)
+	}
+	return r, err
+}
+
+// TestLateSightingChecked: a node that learns of the start after T shows
+// so on the orchestrator's timeline, and the orchestrator warns once.
+func TestLateSightingChecked(t *testing.T) {
+	ctx := context.Background()
+	var logs strings.Builder
+	var mu sync.Mutex
+	opts := coordinate.Options{Heartbeat: 20 * time.Millisecond, Poll: 5 * time.Millisecond, WaitTimeout: 30 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))}
+	mem := coordinate.NewMemory()
+	o, err := coordinate.NewRun(ctx, mem, opts)
+	require.NoError(t, err)
+	c, err := coordinate.NewClient(slowStart{mem, 30 * time.Millisecond}, opts)
+	require.NoError(t, err)
+	for _, id := range []string{"a", "b"} {
+		m, err := c.Join(ctx, coordinate.Node{ID: id, Concurrency: 1})
+		require.NoError(t, err)
+		defer m.Leave(ctx, nil)
+		require.NoError(t, m.SetState(ctx, coordinate.State{Status: coordinate.StatusReady}))
+		go func() { _, _ = m.Wait(ctx) }()
+	}
+	_, err = o.AwaitReady(ctx, coordinate.Readiness{Nodes: 2})
+	require.NoError(t, err)
+	_, err = o.Start(ctx, time.Now().Add(time.Millisecond))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		st, err := o.Nodes(ctx)
+		require.NoError(t, err)
+		return !st[0].Seen.IsZero() && !st[1].Seen.IsZero()
+	}, 30*time.Second, 5*time.Millisecond)
+	marks := o.Timeline().Find("coord.seen")
+	require.Len(t, marks, 2)
+	for _, m := range marks {
+		if !strings.HasPrefix(m.Detail, "after T by ") {
+			t.Errorf("node %s seen at least 29ms after T: detail %q", m.Node, m.Detail)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "saw the start after T"); n != 1 {
+		t.Errorf("%d warnings of a late sighting, want 1:\n%s", n, logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

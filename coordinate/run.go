@@ -44,13 +44,15 @@ type Run struct {
 	endErr  error         // why the run ended before its start
 	ended   chan struct{} // closed when aborted
 
-	nmu       sync.Mutex // guards lost, seen, noted, firstRead, lag and nodeBound
+	nmu       sync.Mutex // guards lost, seen, noted, firstRead, lag, nodeBound, startAt and lateOnce
 	lost      map[string]bool
 	seen      map[string]bool
 	noted     map[string]bool // ready nodes whose readiness lag was taken
 	firstRead time.Time       // when the first read of the nodes began, reference clock
 	lag       time.Duration   // the longest readiness lag (see MinLead)
 	nodeBound time.Duration   // the largest clock bound of a ready node
+	startAt   time.Time       // T once published, on this host's clock
+	lateOnce  bool            // a late sighting was logged
 	badNodes  warnOnce
 }
 
@@ -179,8 +181,20 @@ func (o *Run) nodes(ctx context.Context) ([]NodeRecord, error) {
 		}
 		if !n.Seen.IsZero() && !o.seen[n.ID] {
 			o.seen[n.ID] = true
-			at := o.rec.Offset(n.Seen.Add(o.offset))
-			o.rec.Record(timing.Mark{Phase: timing.CoordSeen, Worker: timing.Process, Start: at, End: at, Node: n.ID})
+			seen := n.Seen.Add(o.offset)
+			at := o.rec.Offset(seen)
+			m := timing.Mark{Phase: timing.CoordSeen, Worker: timing.Process, Start: at, End: at, Node: n.ID}
+			if late := seen.Sub(o.startAt); !o.startAt.IsZero() && late > 0 {
+				// The check of the lead: this node learned of the start
+				// after T, and started late.
+				m.Detail = "after T by " + late.Round(time.Microsecond).String()
+				if !o.lateOnce {
+					o.lateOnce = true
+					o.opts.Logger.Warn("coordinate: a node saw the start after T: the lead was shorter than the start's fan-out",
+						"node", n.ID, "after_t", late, "min_lead", o.minLeadLocked())
+				}
+			}
+			o.rec.Record(m)
 		}
 		out = append(out, n)
 	}
@@ -478,6 +492,9 @@ func (o *Run) start(ctx context.Context, instant func(published time.Time) time.
 		return Signal{}, fmt.Errorf("coordinate: publishing the start: %w", err)
 	}
 	o.rr, o.started, o.at = rr, true, at
+	o.nmu.Lock()
+	o.startAt = at
+	o.nmu.Unlock()
 	o.rec.Record(timing.Mark{Phase: timing.CoordPublish, Worker: timing.Process, Start: pubOff, End: o.rec.Now(),
 		Detail: "coordinator=" + o.b.Name()})
 	o.rec.Instant(timing.CoordStart, timing.Process, o.rec.Offset(at))
@@ -518,12 +535,16 @@ func (o *Run) StartWhenReady(ctx context.Context, r Readiness, lead time.Duratio
 // ready after the orchestrator's first read of the nodes began (usually
 // its AwaitReady), so that nodes ready long before do not count as slow. StartWhenReady raises a
 // shorter lead to it, and Start warns when given an instant closer than
-// it.
+// it. The orchestrator checks the lead afterwards too: a node whose
+// sighting of the start (its coord.seen mark) comes after T gets a Detail
+// saying by how much, and the first such is logged.
 func (o *Run) MinLead() time.Duration {
 	o.nmu.Lock()
 	defer o.nmu.Unlock()
-	return 2*o.lag + o.nodeBound + o.bound + spinWindow
+	return o.minLeadLocked()
 }
+
+func (o *Run) minLeadLocked() time.Duration { return 2*o.lag + o.nodeBound + o.bound + spinWindow }
 
 // Send implements Orchestrator: it appends e to the backend's events with
 // the next Seq and returns it with that Seq.
