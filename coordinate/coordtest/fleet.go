@@ -60,6 +60,10 @@ const fleetOpen = 32
 //     from SleepUntil(T): the last one's less the first one's;
 //   - lead-ns: the lead published (Lead raised to the run's MinLead), and
 //     late: how many members saw the start after T;
+//   - offset-max-ns and bound-max-ns: the largest measured clock offset
+//     (in absolute value) and the largest bound of the members. They all
+//     run on this host's clock, so every offset is an error of the
+//     measurement, and part of the skew;
 //   - what Meter returns.
 //
 // The backends are opened before the first Join, and closed after the
@@ -225,6 +229,15 @@ func fleetOnce(b *testing.B, n int, f Fleet) map[string]float64 {
 	out["skew-ns"] = float64(hi.Sub(lo))
 	out["lead-ns"] = float64(sig.At.Sub(sig.Published))
 	out["late"] = float64(late)
+	var offMax, boundMax time.Duration
+	for _, m := range ms {
+		if c, ok := m.(coordinate.Clocked); ok {
+			off, bound := c.ClockOffset()
+			offMax, boundMax = max(offMax, off.Abs()), max(boundMax, bound)
+		}
+	}
+	out["offset-max-ns"] = float64(offMax)
+	out["bound-max-ns"] = float64(boundMax)
 	return out
 }
 
