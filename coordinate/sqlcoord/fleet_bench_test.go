@@ -28,9 +28,7 @@ func BenchmarkFleetStart(b *testing.B) {
 	for _, n := range []int{100} {
 		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
 			orch := openDB(b, dsn, 4)
-			var r [4]byte
-			_, _ = rand.Read(r[:])
-			tb := sqlcoord.Tables{DB: orch, Dialect: dialect.Postgres, Prefix: "slt_fleet_" + hex.EncodeToString(r[:]) + "_"}
+			tb := sqlcoord.Tables{DB: orch, Dialect: dialect.Postgres, Prefix: uniquePrefix()}
 			if err := tb.Create(context.Background()); err != nil {
 				b.Fatal(err)
 			}
@@ -62,6 +60,13 @@ func BenchmarkFleetStart(b *testing.B) {
 			})
 		})
 	}
+}
+
+// uniquePrefix is a table prefix no other test uses.
+func uniquePrefix() string {
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	return "slt_" + hex.EncodeToString(r[:]) + "_"
 }
 
 // openDB opens dsn with at most conns connections, closed when the
