@@ -87,6 +87,7 @@ type Backend struct {
 	repl    int
 	log     *slog.Logger
 	clock   *nats.Subscription
+	link    *link // nil for a connection of the caller's
 
 	mu     sync.Mutex
 	kv     jetstream.KeyValue // nil until the bucket is found
@@ -100,6 +101,43 @@ var (
 	_ coordinate.Clock   = (*Backend)(nil)
 	_ coordinate.Watcher = (*Backend)(nil)
 )
+
+// link is the state of a connection that this package dialled: a context
+// per connected spell, cancelled at the disconnect that ends it, so that a
+// request sent into a connection that then went away fails at once instead
+// of waiting for a reply that the server never sends.
+type link struct {
+	mu     sync.Mutex
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func newLink() *link {
+	l := &link{}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	return l
+}
+
+// spell returns the context of the current connected spell.
+func (l *link) spell() context.Context {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ctx
+}
+
+func (l *link) down() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cancel()
+}
+
+func (l *link) up() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ctx.Err() != nil {
+		l.ctx, l.cancel = context.WithCancel(context.Background())
+	}
+}
 
 // Redact returns u with the password (or a token standing as user) of every
 // URL in it replaced by "xxxxx", for errors and logs.
@@ -166,8 +204,9 @@ func New(opts Options) (*Backend, error) {
 		if opts.URL == "" {
 			return nil, fmt.Errorf("%w: Options.URL or Options.Conn is required", ErrInvalid)
 		}
-		b.nc, err = Connect(opts.URL, ConnectOptions{Name: cmpOr(opts.Name, "startline "+opts.RunID), Timeout: b.timeout,
-			ReconnectWait: opts.ReconnectWait, OnGap: opts.OnGap, Logger: b.log})
+		b.link = newLink()
+		b.nc, err = connect(opts.URL, ConnectOptions{Name: cmpOr(opts.Name, "startline "+opts.RunID), Timeout: b.timeout,
+			ReconnectWait: opts.ReconnectWait, OnGap: opts.OnGap, Logger: b.log}, b.link)
 		if err != nil {
 			return nil, err
 		}
@@ -218,7 +257,9 @@ type ConnectOptions struct {
 // for ever (the kit's contexts bound the waits), buffers
 // DefaultReconnectBuf bytes of writes meanwhile, and reports each gap. The
 // error never holds the URL's credentials.
-func Connect(u string, o ConnectOptions) (*nats.Conn, error) {
+func Connect(u string, o ConnectOptions) (*nats.Conn, error) { return connect(u, o, nil) }
+
+func connect(u string, o ConnectOptions, l *link) (*nats.Conn, error) {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -233,6 +274,9 @@ func Connect(u string, o ConnectOptions) (*nats.Conn, error) {
 		nats.ReconnectJitter(10*time.Millisecond, 10*time.Millisecond),
 		nats.ReconnectBufSize(DefaultReconnectBuf),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if l != nil {
+				l.down()
+			}
 			mu.Lock()
 			down = time.Now()
 			mu.Unlock()
@@ -240,6 +284,9 @@ func Connect(u string, o ConnectOptions) (*nats.Conn, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			up := time.Now()
+			if l != nil {
+				l.up()
+			}
 			mu.Lock()
 			d := down
 			mu.Unlock()
@@ -325,25 +372,44 @@ func (b *Backend) Drop(ctx context.Context) error {
 	return nil
 }
 
-// bound gives ctx the Backend's timeout if it has no deadline, and waits
-// (within it) for a connection that is reconnecting: a request sent into a
-// reconnect buffer could otherwise be answered by nobody.
+// bound waits, within ctx (or the Backend's timeout if ctx has no
+// deadline), for a connection that is reconnecting, and returns the
+// context for the request that follows: ctx cut off at the Backend's
+// timeout. A request sent as the server went away is lost, and its reply
+// would never come: the cut-off makes it one failed read, and the next
+// waits for the connection again. So a member whose server is gone keeps
+// waiting as long as ctx allows (for Wait, the kit's wait timeout).
 func (b *Backend) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	cancel := context.CancelFunc(func() {})
-	if _, ok := ctx.Deadline(); !ok {
-		ctx, cancel = context.WithTimeout(ctx, b.timeout)
-	}
-	if !b.nc.IsConnected() {
+	if !b.connected() {
+		wctx, cancel := ctx, context.CancelFunc(func() {})
+		if _, ok := ctx.Deadline(); !ok {
+			wctx, cancel = context.WithTimeout(ctx, b.timeout)
+		}
 		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for !b.nc.IsConnected() && !b.nc.IsClosed() && ctx.Err() == nil {
+		for !b.connected() && !b.nc.IsClosed() && wctx.Err() == nil {
 			select {
-			case <-ctx.Done():
+			case <-wctx.Done():
 			case <-t.C:
 			}
 		}
+		t.Stop()
+		cancel()
 	}
-	return ctx, cancel
+	rctx, cancel := context.WithTimeout(ctx, b.timeout)
+	if b.link == nil {
+		return rctx, cancel
+	}
+	stop := context.AfterFunc(b.link.spell(), cancel)
+	return rctx, func() { stop(); cancel() }
+}
+
+// connected reports whether the connection is up (and, for one dialled
+// here, its reconnect handled).
+func (b *Backend) connected() bool {
+	if b.link != nil && b.link.spell().Err() != nil {
+		return false
+	}
+	return b.nc.IsConnected()
 }
 
 // bucket returns the run's bucket, ErrNoRun if it does not exist.
