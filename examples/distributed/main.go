@@ -46,10 +46,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -233,6 +235,22 @@ func backendFor(f flags, dbi database, db *sql.DB, log *slog.Logger) (backend, e
 	}
 }
 
+// checkNATSURL checks that every comma-separated part of -nats is a
+// nats:// (or tls://, ws://, wss://) URL with a host, without quoting it:
+// an unparsable URL may hold a password that did not parse.
+func checkNATSURL(s string) error {
+	for i, p := range strings.Split(s, ",") {
+		u, err := url.Parse(strings.TrimSpace(p))
+		switch {
+		case err != nil:
+			return fmt.Errorf("-nats: URL %d of %d does not parse (a password needs its special characters %%-escaped)", i+1, strings.Count(s, ",")+1)
+		case u.Host == "" || !slices.Contains([]string{"nats", "tls", "ws", "wss"}, u.Scheme):
+			return fmt.Errorf("-nats: URL %d of %d: want nats://host:port (or tls://, ws://, wss://)", i+1, strings.Count(s, ",")+1)
+		}
+	}
+	return nil
+}
+
 // embedNATS starts a NATS server in this process, its store in dir, when
 // -coord nats has no -nats URL, and sets f.nats to it; the returned
 // function stops it.
@@ -240,7 +258,9 @@ func embedNATS(f *flags, dbi database, dir string) (func(), error) {
 	switch {
 	case f.coordName(dbi) != "nats" && f.nats != "":
 		return nil, errors.New("-nats: only with -coord nats")
-	case f.coordName(dbi) != "nats" || f.nats != "":
+	case f.nats != "":
+		return func() {}, checkNATSURL(f.nats)
+	case f.coordName(dbi) != "nats":
 		return func() {}, nil
 	}
 	srv, err := natsembed.Start(natsembed.Options{StoreDir: filepath.Join(dir, "nats")})
@@ -499,10 +519,12 @@ func startNodes(ctx context.Context, f flags, dbi database, b backend, nodes []s
 		if f.reference {
 			args = append(args, "-reference")
 		}
-		if f.nats != "" {
-			args = append(args, "-nats", f.nats)
-		}
 		cmd := exec.CommandContext(ctx, exe, args...)
+		if f.nats != "" {
+			// In the environment, not the arguments, which every user of
+			// the host can read (ps): the URL may hold credentials.
+			cmd.Env = append(os.Environ(), natsURLEnv+"="+f.nats)
+		}
 		cmd.Stdout = &lockedWriter{w: logs, mu: &fl.mu}
 		cmd.Stderr = cmd.Stdout
 		if err := cmd.Start(); err != nil {
@@ -663,9 +685,16 @@ func report(w io.Writer, f flags, dbi database, coord string, m *loadtest.Result
 	return nil
 }
 
+// natsURLEnv passes the NATS URL from the orchestrator to its node
+// processes.
+const natsURLEnv = "STARTLINE_DISTRIBUTED_NATS"
+
 // worker is one node process: it opens the database and the coordinator
 // backend -coord names, and runs a node.
 func worker(ctx context.Context, f flags) error {
+	if f.nats == "" {
+		f.nats = os.Getenv(natsURLEnv)
+	}
 	dbi, err := pick(f.dsn, "")
 	if err != nil {
 		return err
