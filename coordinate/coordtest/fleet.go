@@ -60,8 +60,9 @@ const fleetOpen = 32
 //     from SleepUntil(T): the last one's less the first one's;
 //   - lead-ns: the lead published (Lead raised to the run's MinLead), and
 //     late: how many members saw the start after T;
-//   - offset-max-ns and bound-max-ns: the largest measured clock offset
-//     (in absolute value) and the largest bound of the members. They all
+//   - offset-max-ns, bound-p50-ns and bound-max-ns: the largest measured
+//     clock offset (in absolute value), and the median and largest bound
+//     of the members, as they stand after the start. They all
 //     run on this host's clock, so every offset is an error of the
 //     measurement, and part of the skew;
 //   - what Meter returns.
@@ -229,15 +230,20 @@ func fleetOnce(b *testing.B, n int, f Fleet) map[string]float64 {
 	out["skew-ns"] = float64(hi.Sub(lo))
 	out["lead-ns"] = float64(sig.At.Sub(sig.Published))
 	out["late"] = float64(late)
-	var offMax, boundMax time.Duration
+	var offMax time.Duration
+	var bounds []time.Duration
 	for _, m := range ms {
 		if c, ok := m.(coordinate.Clocked); ok {
 			off, bound := c.ClockOffset()
-			offMax, boundMax = max(offMax, off.Abs()), max(boundMax, bound)
+			offMax, bounds = max(offMax, off.Abs()), append(bounds, bound)
 		}
 	}
-	out["offset-max-ns"] = float64(offMax)
-	out["bound-max-ns"] = float64(boundMax)
+	if len(bounds) > 0 {
+		slices.Sort(bounds)
+		out["offset-max-ns"] = float64(offMax)
+		out["bound-p50-ns"] = float64(quantile(bounds, 0.5))
+		out["bound-max-ns"] = float64(bounds[len(bounds)-1])
+	}
 	return out
 }
 
