@@ -140,40 +140,60 @@ func (l *link) up() {
 }
 
 // Redact returns u with the password (or a token standing as user) of every
-// URL in it replaced by "xxxxx", for errors and logs.
+// URL in it replaced by "xxxxx", for errors and logs. It does not parse the
+// URLs: one that does not parse is redacted too.
 func Redact(u string) string {
 	parts := strings.Split(u, ",")
 	for i, p := range parts {
-		pu, err := url.Parse(strings.TrimSpace(p))
-		if err != nil {
-			if strings.Contains(p, "@") {
-				parts[i] = "(unparsable URL with credentials)"
-			}
+		scheme, _, user, host := splitURL(strings.TrimSpace(p))
+		if user == "" {
+			parts[i] = strings.TrimSpace(p)
 			continue
 		}
-		if pu.User != nil {
-			if _, has := pu.User.Password(); has {
-				pu.User = url.UserPassword(pu.User.Username(), "xxxxx")
-			} else {
-				pu.User = url.User("xxxxx")
-			}
-			parts[i] = pu.String()
+		if name, _, ok := strings.Cut(user, ":"); ok {
+			parts[i] = scheme + name + ":xxxxx@" + host
+		} else {
+			parts[i] = scheme + "xxxxx@" + host
 		}
 	}
 	return strings.Join(parts, ",")
 }
 
-// scrub removes the secrets of u from text.
+// splitURL splits p into its scheme (with "://"), the rest, the user
+// information before the last '@' of the rest, and what follows that '@'.
+func splitURL(p string) (scheme, rest, user, host string) {
+	rest = p
+	if i := strings.Index(p, "://"); i >= 0 {
+		scheme, rest = p[:i+3], p[i+3:]
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return scheme, rest, "", rest
+	}
+	return scheme, rest, rest[:at], rest[at+1:]
+}
+
+// scrub removes the credentials of the URLs in u from text, as written and
+// unescaped.
 func scrub(text, u string) string {
 	for _, p := range strings.Split(u, ",") {
-		pu, err := url.Parse(strings.TrimSpace(p))
-		if err != nil || pu.User == nil {
+		_, _, user, _ := splitURL(strings.TrimSpace(p))
+		if user == "" {
 			continue
 		}
-		for _, s := range []string{pu.User.Username(), func() string { pw, _ := pu.User.Password(); return pw }()} {
-			if len(s) >= 3 {
-				text = strings.ReplaceAll(text, s, "xxxxx")
-				text = strings.ReplaceAll(text, url.QueryEscape(s), "xxxxx")
+		secrets := []string{user}
+		if _, pw, ok := strings.Cut(user, ":"); ok {
+			secrets = append(secrets, pw)
+		}
+		for _, s := range secrets {
+			forms := []string{s}
+			if un, err := url.PathUnescape(s); err == nil {
+				forms = append(forms, un, url.QueryEscape(un))
+			}
+			for _, f := range forms {
+				if len(f) >= 3 {
+					text = strings.ReplaceAll(text, f, "xxxxx")
+				}
 			}
 		}
 	}
@@ -349,8 +369,16 @@ func (b *Backend) Close() error {
 }
 
 // Drop deletes the run's bucket, stream and results (for tests and for
-// cleaning up a finished run on a shared server).
+// cleaning up a finished run on a shared server). It stops the copy of the
+// nodes first: its consumer would otherwise try to come back.
 func (b *Backend) Drop(ctx context.Context) error {
+	b.mu.Lock()
+	c := b.nodes
+	b.nodes = nil
+	b.mu.Unlock()
+	if c != nil {
+		c.stop()
+	}
 	ctx, cancel := b.bound(ctx)
 	defer cancel()
 	var errs []error
