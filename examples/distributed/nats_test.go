@@ -7,12 +7,17 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"net/url"
+	"regexp"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/startline/startline/coordinate"
+	"github.com/startline/startline/coordinate/natscoord"
+	"github.com/startline/startline/coordinate/natscoord/natsembed"
 	"github.com/startline/startline/internal/testenv"
 )
 
@@ -139,4 +144,51 @@ func ownDatabase(t *testing.T, dsn string) string {
 	require.NoError(t, err)
 	u.Path = "/" + name
 	return u.String()
+}
+
+// TestLostBeforeTAbortsNATS is TestLostBeforeTAborts with -coord nats: a
+// node killed after T is published, long before T, withdraws the start;
+// no node runs its warmup, and the orchestrator prints one line per node
+// with the reason, and no teardown noise.
+func TestLostBeforeTAbortsNATS(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("finds the node process in /proc")
+	}
+	srv, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir()})
+	require.NoError(t, err)
+	defer srv.Stop()
+	f := testFlags(t, "")
+	f.coord, f.nats, f.onLost, f.lead = "nats", srv.ClientURL(), "abort", time.Minute
+	watch, err := natscoord.New(natscoord.Options{URL: f.nats, RunID: f.run})
+	require.NoError(t, err)
+	defer watch.Close()
+	type outcome struct {
+		out string
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		var out bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		_, err := orchestrate(ctx, &out, f)
+		done <- outcome{out.String(), err}
+	}()
+	for end := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		r, err := watch.Run(context.Background())
+		if err == nil && r.Status == coordinate.RunStarted {
+			break
+		}
+		require.False(t, time.Now().After(end), "the start was not published")
+	}
+	killNode(t, f.run, "w01")
+	o := <-done
+	require.ErrorContains(t, o.err, "run aborted: nodes lost: [w01]")
+	lines := regexp.MustCompile(`(?m)^  w0\d: .*$`).FindAllString(o.out, -1)
+	require.Len(t, lines, 3, "one line per node:\n%s", o.out)
+	assert.Regexp(t, `^  w00: failed: .*run aborted before start \(coord.wait: node "w00"\): .*nodes lost: \[w01\]`, lines[0])
+	assert.Regexp(t, `^  w01: lost: declared lost, last beat \S+ ago; then: signal: killed$`, lines[1])
+	assert.Regexp(t, `^  w02: failed: .*run aborted before start \(coord.wait: node "w02"\): .*nodes lost: \[w01\]`, lines[2])
+	assert.NotContains(t, o.out, "teardown")
+	assert.Regexp(t, `measure: 0 ops`, o.out, "no node ran into its warmup or measure")
 }
