@@ -34,7 +34,7 @@ func (s slowReady) PutNode(ctx context.Context, n coordinate.NodeRecord, w coord
 // before the orchestrator began to wait does not count as slow.
 func TestMinLead(t *testing.T) {
 	ctx := context.Background()
-	opts := coordinate.Options{Heartbeat: 20 * time.Millisecond, Poll: 5 * time.Millisecond, WaitTimeout: 30 * time.Second}
+	opts := coordinate.Options{Heartbeat: 100 * time.Millisecond, Poll: 5 * time.Millisecond, WaitTimeout: 30 * time.Second}
 	// start readies a node over b, before the orchestrator begins to wait
 	// (early) or after, and starts the run with a lead of 0.
 	start := func(b coordinate.Backend, o *coordinate.Run, early bool) coordinate.Signal {
@@ -82,8 +82,18 @@ func TestMinLead(t *testing.T) {
 	if o.MinLead() < 2*delay {
 		t.Errorf("MinLead %v, want at least twice the %v a report of ready took", o.MinLead(), delay)
 	}
+
 	if lead := sig.At.Sub(sig.Published); lead < o.MinLead() {
 		t.Errorf("StartWhenReady with lead 0 published a lead of %v, below MinLead %v", lead, o.MinLead())
+	}
+
+	// A report slower than a heartbeat counts as one.
+	mem = coordinate.NewMemory()
+	o, err = coordinate.NewRun(ctx, mem, opts)
+	require.NoError(t, err)
+	start(slowReady{mem, 3 * opts.Heartbeat / 2}, o, false)
+	if least := o.MinLead(); least < 2*opts.Heartbeat || least > 2*opts.Heartbeat+2*time.Millisecond {
+		t.Errorf("MinLead %v after a report of %v: want twice the heartbeat (%v) and the spin", least, 3*opts.Heartbeat/2, opts.Heartbeat)
 	}
 }
 

@@ -172,7 +172,7 @@ func (o *Run) nodes(ctx context.Context) ([]NodeRecord, error) {
 			// its report took to reach the orchestrator.
 			o.noted[n.ID] = true
 			if n.Ready.After(o.firstRead) {
-				o.lag = max(o.lag, read.Sub(n.Ready))
+				o.lag = max(o.lag, min(read.Sub(n.Ready), o.opts.Heartbeat))
 			}
 			o.nodeBound = max(o.nodeBound, n.ClockError)
 		}
@@ -533,7 +533,9 @@ func (o *Run) StartWhenReady(ctx context.Context, r Readiness, lead time.Duratio
 // lie before the orchestrator's), plus the millisecond before T at which a
 // member's Wait returns. A node's report counts only if the node became
 // ready after the orchestrator's first read of the nodes began (usually
-// its AwaitReady), so that nodes ready long before do not count as slow. StartWhenReady raises a
+// its AwaitReady), so that nodes ready long before do not count as slow,
+// and counts at most one Heartbeat, so that a node whose write waited out
+// an outage does not hold the fleet's start for as long. StartWhenReady raises a
 // shorter lead to it, and Start warns when given an instant closer than
 // it. The orchestrator checks the lead afterwards too: a node whose
 // sighting of the start (its coord.seen mark) comes after T gets a Detail
