@@ -190,7 +190,12 @@ type resultStore interface {
 	loadtest.ResultSource
 }
 
-var _ resultStore = (*natscoord.Results)(nil)
+// natscoord.Results has both method sets without importing loadtest
+// (nothing under coordinate does): they are asserted here.
+var (
+	_ loadtest.ResultStore  = (*natscoord.Results)(nil)
+	_ loadtest.ResultSource = (*natscoord.Results)(nil)
+)
 
 // backendFor returns the coordinator backend -coord names, over db. The
 // orchestrator and every node process call it with the same flags. Adding
