@@ -1,9 +1,7 @@
 package precise
 
 import (
-	"runtime"
 	"slices"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -30,8 +28,12 @@ var waits = []struct {
 			sleepKernel(at)
 		}
 	}},
-	// The kernel's sleep to SpinWindow before, then a Gosched spin: Sleep.
+	// The kernel's sleep to SpinWindow (20 µs) before, then a Gosched
+	// spin: Sleep.
 	{"nanosleep+spin", Sleep},
+	// The same with a longer and a shorter spin.
+	{"nanosleep+spin50us", func(at time.Time) { sleepSpin(at, 50*time.Microsecond) }},
+	{"nanosleep+spin5us", func(at time.Time) { sleepSpin(at, 5*time.Microsecond) }},
 	// A timer to a millisecond before, then a spin (coordinate.SleepUntil's
 	// old way).
 	{"timer+spin", func(at time.Time) {
@@ -66,8 +68,6 @@ func BenchmarkWait(b *testing.B) {
 			})
 		}
 	}
-	_ = strconv.Itoa
-	_ = runtime.NumCPU
 }
 
 func cpuTime() time.Duration {

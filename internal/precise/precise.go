@@ -7,10 +7,12 @@ import (
 )
 
 // SpinWindow is how long before the instant Sleep stops sleeping and
-// starts yielding in a loop. It covers the kernel's wake-up latency on a
-// loaded machine (tens of microseconds) at the price of that much CPU per
-// wait.
-const SpinWindow = 50 * time.Microsecond
+// starts yielding in a loop. It covers most of the kernel's wake-up
+// latency (a median of 10-20 µs, on this project's loaded 2-core machine)
+// at the price of that much CPU per wait; BenchmarkWait measured 50 µs
+// too, which took twice the CPU at 10,000 waits a second for a p99 that
+// the machine's load decided anyway (PERFORMANCE.md).
+const SpinWindow = 20 * time.Microsecond
 
 // MaxSleep bounds one uninterruptible kernel sleep in Until: longer waits
 // sleep on a Go timer first, which a context can end.
@@ -19,9 +21,12 @@ const MaxSleep = 2 * time.Millisecond
 // Sleep returns at the instant at, or as soon after it as the processor
 // allows; at once if at has passed. It cannot be interrupted: keep at
 // within MaxSleep or so, or use Until.
-func Sleep(at time.Time) {
-	if d := time.Until(at) - SpinWindow; d > 0 {
-		sleepKernel(at.Add(-SpinWindow))
+func Sleep(at time.Time) { sleepSpin(at, SpinWindow) }
+
+// sleepSpin sleeps in the kernel until spin before at, then spins.
+func sleepSpin(at time.Time, spin time.Duration) {
+	if d := time.Until(at) - spin; d > 0 {
+		sleepKernel(at.Add(-spin))
 	}
 	Spin(at)
 }

@@ -100,7 +100,8 @@ func capacityCharts(c *loadtest.Capacity) (tput, lat chart) {
 		}
 		ch.XLabel = "offered rate (operations per second)"
 		if c.Knee >= 0 {
-			ch.Marks = []vmark{{X: x.at(c.Steps[c.Knee].OfferedPerS), Label: "capacity " + strconv.FormatFloat(c.MaxRate, 'f', 1, 64) + "/s"}}
+			kx := x.at(c.Steps[c.Knee].OfferedPerS)
+			ch.Marks = []vmark{{X: kx, Label: "capacity " + strconv.FormatFloat(c.MaxRate, 'f', 1, 64) + "/s", Left: kx > ch.X1-140}}
 		}
 	}
 	x := linear{0, xtop, tput.X0, tput.X1}

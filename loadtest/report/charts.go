@@ -35,6 +35,7 @@ type window struct {
 type vmark struct {
 	X     float64
 	Label string
+	Left  bool // the label goes left of the line, not to run past the edge
 }
 
 // dot is one marked value, such as a capacity step.
