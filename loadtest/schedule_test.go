@@ -262,3 +262,24 @@ func TestScheduleJSONContract(t *testing.T) {
 		assert.NotContains(t, measure, k, "closed loop")
 	}
 }
+
+// TestScheduleMerges: the schedule's counts of several processes add up
+// in a merged result, which is judged again on the sums.
+func TestScheduleMerges(t *testing.T) {
+	t.Parallel()
+	under := scheduleConfig(capacity/4, 0, 300*time.Millisecond)
+	under.RunID, under.Node = "merge-schedule", "a"
+	over := scheduleConfig(2*capacity, 0, 300*time.Millisecond)
+	over.RunID, over.Node = "merge-schedule", "b"
+	a, b := run(t, under), run(t, over)
+	m, err := loadtest.Merge(a, b)
+	require.NoError(t, err)
+	ms := m.Phases.Measure
+	require.NotNil(t, ms.Schedule)
+	assert.Equal(t, a.Phases.Measure.Offered+b.Phases.Measure.Offered, ms.Offered)
+	assert.Equal(t, a.Phases.Measure.CompletedAfter+b.Phases.Measure.CompletedAfter, ms.CompletedAfter)
+	assert.Equal(t, a.Phases.Measure.BacklogEnd+b.Phases.Measure.BacklogEnd, ms.BacklogEnd)
+	assert.True(t, ms.Overloaded, "one process did not keep up")
+	assert.InDelta(t, float64(ms.Offered)/ms.Duration.Seconds(), ms.OfferedPerS, 1e-6)
+	assert.Equal(t, a.Operations["a"].Offered+b.Operations["a"].Offered, m.Operations["a"].Offered)
+}
