@@ -540,6 +540,34 @@ func (w *Worker) stepOpen(ctx context.Context, p *plan, r release, start time.Du
 	return end, err
 }
 
+// arrivals spaces an arrival-rate run's operations: evenly, or as a
+// Poisson process drawn from the run's own random source, so that a seed
+// gives the same schedule every time; and picks each one's operation from
+// a source of its own.
+type arrivals struct {
+	poisson bool
+	r, ops  *rand.Rand
+}
+
+func newArrivals(seed uint64, poisson bool) arrivals {
+	return arrivals{poisson: poisson,
+		r:   rand.New(rand.NewPCG(seed, math.MaxUint64)),
+		ops: rand.New(rand.NewPCG(seed, math.MaxUint64-1))}
+}
+
+// pick chooses the next scheduled operation.
+func (a arrivals) pick(p *plan) int { return p.pick(a.ops) }
+
+// gap is the time from one scheduled start to the next at rate operations
+// per second: 1/rate, or an exponential draw of that mean.
+func (a arrivals) gap(rate float64) time.Duration {
+	g := 1 / rate
+	if a.poisson {
+		g = a.r.ExpFloat64() / rate
+	}
+	return time.Duration(g * float64(time.Second))
+}
+
 // pace is the arrival-rate schedule: it computes each operation's
 // scheduled start from the current rate, picks its operation, and releases
 // it to the queue when it is due, dropping (and counting) what exceeds the
@@ -647,32 +675,4 @@ func (p *plan) pace(ctx context.Context, maxInFlight int64, arr arrivals) {
 			return
 		}
 	}
-}
-
-// arrivals spaces an arrival-rate run's operations: evenly, or as a
-// Poisson process drawn from the run's own random source, so that a seed
-// gives the same schedule every time; and picks each one's operation from
-// a source of its own.
-type arrivals struct {
-	poisson bool
-	r, ops  *rand.Rand
-}
-
-func newArrivals(seed uint64, poisson bool) arrivals {
-	return arrivals{poisson: poisson,
-		r:   rand.New(rand.NewPCG(seed, math.MaxUint64)),
-		ops: rand.New(rand.NewPCG(seed, math.MaxUint64-1))}
-}
-
-// pick chooses the next scheduled operation.
-func (a arrivals) pick(p *plan) int { return p.pick(a.ops) }
-
-// gap is the time from one scheduled start to the next at rate operations
-// per second: 1/rate, or an exponential draw of that mean.
-func (a arrivals) gap(rate float64) time.Duration {
-	g := 1 / rate
-	if a.poisson {
-		g = a.r.ExpFloat64() / rate
-	}
-	return time.Duration(g * float64(time.Second))
 }

@@ -12,31 +12,45 @@ import (
 // i*gap, one after the other, and the benchmark reports how late each
 // returned (p50-ns, p99-ns) and the process's CPU time per wait
 // (cpu-ns/wait; a core's share is that over the gap).
-var waits = []struct {
-	name string
-	wait func(at time.Time)
-}{
+type wait struct {
+	name   string
+	wait   func(at time.Time)
+	locked bool // the goroutine keeps its OS thread locked, with 1 ns slack, for all its waits
+}
+
+var waits = []wait{
 	// A Go timer for the whole wait.
-	{"timer", func(at time.Time) {
+	{name: "timer", wait: func(at time.Time) {
 		if d := time.Until(at); d > 0 {
 			time.Sleep(d)
 		}
 	}},
 	// The kernel's absolute sleep alone, on a locked thread with 1 ns slack.
-	{"nanosleep", func(at time.Time) {
+	{name: "nanosleep", wait: func(at time.Time) {
 		if time.Until(at) > 0 {
 			sleepKernel(at)
 		}
 	}},
 	// The kernel's sleep to SpinWindow (20 µs) before, then a Gosched
 	// spin: Sleep.
-	{"nanosleep+spin", Sleep},
+	{name: "nanosleep+spin", wait: Sleep},
 	// The same with a longer and a shorter spin.
-	{"nanosleep+spin50us", func(at time.Time) { sleepSpin(at, 50*time.Microsecond) }},
-	{"nanosleep+spin5us", func(at time.Time) { sleepSpin(at, 5*time.Microsecond) }},
+	{name: "nanosleep+spin50us", wait: func(at time.Time) { sleepSpin(at, 50*time.Microsecond) }},
+	{name: "nanosleep+spin5us", wait: func(at time.Time) { sleepSpin(at, 5*time.Microsecond) }},
+	// Sleep on a thread locked for all the waits (slack set once): the
+	// Gosched spin then hands the thread's P off and back each time.
+	{name: "locked:nanosleep+spin", wait: Sleep, locked: true},
+	// The same, spinning without yielding.
+	{name: "locked:nanosleep+busy", locked: true, wait: func(at time.Time) {
+		if time.Until(at) > SpinWindow {
+			sleepKernel(at.Add(-SpinWindow))
+		}
+		for time.Now().Before(at) {
+		}
+	}},
 	// A timer to a millisecond before, then a spin (coordinate.SleepUntil's
 	// old way).
-	{"timer+spin", func(at time.Time) {
+	{name: "timer+spin", wait: func(at time.Time) {
 		if d := time.Until(at) - time.Millisecond; d > 0 {
 			time.Sleep(d)
 		}
@@ -48,6 +62,9 @@ func BenchmarkWait(b *testing.B) {
 	for _, gap := range []time.Duration{time.Millisecond, 100 * time.Microsecond, 10 * time.Microsecond} {
 		for _, w := range waits {
 			b.Run("gap="+gap.String()+"/"+w.name, func(b *testing.B) {
+				if w.locked {
+					defer lockThread()()
+				}
 				n := int(100 * time.Millisecond / gap) // 100 ms of waits per round
 				late := make([]time.Duration, 0, n*b.N)
 				cpu0 := cpuTime()
