@@ -95,3 +95,16 @@ func TestWriteCapacityHTML(t *testing.T) {
 	assert.NotContains(t, b.String(), `class="vmark"`)
 	require.Error(t, report.WriteCapacityHTML(&b, nil))
 }
+
+func TestIntervalsCSVHasTheLoad(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, report.WriteIntervalsCSV(&b, overloaded(t)))
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	assert.True(t, strings.HasSuffix(lines[0], ",offered_per_s,backlog_start,backlog_end,overloaded"), lines[0])
+	assert.True(t, strings.HasSuffix(lines[1], ",0,100,true"), "the first interval's load: %s", lines[1])
+
+	b.Reset()
+	require.NoError(t, report.WriteIntervalsCSV(&b, synth(t, 4, 10)))
+	lines = strings.Split(strings.TrimSpace(b.String()), "\n")
+	assert.True(t, strings.HasSuffix(lines[1], ",,,,"), "a closed loop leaves them empty: %s", lines[1])
+}
