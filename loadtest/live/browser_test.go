@@ -247,4 +247,4 @@ func (memPool) Close() error                                  { return nil }
 type memSession struct{}
 
 func (memSession) Query(context.Context, string, ...any) (int64, error) { return 0, nil }
-func (memSession) Close() error                                       { return nil }
+func (memSession) Close() error                                         { return nil }
