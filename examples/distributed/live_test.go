@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,4 +146,61 @@ func TestThresholdAbortsTheFleet(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, marks, "one coord.threshold mark")
+}
+
+// TestLivePage: with -live, during the run GET / is the HTML page and GET
+// /events a text/event-stream that delivers fleet intervals.
+func TestLivePage(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	f := testFlags(t, "")
+	f.live, f.duration = addr, 3*time.Second
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		var out bytes.Buffer
+		_, err := orchestrate(ctx, &out, f)
+		done <- err
+	}()
+	var page string
+	for end := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
+			page = string(b)
+			break
+		}
+		require.False(t, time.Now().After(end), "the page was never served: %v", err)
+	}
+	assert.Contains(t, page, "startline live: "+f.run)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/events", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	sc := bufio.NewScanner(resp.Body)
+	var interval string
+	for sc.Scan() {
+		if sc.Text() == "event: interval" && sc.Scan() {
+			interval = sc.Text()
+			break
+		}
+	}
+	resp.Body.Close()
+	require.True(t, strings.HasPrefix(interval, "data: {"), "an interval event: %q", interval)
+	var fi struct {
+		Phase string `json:"phase"`
+		Nodes int    `json:"nodes"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimPrefix(interval, "data: ")), &fi))
+	assert.Positive(t, fi.Nodes)
+	require.NoError(t, <-done)
 }

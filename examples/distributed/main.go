@@ -277,6 +277,11 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 	for i := range nodes {
 		nodes[i] = fmt.Sprintf("w%02d", i)
 	}
+	page, err := serveLive(w, f.live, f, run, nodes)
+	if err != nil {
+		return nil, err
+	}
+	defer page.done(run, nodes, nil) // on the way out of an error
 	nctx, cancelNodes := context.WithCancel(ctx)
 	defer cancelNodes()
 	fleet, err := startNodes(nctx, f, dbi, b, nodes)
@@ -305,7 +310,7 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 		printNodes(w, nodes, st, run.Timeline().Find(timing.CoordLost), fleet)
 		return nil, fmt.Errorf("the run did not start: %w", err)
 	}
-	lv, err := followFleet(ctx, w, f, run, sig, nodes, results, noPage{})
+	lv, err := followFleet(ctx, w, f, run, sig, nodes, results, page)
 	if err != nil {
 		return nil, err
 	}
@@ -330,6 +335,7 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 		return nil, err
 	}
 	kept := rebuilt(merged, lostIDs)
+	page.done(run, nodes, merged)
 	if merged != nil {
 		if err := report(w, f, dbi, run.Name(), merged); err != nil {
 			return nil, err
