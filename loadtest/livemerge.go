@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/startline/startline/coordinate"
 	"github.com/startline/startline/internal/backoff"
 	"github.com/startline/startline/timing"
@@ -120,19 +122,21 @@ type nodeStream struct {
 	workers int
 }
 
-// liveStats accumulates Stats in place (mergeStats makes a new histogram
-// at every call, which a merge of thousands of records a second cannot
-// afford).
+// liveStats accumulates Stats in place. Its latencies are a histogram's
+// counts, added index by index: merging through the histograms' own Merge
+// walks every recorded value, which a merge of thousands of records a
+// second cannot afford; a histogram is made of the counts only when a
+// summary is wanted.
 type liveStats struct {
 	ops, errs, late, dropped int64
 	max                      time.Duration
 	kinds                    map[string]int64
 	samples                  map[string]string
-	hist                     *Histogram
+	snap                     *hdrhistogram.Snapshot // nil until the first latency
 }
 
-// add adds s to l; own says l may keep s's histogram instead of a copy.
-func (l *liveStats) add(s *Stats, own bool) {
+// add adds s to l.
+func (l *liveStats) add(s *Stats) {
 	l.ops += s.Ops
 	l.errs += s.Errors
 	l.late += s.Late
@@ -147,37 +151,85 @@ func (l *liveStats) add(s *Stats, own bool) {
 			l.samples[k] = s.ErrorSamples[k]
 		}
 	}
-	if s.Histogram == nil || s.Histogram.h == nil {
-		return
+	if s.Histogram != nil && s.Histogram.h != nil {
+		l.addSnapshot(s.Histogram.h.Export())
 	}
+}
+
+// addCounts adds s's counts to l, and the latencies of snap (s's
+// histogram's, exported once for all the accumulators it goes to).
+func (l *liveStats) addCounts(s *Stats, snap *hdrhistogram.Snapshot) {
+	h := s.Histogram
+	s.Histogram = nil
+	l.add(s)
+	s.Histogram = h
+	if snap != nil {
+		l.addSnapshot(snap)
+	}
+}
+
+// addSnapshot adds o's counts to l's; l never keeps o itself.
+func (l *liveStats) addSnapshot(o *hdrhistogram.Snapshot) {
 	switch {
-	case l.hist != nil:
-		l.hist.h.Merge(s.Histogram.h)
-	case own:
-		l.hist = s.Histogram
+	case l.snap == nil:
+		c := *o
+		c.Counts = slices.Clone(o.Counts)
+		l.snap = &c
+	case sameGeometry(l.snap, o):
+		lo, hi := used(o.Counts)
+		dst := l.snap.Counts[lo:hi]
+		for i, c := range o.Counts[lo:hi] {
+			dst[i] += c
+		}
 	default:
-		l.hist = &Histogram{h: s.Histogram.h.Clone()}
+		// Another geometry (a histogram made elsewhere): the slow way.
+		h := hdrhistogram.Import(l.snap)
+		h.Merge(hdrhistogram.Import(o))
+		l.snap = h.Export()
 	}
 }
 
-// merge adds o to l, copying o's histogram.
-func (l *liveStats) merge(o *liveStats) {
-	s := o.stats(0)
-	l.add(&s, false)
+// used returns the range of counts that are not zero: latencies take a
+// few of a histogram's 2^n buckets, and the rest need no adding.
+func used(counts []int64) (lo, hi int) {
+	hi = len(counts)
+	for hi > 0 && counts[hi-1] == 0 {
+		hi--
+	}
+	for lo < hi && counts[lo] == 0 {
+		lo++
+	}
+	return lo, hi
 }
 
-// stats turns l over a window of length d into Stats; they share l's
-// histogram.
+func sameGeometry(a, b *hdrhistogram.Snapshot) bool {
+	return a.LowestTrackableValue == b.LowestTrackableValue && a.HighestTrackableValue == b.HighestTrackableValue &&
+		a.SignificantFigures == b.SignificantFigures && len(a.Counts) == len(b.Counts) &&
+		a.IntegerToDoubleConversionRatio == b.IntegerToDoubleConversionRatio
+}
+
+// merge adds o to l.
+func (l *liveStats) merge(o *liveStats) {
+	s := Stats{Ops: o.ops, Errors: o.errs, Late: o.late, Dropped: o.dropped, ErrorsByKind: o.kinds, ErrorSamples: o.samples}
+	s.Latency.Max = o.max
+	l.addCounts(&s, o.snap)
+}
+
+// stats turns l over a window of length d into Stats, with a histogram of
+// their own.
 func (l *liveStats) stats(d time.Duration) Stats {
-	s := Stats{Ops: l.ops, Errors: l.errs, Duration: d, Late: l.late, Dropped: l.dropped, Histogram: l.hist}
+	s := Stats{Ops: l.ops, Errors: l.errs, Duration: d, Late: l.late, Dropped: l.dropped}
 	if len(l.kinds) > 0 {
 		s.ErrorsByKind, s.ErrorSamples = maps.Clone(l.kinds), maps.Clone(l.samples)
 	}
 	if d > 0 {
 		s.Throughput = float64(l.ops-l.errs) / d.Seconds()
 	}
-	if l.hist != nil && l.hist.h.TotalCount() > 0 {
-		s.Latency = latencyOf(l.hist.h, l.max)
+	if l.snap != nil {
+		if h := hdrhistogram.Import(l.snap); h.TotalCount() > 0 {
+			s.Histogram = &Histogram{h: h}
+			s.Latency = latencyOf(h, l.max)
+		}
 	}
 	return s
 }
@@ -281,6 +333,10 @@ func (m *LiveMerge) add(rec *StreamRecord) error {
 	b.nodes[rec.Node] = true
 	for _, name := range slices.Sorted(maps.Keys(rec.Operations)) {
 		st := rec.Operations[name]
+		var snap *hdrhistogram.Snapshot
+		if st.Histogram != nil && st.Histogram.h != nil {
+			snap = st.Histogram.h.Export()
+		}
 		if !slices.Contains(m.ops, name) {
 			m.ops = append(m.ops, name)
 		}
@@ -291,15 +347,15 @@ func (m *LiveMerge) add(rec *StreamRecord) error {
 				c = new(liveStats)
 				m.cum[name] = c
 			}
-			c.add(&st, false)
-			m.cumAll.add(&st, false)
+			c.addCounts(&st, snap)
+			m.cumAll.addCounts(&st, snap)
 		}
 		l := b.ops[name]
 		if l == nil {
 			l = new(liveStats)
 			b.ops[name] = l
 		}
-		l.add(&st, true)
+		l.addCounts(&st, snap)
 	}
 	return nil
 }
@@ -707,7 +763,7 @@ func partialResult(node string, recs map[int64]*StreamRecord, results []*Result)
 		res.Intervals = append(res.Intervals, rec.Interval)
 		for _, name := range slices.Sorted(maps.Keys(rec.Operations)) {
 			st := rec.Operations[name]
-			phases[ph].add(&st, false)
+			phases[ph].add(&st)
 			by := ops
 			if ph == inWarmup {
 				by = wops
@@ -715,7 +771,7 @@ func partialResult(node string, recs map[int64]*StreamRecord, results []*Result)
 			if by[name] == nil {
 				by[name] = new(liveStats)
 			}
-			by[name].add(&st, true)
+			by[name].add(&st)
 		}
 	}
 	res.Phases.Warmup = phases[inWarmup].stats(windows[inWarmup])

@@ -211,13 +211,25 @@ func (ru *run) streamRecord(iv Interval, ph int) *StreamRecord {
 	}
 	s.seq++
 	for i, op := range ru.cfg.Workload.Operations {
-		st := ru.col.iv[ph][i].stats(iv.Duration)
-		if st.Histogram != nil {
-			st.Histogram = &Histogram{h: st.Histogram.h.Clone()}
-		}
-		rec.Operations[op.Name] = st
+		rec.Operations[op.Name] = recordStats(&ru.col.iv[ph][i], iv.Duration)
 	}
 	return rec
+}
+
+// recordStats is t's Stats for a record: counts, errors by kind and a copy
+// of the histogram, with only the maximum of the latency summary (the
+// record's Interval has the summary; a reader merges the histograms).
+func recordStats(t *tally, d time.Duration) Stats {
+	t.lat.settle()
+	h := t.lat.hist
+	t.lat.hist = nil // stats would summarise it: a walk of the histogram per quantile
+	st := t.stats(d)
+	t.lat.hist = h
+	if h != nil && h.TotalCount() > 0 {
+		st.Histogram = &Histogram{h: h.Clone()}
+	}
+	st.Latency.Max = t.max
+	return st
 }
 
 // DecodeStreamRecord decodes an encoded StreamRecord and checks it: a run
