@@ -23,6 +23,19 @@
 // the others. After a failed run the orchestrator prints one line per
 // node, with its reason.
 //
+// The fleet, live (live.go): every node streams each interval as it closes
+// to the results store's stream table, and the orchestrator merges them
+// as they arrive, printing one "fleet" line per interval. -threshold
+// checks the merged measured window as it grows; with -abort-on-fail (after
+// -abort-grace) a failed threshold aborts every node, the result's stopped
+// names it, and the command exits 1, as it does when a threshold fails at
+// the end. A node killed mid-run keeps, in the merged result, every
+// interval it streamed (lost: true in workers); under -on-lost continue
+// the run still succeeds. -live ADDR serves a page with the nodes, the
+// startup waterfall, throughput and latency as they come, and the result.
+//
+//	go run ./examples/distributed -workers 4 -duration 30s -threshold 'p99<5ms' -abort-on-fail -live 127.0.0.1:8080
+//
 // The same binary is the node: the orchestrator re-executes itself with
 // -role worker. A coordinator backend is one case in backendFor.
 package main
