@@ -3,6 +3,7 @@ package loadtest
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -156,16 +157,17 @@ func (l *liveStats) add(s *Stats) {
 	}
 }
 
-// addCounts adds s's counts to l, and the latencies of snap (s's
-// histogram's, exported once for all the accumulators it goes to).
-func (l *liveStats) addCounts(s *Stats, snap *hdrhistogram.Snapshot) {
-	h := s.Histogram
+// addCounts adds s's counts (not its histogram) to l, and the latencies
+// of h (s's histogram, decoded once for all the accumulators it goes to).
+func (l *liveStats) addCounts(s *Stats, h *sparseHist) error {
+	hist := s.Histogram
 	s.Histogram = nil
 	l.add(s)
-	s.Histogram = h
-	if snap != nil {
-		l.addSnapshot(snap)
+	s.Histogram = hist
+	if h != nil {
+		return l.addSparse(h)
 	}
+	return nil
 }
 
 // addSnapshot adds o's counts to l's; l never keeps o itself.
@@ -212,7 +214,10 @@ func sameGeometry(a, b *hdrhistogram.Snapshot) bool {
 func (l *liveStats) merge(o *liveStats) {
 	s := Stats{Ops: o.ops, Errors: o.errs, Late: o.late, Dropped: o.dropped, ErrorsByKind: o.kinds, ErrorSamples: o.samples}
 	s.Latency.Max = o.max
-	l.addCounts(&s, o.snap)
+	l.add(&s)
+	if o.snap != nil {
+		l.addSnapshot(o.snap)
+	}
 }
 
 // stats turns l over a window of length d into Stats, with a histogram of
@@ -283,16 +288,54 @@ func (m *LiveMerge) node(name string) *nodeStream {
 // Add merges one encoded record. A record of another run is an error; one
 // already merged (the same node and seq) is ignored.
 func (m *LiveMerge) Add(record []byte) error {
-	rec, err := DecodeStreamRecord(record)
+	rec, hists, err := decodeLive(record)
 	if err != nil {
 		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.add(rec)
+	return m.add(rec, hists)
 }
 
-func (m *LiveMerge) add(rec *StreamRecord) error {
+// liveRecord is a StreamRecord as the live merge reads it: histograms
+// left encoded, for decodeSparse.
+type liveRecord struct {
+	StreamRecord
+	Operations map[string]liveOp `json:"operations"`
+}
+
+type liveOp struct {
+	Stats
+	Histogram string `json:"histogram"`
+}
+
+// decodeLive decodes and checks a record, and its histograms sparse.
+func decodeLive(b []byte) (*StreamRecord, map[string]*sparseHist, error) {
+	var lr liveRecord
+	if err := json.Unmarshal(b, &lr); err != nil {
+		return nil, nil, fmt.Errorf("loadtest: stream record: %w", err)
+	}
+	rec := &lr.StreamRecord
+	rec.Operations = make(map[string]Stats, len(lr.Operations))
+	hists := make(map[string]*sparseHist, len(lr.Operations))
+	for name, op := range lr.Operations {
+		rec.Operations[name] = op.Stats
+		if op.Histogram == "" {
+			continue
+		}
+		h, err := decodeSparse(op.Histogram)
+		if err != nil {
+			return nil, nil, fmt.Errorf("loadtest: stream record %d of node %q: operations[%q]: %w", rec.Seq, rec.Node, name, err)
+		}
+		hists[name] = h
+	}
+	if err := rec.check(); err != nil {
+		return nil, nil, err
+	}
+	return rec, hists, nil
+}
+
+func (m *LiveMerge) add(rec *StreamRecord, hists map[string]*sparseHist) error {
 	if rec.RunID != m.opts.RunID {
 		return fmt.Errorf("loadtest: live merge: record %d of node %q is of run %q, not %q", rec.Seq, rec.Node, rec.RunID, m.opts.RunID)
 	}
@@ -333,10 +376,7 @@ func (m *LiveMerge) add(rec *StreamRecord) error {
 	b.nodes[rec.Node] = true
 	for _, name := range slices.Sorted(maps.Keys(rec.Operations)) {
 		st := rec.Operations[name]
-		var snap *hdrhistogram.Snapshot
-		if st.Histogram != nil && st.Histogram.h != nil {
-			snap = st.Histogram.h.Export()
-		}
+		h := hists[name]
 		if !slices.Contains(m.ops, name) {
 			m.ops = append(m.ops, name)
 		}
@@ -347,15 +387,18 @@ func (m *LiveMerge) add(rec *StreamRecord) error {
 				c = new(liveStats)
 				m.cum[name] = c
 			}
-			c.addCounts(&st, snap)
-			m.cumAll.addCounts(&st, snap)
+			if err := errors.Join(c.addCounts(&st, h), m.cumAll.addCounts(&st, h)); err != nil {
+				return err
+			}
 		}
 		l := b.ops[name]
 		if l == nil {
 			l = new(liveStats)
 			b.ops[name] = l
 		}
-		l.addCounts(&st, snap)
+		if err := l.addCounts(&st, h); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -417,9 +460,9 @@ func (m *LiveMerge) read(ctx context.Context, src StreamSource, from int64) erro
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, b := range raw {
-		rec, err := DecodeStreamRecord(b)
+		rec, hists, err := decodeLive(b)
 		if err == nil {
-			err = m.add(rec)
+			err = m.add(rec, hists)
 		}
 		if err != nil && len(errs) < 10 {
 			errs = append(errs, err)

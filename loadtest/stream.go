@@ -239,8 +239,17 @@ func DecodeStreamRecord(b []byte) (*StreamRecord, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("loadtest: stream record: %w", err)
 	}
-	bad := func(format string, args ...any) (*StreamRecord, error) {
-		return nil, fmt.Errorf("loadtest: stream record %d of node %q: "+format, append([]any{r.Seq, r.Node}, args...)...)
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// check checks a decoded record: a run id and node, a known phase, and
+// counts that add up.
+func (r *StreamRecord) check() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("loadtest: stream record %d of node %q: "+format, append([]any{r.Seq, r.Node}, args...)...)
 	}
 	switch {
 	case r.RunID == "" || r.Node == "":
@@ -266,7 +275,7 @@ func DecodeStreamRecord(b []byte) (*StreamRecord, error) {
 	if len(r.Operations) > 0 && ops != r.Interval.Ops {
 		return bad("operations add up to %d ops, interval.ops is %d", ops, r.Interval.Ops)
 	}
-	return &r, nil
+	return nil
 }
 
 // writeStream says, in the text report, what did not reach the stream.
