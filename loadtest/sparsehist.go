@@ -38,9 +38,9 @@ type sparseHist struct {
 
 // The V2 encoding's layout (see HdrHistogram's EncodableHistogram).
 const (
-	v2Header          = 40
-	maxSparsePayload  = 4 << 20 // no valid histogram of ours comes near it
-	cookieMask uint32 = 0xf0
+	v2Header                = 40
+	maxSparsePayload        = 4 << 20 // no valid histogram of ours comes near it
+	cookieMask       uint32 = 0xf0
 )
 
 var zlibReaders sync.Pool // of zlib readers, Reset per histogram
