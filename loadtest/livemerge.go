@@ -134,6 +134,49 @@ type liveStats struct {
 	kinds                    map[string]int64
 	samples                  map[string]string
 	snap                     *hdrhistogram.Snapshot // nil until the first latency
+	// packed holds the latencies instead of snap once the interval has
+	// completed (see compact): its used buckets only.
+	packed *sparseHist
+}
+
+// compact keeps only the used buckets of l's counts: a completed
+// interval's 256 KB of counts hold a few hundred used buckets, and a long
+// run has thousands of intervals. A record that comes after makes them
+// whole again (expand).
+func (l *liveStats) compact() {
+	if l.snap == nil {
+		return
+	}
+	s := l.snap
+	p := &sparseHist{lowest: s.LowestTrackableValue, highest: s.HighestTrackableValue, sigFigs: s.SignificantFigures, ratio: s.IntegerToDoubleConversionRatio}
+	for i, c := range s.Counts {
+		if c != 0 {
+			p.idx = append(p.idx, int32(i))
+			p.counts = append(p.counts, c)
+		}
+	}
+	l.snap, l.packed = nil, p
+}
+
+// latencies returns l's counts, whole, without expanding l.
+func (l *liveStats) latencies() *hdrhistogram.Snapshot {
+	if l.packed != nil {
+		d, _ := l.packed.dense()
+		return d
+	}
+	return l.snap
+}
+
+// expand undoes compact.
+func (l *liveStats) expand() {
+	if l.packed == nil {
+		return
+	}
+	p := l.packed
+	l.packed = nil
+	if d, err := p.dense(); err == nil {
+		l.snap = d
+	}
 }
 
 // add adds s to l.
@@ -172,6 +215,7 @@ func (l *liveStats) addCounts(s *Stats, h *sparseHist) error {
 
 // addSnapshot adds o's counts to l's; l never keeps o itself.
 func (l *liveStats) addSnapshot(o *hdrhistogram.Snapshot) {
+	l.expand()
 	switch {
 	case l.snap == nil:
 		c := *o
@@ -215,8 +259,8 @@ func (l *liveStats) merge(o *liveStats) {
 	s := Stats{Ops: o.ops, Errors: o.errs, Late: o.late, Dropped: o.dropped, ErrorsByKind: o.kinds, ErrorSamples: o.samples}
 	s.Latency.Max = o.max
 	l.add(&s)
-	if o.snap != nil {
-		l.addSnapshot(o.snap)
+	if snap := o.latencies(); snap != nil {
+		l.addSnapshot(snap)
 	}
 }
 
@@ -230,8 +274,8 @@ func (l *liveStats) stats(d time.Duration) Stats {
 	if d > 0 {
 		s.Throughput = float64(l.ops-l.errs) / d.Seconds()
 	}
-	if l.snap != nil {
-		if h := hdrhistogram.Import(l.snap); h.TotalCount() > 0 {
+	if snap := l.latencies(); snap != nil {
+		if h := hdrhistogram.Import(snap); h.TotalCount() > 0 {
 			s.Histogram = &Histogram{h: h}
 			s.Latency = latencyOf(h, l.max)
 		}
@@ -515,6 +559,9 @@ func (m *LiveMerge) complete(now time.Time, all bool) {
 		}
 		b.complete = true
 		fi := FleetInterval{Interval: m.interval(b), Nodes: len(b.nodes), Lost: len(lost)}
+		for _, l := range b.ops {
+			l.compact()
+		}
 		m.done = append(m.done, fi)
 		out = append(out, fi)
 		if b.key.phase == inMeasure {

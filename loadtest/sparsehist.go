@@ -144,6 +144,7 @@ func zigzag(b []byte) (int64, int, error) {
 // addSparse adds o's buckets to l's counts; a histogram of another
 // geometry than l's, or the first one l gets, is made dense.
 func (l *liveStats) addSparse(o *sparseHist) error {
+	l.expand()
 	if l.snap != nil && l.snap.LowestTrackableValue == o.lowest && l.snap.HighestTrackableValue == o.highest &&
 		l.snap.SignificantFigures == o.sigFigs && l.snap.IntegerToDoubleConversionRatio == o.ratio {
 		counts := l.snap.Counts
