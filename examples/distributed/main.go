@@ -32,6 +32,19 @@
 // the others. After a failed run the orchestrator prints one line per
 // node, with its reason.
 //
+// The fleet, live (live.go): every node streams each interval as it closes
+// to the results store's stream table, and the orchestrator merges them
+// as they arrive, printing one "fleet" line per interval. -threshold
+// checks the merged measured window as it grows; with -abort-on-fail (after
+// -abort-grace) a failed threshold aborts every node, the result's stopped
+// names it, and the command exits 1, as it does when a threshold fails at
+// the end. A node killed mid-run keeps, in the merged result, every
+// interval it streamed (lost: true in workers); under -on-lost continue
+// the run still succeeds. -live ADDR serves a page with the nodes, the
+// startup waterfall, throughput and latency as they come, and the result.
+//
+//	go run ./examples/distributed -workers 4 -duration 30s -threshold 'p99<5ms' -abort-on-fail -live 127.0.0.1:8080
+//
 // The same binary is the node: the orchestrator re-executes itself with
 // -role worker. A coordinator backend is one case in backendFor.
 package main
@@ -93,6 +106,11 @@ type flags struct {
 	lead      time.Duration
 	quiet     bool
 	compare   bool
+	// The fleet, live (see live.go).
+	thresholds  listFlag
+	abortOnFail bool
+	abortGrace  time.Duration
+	live        string
 }
 
 func main() {
@@ -115,6 +133,10 @@ func main() {
 	flag.DurationVar(&f.lead, "lead", 0, "lead from publishing the start to T (default: 100ms, 10ms with -reference)")
 	flag.BoolVar(&f.quiet, "quiet", false, "print only the start report, not the waterfall")
 	flag.BoolVar(&f.compare, "compare", false, "run the fast order, then the reference order, and compare their starts side by side (with -json, the reference's result goes to FILE with .reference before its extension)")
+	flag.Var(&f.thresholds, "threshold", "a fleet threshold on the merged measured window, such as 'p99<50ms' or 'error_rate<0.01' (repeatable); a failed one exits 1")
+	flag.BoolVar(&f.abortOnFail, "abort-on-fail", false, "abort every node as soon as a -threshold fails on the merged window so far")
+	flag.DurationVar(&f.abortGrace, "abort-grace", 0, "with -abort-on-fail: measure this long before a threshold may abort the run")
+	flag.StringVar(&f.live, "live", "", "serve the live page of the run on this address (host:port): nodes, waterfall, throughput and latency as they come")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -358,6 +380,11 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 	for i := range nodes {
 		nodes[i] = fmt.Sprintf("w%02d", i)
 	}
+	page, err := serveLive(w, f.live, f, run, nodes)
+	if err != nil {
+		return nil, err
+	}
+	defer page.done(run, nodes, nil) // on the way out of an error
 	nctx, cancelNodes := context.WithCancel(ctx)
 	defer cancelNodes()
 	fleet, err := startNodes(nctx, f, dbi, b, nodes)
@@ -378,31 +405,41 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 	}
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if _, err := run.StartWhenReady(rctx, coordinate.Readiness{Nodes: f.workers}, lead); err != nil {
+	sig, err := run.StartWhenReady(rctx, coordinate.Readiness{Nodes: f.workers}, lead)
+	if err != nil {
 		cancelNodes()
 		fleet.wait()
 		st, _ := run.Nodes(context.Background())
 		printNodes(w, nodes, st, run.Timeline().Find(timing.CoordLost), fleet)
 		return nil, fmt.Errorf("the run did not start: %w", err)
 	}
+	lv, err := followFleet(ctx, w, f, run, sig, nodes, results, page)
+	if err != nil {
+		return nil, err
+	}
 	// Watch the nodes until they leave: a node lost before T withdraws the
 	// start (under -on-lost abort), one lost after it aborts the run.
 	st, doneErr := run.AwaitDone(rctx)
 	fleet.wait()
-	var collect []string
+	lerr := lv.stop()
+	var collect, lostIDs []string
 	for _, s := range st {
 		if s.Status != coordinate.StatusLost {
 			collect = append(collect, s.ID)
+		} else {
+			lostIDs = append(lostIDs, s.ID)
 		}
 	}
 	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
 	defer ccancel()
 	got, cerr := loadtest.Collect(cctx, results, f.run, collect)
-	var merged *loadtest.Result
-	if len(got) > 0 {
-		if merged, err = loadtest.MergeWith(run.Timeline(), got...); err != nil {
-			return nil, err
-		}
+	merged, err := lv.finish(cctx, run, got, lostIDs)
+	if err != nil && len(got) > 0 {
+		return nil, err
+	}
+	kept := rebuilt(merged, lostIDs)
+	page.done(run, nodes, merged)
+	if merged != nil {
 		if err := report(w, f, dbi, run.Name(), merged); err != nil {
 			return nil, err
 		}
@@ -416,20 +453,36 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 			}
 		}
 	}
-	if failed(st, len(nodes)) || doneErr != nil || cerr != nil || fleet.failed() {
+	if lerr != nil {
+		fmt.Fprintf(w, "fleet: reading the stream: %v\n", lerr)
+	}
+	if failed(st, len(nodes), kept, f.onLost) || doneErr != nil || cerr != nil || fleet.failed(kept) {
 		printNodes(w, nodes, st, run.Timeline().Find(timing.CoordLost), fleet)
+		if stop, ok := lv.merge.Stopped(); ok {
+			return merged, fmt.Errorf("run aborted: threshold %s failed (measured %s)", stop.Name, stop.Measured())
+		}
 		return merged, runError(doneErr, cerr, run.Lost())
 	}
 	fleet.printLogs(w)
+	if merged != nil {
+		if bad := merged.FailedThresholds(); len(bad) > 0 {
+			return merged, fmt.Errorf("%d of %d thresholds failed", len(bad), len(merged.Thresholds))
+		}
+	}
 	return merged, nil
 }
 
-// failed reports whether the run went wrong for any of want nodes.
-func failed(st []coordinate.NodeStatus, want int) bool {
+// failed reports whether the run went wrong for any of want nodes. Under
+// -on-lost continue, a node lost after it streamed (kept) did not: the
+// merged result holds what it measured.
+func failed(st []coordinate.NodeStatus, want int, kept map[string]bool, onLost string) bool {
 	if len(st) < want {
 		return true
 	}
 	for _, s := range st {
+		if s.Status == coordinate.StatusLost && kept[s.ID] && onLost == "continue" {
+			continue
+		}
 		if s.Status != coordinate.StatusDone {
 			return true
 		}
@@ -548,12 +601,13 @@ func startNodes(ctx context.Context, f flags, dbi database, b backend, nodes []s
 // wait waits for every node to end.
 func (fl *fleet) wait() { fl.wg.Wait() }
 
-// failed reports whether a node ended with an error.
-func (fl *fleet) failed() bool {
+// failed reports whether a node ended with an error, but for the lost
+// nodes whose streams were kept (killed, they ended with one).
+func (fl *fleet) failed(kept map[string]bool) bool {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	for _, err := range fl.errs {
-		if err != nil {
+	for id, err := range fl.errs {
+		if err != nil && !kept[id] {
 			return true
 		}
 	}
@@ -685,6 +739,7 @@ func report(w io.Writer, f flags, dbi database, coord string, m *loadtest.Result
 	ms := m.Phases.Measure
 	fmt.Fprintf(w, "\nmeasure: %d ops, %d errors, %.0f ops/s, p50 %s, p99 %s, max %s\n",
 		ms.Ops, ms.Errors, ms.Throughput, fd(ms.Latency.P50), fd(ms.Latency.P99), fd(ms.Latency.Max))
+	reportFleet(w, m)
 	// The nodes' errors (m.Error) follow, one line per node, when the run
 	// failed: see printNodes.
 	return nil
@@ -761,6 +816,7 @@ func runNode(ctx context.Context, f flags, dbi database, b backend, log *slog.Lo
 		RunID: f.run, Node: f.node, Pool: p, Coordinator: coord,
 		Workers: f.conns, Warmup: f.warmup, Duration: f.duration,
 		Sinks:             []loadtest.Sink{results},
+		Stream:            results,
 		WritesAfterSignal: f.reference,
 		Logger:            log,
 		Workload: loadtest.Workload{Operations: []loadtest.Operation{
