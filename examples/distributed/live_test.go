@@ -16,8 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/startline/startline/coordinate/natscoord"
+	"github.com/startline/startline/coordinate/natscoord/natsembed"
 )
 
 // liveDoc is the part of the merged JSON that the live contract names.
@@ -61,16 +65,54 @@ func readLiveDoc(t *testing.T, path string) liveDoc {
 // the middle of the measured window, under -on-lost continue: the run
 // succeeds, and the merged result holds the killed node, lost, with every
 // interval it streamed before it died, counted in the fleet's totals.
+// The stream travels through the results store's stream table (-coord
+// sql) or over NATS (-coord nats).
 func TestKilledNodeKeepsWhatItStreamed(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("finds the node process in /proc")
 	}
+	for _, coord := range []string{"sql", "nats"} {
+		t.Run(coord, func(t *testing.T) { testKilledNode(t, coord) })
+	}
+}
+
+func testKilledNode(t *testing.T, coord string) {
 	path := filepath.Join(t.TempDir(), "live.db")
 	f := testFlags(t, "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
 	f.workers, f.onLost, f.duration, f.warmup = 4, "continue", 6*time.Second, 200*time.Millisecond
-	db, err := sql.Open("sqlite", f.dsn)
-	require.NoError(t, err)
-	defer db.Close()
+	f.coord = coord
+	// measured counts w01's measured intervals in the stream.
+	var measured func() int
+	if coord == "nats" {
+		srv, err := natsembed.Start(natsembed.Options{})
+		require.NoError(t, err)
+		t.Cleanup(srv.Stop)
+		f.nats = srv.ClientURL()
+		nc, err := nats.Connect(f.nats)
+		require.NoError(t, err)
+		t.Cleanup(nc.Close)
+		src, err := natscoord.NewResults(nc)
+		require.NoError(t, err)
+		measured = func() int {
+			recs, _ := src.Records(context.Background(), f.run, 0)
+			n := 0
+			for _, r := range recs {
+				if bytes.Contains(r, []byte(`"node":"w01"`)) && bytes.Contains(r, []byte(`"phase":"measure"`)) {
+					n++
+				}
+			}
+			return n
+		}
+	} else {
+		db, err := sql.Open("sqlite", f.dsn)
+		require.NoError(t, err)
+		defer db.Close()
+		measured = func() int {
+			var n int
+			_ = db.QueryRow("SELECT COUNT(*) FROM "+f.prefix+"stream WHERE run_id = ? AND node = ? AND record LIKE ?", f.run, "w01", `%"phase":"measure"%`).Scan(&n)
+			return n
+		}
+	}
 	type outcome struct {
 		out string
 		err error
@@ -85,9 +127,7 @@ func TestKilledNodeKeepsWhatItStreamed(t *testing.T) {
 	}()
 	// Mid-measure: w01 has streamed two measured intervals.
 	for end := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		var n int
-		_ = db.QueryRow("SELECT COUNT(*) FROM "+f.prefix+"stream WHERE run_id = ? AND node = ? AND record LIKE ?", f.run, "w01", `%"phase":"measure"%`).Scan(&n)
-		if n >= 2 {
+		if measured() >= 2 {
 			break
 		}
 		require.False(t, time.Now().After(end), "w01 streamed no measured interval")

@@ -205,18 +205,22 @@ type backend struct {
 	results resultStore
 }
 
-// resultStore is where nodes store their results and the orchestrator
-// reads them.
+// resultStore is where nodes store their results and stream their
+// intervals, and the orchestrator reads them.
 type resultStore interface {
 	loadtest.ResultStore
 	loadtest.ResultSource
+	loadtest.StreamStore
+	loadtest.StreamSource
 }
 
-// natscoord.Results has both method sets without importing loadtest
+// natscoord.Results has all four method sets without importing loadtest
 // (nothing under coordinate does): they are asserted here.
 var (
 	_ loadtest.ResultStore  = (*natscoord.Results)(nil)
 	_ loadtest.ResultSource = (*natscoord.Results)(nil)
+	_ loadtest.StreamStore  = (*natscoord.Results)(nil)
+	_ loadtest.StreamSource = (*natscoord.Results)(nil)
 )
 
 // backendFor returns the coordinator backend -coord names, over db. The
@@ -357,8 +361,13 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 		return nil, err
 	}
 	defer b.close()
-	var results loadtest.ResultSource = b.results
-	if b.results == nil {
+	var results interface {
+		loadtest.ResultSource
+		loadtest.StreamSource
+	}
+	if b.results != nil {
+		results = b.results
+	} else {
 		sink, err := sqlsink.New(db, dbi.d, sqlsink.Options{Prefix: f.prefix})
 		if err != nil {
 			return nil, err
@@ -792,9 +801,15 @@ func runNode(ctx context.Context, f flags, dbi database, b backend, log *slog.Lo
 	if err != nil {
 		return err
 	}
-	var results loadtest.Sink
+	var results interface {
+		loadtest.Sink
+		loadtest.StreamStore
+	}
 	if b.results != nil {
-		results = loadtest.ResultSink(b.results)
+		results = struct {
+			loadtest.Sink
+			loadtest.StreamStore
+		}{loadtest.ResultSink(b.results), b.results}
 	} else {
 		sink, err := sqlsink.New(db, dbi.d, sqlsink.Options{Prefix: f.prefix})
 		if err != nil {
