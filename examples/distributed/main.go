@@ -234,7 +234,20 @@ func backendFor(f flags, dbi database, db *sql.DB, log *slog.Logger) (backend, e
 			b.Close()
 			return backend{}, err
 		}
-		return backend{b: b, close: func() { b.Close() }, results: res}, nil
+		closeB := func() { b.Close() }
+		if f.role != "worker" {
+			// The orchestrator leaves a shared server as it found it: the
+			// run's bucket, stream and results go once they are merged.
+			closeB = func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := b.Drop(ctx); err != nil {
+					log.Warn("dropping the run's NATS storage", "err", err)
+				}
+				b.Close()
+			}
+		}
+		return backend{b: b, close: closeB, results: res}, nil
 	default:
 		return backend{}, fmt.Errorf("-coord %q: want sql, pgnotify, nats or local", name)
 	}
