@@ -20,8 +20,10 @@
 //
 // -coord nats without -nats starts a NATS server with JetStream in the
 // orchestrator's process (natsembed, its store in a temporary folder) and
-// hands its URL to the node processes; -nats URL uses an existing server
-// or cluster (credentials in the URL never appear in the output).
+// hands its URL to the node processes (in their environment, not their
+// arguments); -nats URL uses an existing server or cluster (credentials in
+// the URL never appear in the output), from which the orchestrator
+// deletes the run's bucket, stream and results once it has merged them.
 //
 // Without -dsn the database is an SQLite file in a temporary folder, so it
 // runs on a fresh machine. -reference runs the reference harness's order
