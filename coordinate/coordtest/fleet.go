@@ -38,6 +38,11 @@ type Fleet struct {
 	// testing.B.ReportMetric wants: "db-stmts/s"), averaged over the
 	// iterations.
 	Meter func(tb testing.TB) func() map[string]float64
+	// Floors, if set, are the most each metric should be (name to value,
+	// as reported): FleetStart logs, after the iterations, every metric
+	// whose average is above its floor, and which met theirs. It never
+	// fails on one: how fast the machine is decides, not the code.
+	Floors map[string]float64
 }
 
 // fleetOpen bounds how many member backends FleetStart opens at once.
@@ -77,14 +82,33 @@ func FleetStart(b *testing.B, members int, newFleet func(b *testing.B) Fleet) {
 	}
 	sums := map[string]float64{}
 	iters := 0
+	var floors map[string]float64
 	for b.Loop() {
-		for k, v := range fleetOnce(b, members, newFleet(b)) {
+		f := newFleet(b)
+		floors = f.Floors
+		for k, v := range fleetOnce(b, members, f) {
 			sums[k] += v
 		}
 		iters++
 	}
 	for k, v := range sums {
 		b.ReportMetric(v/float64(iters), k)
+	}
+	names := make([]string, 0, len(floors))
+	for k := range floors {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		got, ok := sums[k]
+		switch avg := got / float64(iters); {
+		case !ok:
+			b.Logf("floor of %s: no such metric", k)
+		case avg > floors[k]:
+			b.Logf("floor missed: %s %.0f, above its floor %.0f", k, avg, floors[k])
+		default:
+			b.Logf("floor met: %s %.0f, floor %.0f", k, avg, floors[k])
+		}
 	}
 }
 

@@ -38,7 +38,9 @@ type Options struct {
 	URL string
 	// Conn, if set, is an open connection the Backend uses instead of
 	// dialling URL; Close leaves it open. Its reconnect options are the
-	// caller's.
+	// caller's, and so is reporting its gaps: a request in flight when it
+	// goes away then fails only at Timeout (a connection New dials fails
+	// it at once).
 	Conn *nats.Conn
 	// RunID is the run this backend serves. Required; see
 	// coordinate.ValidRunID. The bucket, stream and subjects are derived

@@ -20,8 +20,10 @@
 //
 // -coord nats without -nats starts a NATS server with JetStream in the
 // orchestrator's process (natsembed, its store in a temporary folder) and
-// hands its URL to the node processes; -nats URL uses an existing server
-// or cluster (credentials in the URL never appear in the output).
+// hands its URL to the node processes (in their environment, not their
+// arguments); -nats URL uses an existing server or cluster (credentials in
+// the URL never appear in the output), from which the orchestrator
+// deletes the run's bucket, stream and results once it has merged them.
 //
 // Without -dsn the database is an SQLite file in a temporary folder, so it
 // runs on a fresh machine. -reference runs the reference harness's order
@@ -260,7 +262,20 @@ func backendFor(f flags, dbi database, db *sql.DB, log *slog.Logger) (backend, e
 			b.Close()
 			return backend{}, err
 		}
-		return backend{b: b, close: func() { b.Close() }, results: res}, nil
+		closeB := func() { b.Close() }
+		if f.role != "worker" {
+			// The orchestrator leaves a shared server as it found it: the
+			// run's bucket, stream and results go once they are merged.
+			closeB = func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := b.Drop(ctx); err != nil {
+					log.Warn("dropping the run's NATS storage", "err", err)
+				}
+				b.Close()
+			}
+		}
+		return backend{b: b, close: closeB, results: res}, nil
 	default:
 		return backend{}, fmt.Errorf("-coord %q: want sql, pgnotify, nats or local", name)
 	}

@@ -192,3 +192,23 @@ func TestLostBeforeTAbortsNATS(t *testing.T) {
 	assert.NotContains(t, o.out, "teardown")
 	assert.Regexp(t, `measure: 0 ops`, o.out, "no node ran into its warmup or measure")
 }
+
+// TestDistributedExternalNATS runs the contract against the external
+// server (nats-server 2.9 here), and checks that the orchestrator leaves
+// it as it found it: the run's storage is gone once the results are
+// merged.
+func TestDistributedExternalNATS(t *testing.T) {
+	f := testFlags(t, "")
+	f.coord, f.nats = "nats", testenv.NATS(t)
+	runContract(t, f, "nats")
+	b, err := natscoord.New(natscoord.Options{URL: f.nats, RunID: f.run})
+	require.NoError(t, err)
+	defer b.Close()
+	_, err = b.Run(context.Background())
+	require.ErrorIs(t, err, coordinate.ErrNoRun, "the run's storage outlived the run")
+	res, err := natscoord.NewResults(b.Conn())
+	require.NoError(t, err)
+	got, err := res.Results(context.Background(), f.run, []string{"w00"})
+	require.NoError(t, err)
+	require.Empty(t, got, "the run's results outlived the run")
+}
