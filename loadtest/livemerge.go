@@ -371,6 +371,13 @@ func decodeLive(b []byte) (*StreamRecord, map[string]*sparseHist, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("loadtest: stream record %d of node %q: operations[%q]: %w", rec.Seq, rec.Node, name, err)
 		}
+		var n int64
+		for _, c := range h.counts {
+			n += c
+		}
+		if n != op.Ops-op.Errors {
+			return nil, nil, fmt.Errorf("loadtest: stream record %d of node %q: operations[%q]: histogram holds %d latencies, want %d (ops less errors)", rec.Seq, rec.Node, name, n, op.Ops-op.Errors)
+		}
 		hists[name] = h
 	}
 	if err := rec.check(); err != nil {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/startline/startline/loadtest"
 )
 
 // liveDoc is the part of the merged JSON that the live contract names.
@@ -99,6 +101,8 @@ func TestKilledNodeKeepsWhatItStreamed(t *testing.T) {
 	assert.Regexp(t, `(?m)^fleet measure .*nodes 4 running, 0 lost`, o.out, "one progress line per fleet interval")
 
 	doc := readLiveDoc(t, f.jsonPath)
+	_, err = loadtest.ReadResultFile(f.jsonPath)
+	require.NoError(t, err, "the merged result reads back, every count checked")
 	require.Len(t, doc.Workers, 4)
 	var sum int64
 	for _, w := range doc.Workers {
@@ -137,6 +141,8 @@ func TestThresholdAbortsTheFleet(t *testing.T) {
 	assert.Less(t, time.Since(start), time.Minute, "it ended early")
 	assert.Contains(t, out.String(), "threshold FAIL p99<1us")
 	doc := readLiveDoc(t, f.jsonPath)
+	_, err = loadtest.ReadResultFile(f.jsonPath)
+	require.NoError(t, err, "the merged result reads back, every count checked")
 	assert.Regexp(t, `^threshold p99<1us failed \S+ into the measured window`, doc.Stopped)
 	var marks int
 	for _, m := range doc.Timeline {
