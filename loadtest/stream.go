@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/startline/startline/timing"
 )
 
 // Streaming: each node sends every interval as it closes, so that an
@@ -72,9 +74,14 @@ type StreamRecord struct {
 	// at StartedAt + Interval.Start - ClockOffset on the reference clock.
 	StartedAt   time.Time     `json:"started_at"`
 	ClockOffset time.Duration `json:"clock_offset_ns"`
+	ClockError  time.Duration `json:"clock_error_ns"`
 	// Workers and Conns are the node's (Result.Config).
 	Workers int `json:"workers"`
 	Conns   int `json:"conns"`
+	// Marks are, in a node's first record only, its timeline so far (as
+	// Result's timeline): its startup, for a live view of the fleet's and
+	// for the partial result of a node that is lost.
+	Marks []timing.Mark `json:"timeline,omitempty"`
 	// Interval is the interval as the node's Result.Intervals holds it.
 	Interval Interval `json:"interval"`
 	// Operations holds the interval's statistics per operation, with their
@@ -83,6 +90,11 @@ type StreamRecord struct {
 	// a batch of latencies per worker (see recordStats); over all of a
 	// node's records, both add up to its Result's phases.
 	Operations map[string]Stats `json:"operations"`
+}
+
+// timeline is the node's timeline as the record gives it.
+func (r *StreamRecord) timeline() timing.Timeline {
+	return timing.Timeline{Node: r.Node, Anchor: r.StartedAt, ClockOffset: r.ClockOffset, ClockError: r.ClockError, Marks: r.Marks}
 }
 
 // Start is when the interval started, on the reference clock.
@@ -122,7 +134,7 @@ type streamer struct {
 	// The collector's (the Runner's goroutine).
 	seq, records, dropped int64
 	offsetKnown, closed   bool
-	offset                time.Duration
+	offset, clockErr      time.Duration
 
 	// The sender's; read after it ended.
 	sent, unsent atomic.Int64
@@ -201,13 +213,16 @@ func (s *streamer) stop() *StreamStats {
 // has reset and reused its own).
 func (ru *run) streamRecord(iv Interval, ph int) *StreamRecord {
 	s := ru.stream
+	var marks []timing.Mark
 	if !s.offsetKnown {
 		// Measured when the node registered, before the start.
-		s.offset, s.offsetKnown = ru.rec.Timeline().ClockOffset, true
+		tl := ru.rec.Timeline()
+		s.offset, s.clockErr, s.offsetKnown = tl.ClockOffset, tl.ClockError, true
+		marks = tl.Marks
 	}
 	rec := &StreamRecord{
 		RunID: s.runID, Node: s.node, Seq: s.seq,
-		StartedAt: s.startedAt, ClockOffset: s.offset,
+		StartedAt: s.startedAt, ClockOffset: s.offset, ClockError: s.clockErr, Marks: marks,
 		Workers: s.workers, Conns: s.conns,
 		Interval:   iv,
 		Operations: make(map[string]Stats, len(ru.cfg.Workload.Operations)),
