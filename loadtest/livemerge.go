@@ -833,6 +833,10 @@ func thresholdDetail(s *thresholdStop) string {
 // from its records in src; a node that has a result in results is left
 // out.
 func (m *LiveMerge) rebuild(ctx context.Context, src StreamSource, lost []string, results []*Result) ([]*Result, error) {
+	// Bounded, and made even when ctx has ended (as Collect's last read):
+	// what a lost node streamed is kept if it can be read at all.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastReadTimeout)
+	defer cancel()
 	raw, err := src.Records(ctx, m.opts.RunID, 0)
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: live merge: reading the stream of the lost nodes: %w", err)
