@@ -19,7 +19,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/startline/startline/coordinate"
+	"github.com/startline/startline/coordinate/natscoord"
+	"github.com/startline/startline/coordinate/natscoord/natsembed"
 	"github.com/startline/startline/loadtest"
+	"github.com/startline/startline/loadtest/sqlsink"
 )
 
 // liveDoc is the part of the merged JSON that the live contract names.
@@ -209,4 +213,23 @@ func TestLivePage(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(strings.TrimPrefix(interval, "data: ")), &fi))
 	assert.Positive(t, fi.Nodes)
 	require.NoError(t, <-done)
+}
+
+// With the NATS coordinator the intervals go over NATS too, never to the
+// database under test; otherwise to the results store's stream table.
+func TestFleetStream(t *testing.T) {
+	srv, err := natsembed.Start(natsembed.Options{})
+	require.NoError(t, err)
+	defer srv.Shutdown()
+	nb, err := natscoord.New(natscoord.Options{URL: srv.ClientURL(), RunID: "fleet-stream"})
+	require.NoError(t, err)
+	defer nb.Close()
+	got, err := fleetStream(nb, nil)
+	require.NoError(t, err)
+	assert.IsType(t, &natscoord.Stream{}, got)
+
+	results := new(sqlsink.Sink)
+	got, err = fleetStream(coordinate.NewMemory(), results)
+	require.NoError(t, err)
+	assert.Same(t, results, got)
 }

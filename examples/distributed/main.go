@@ -323,7 +323,11 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 		printNodes(w, nodes, st, run.Timeline().Find(timing.CoordLost), fleet)
 		return nil, fmt.Errorf("the run did not start: %w", err)
 	}
-	lv, err := followFleet(ctx, w, f, run, sig, nodes, results, page)
+	src, err := fleetStream(b.b, results)
+	if err != nil {
+		return nil, err
+	}
+	lv, err := followFleet(ctx, w, f, run, sig, nodes, src, page)
 	if err != nil {
 		return nil, err
 	}
@@ -704,11 +708,15 @@ func runNode(ctx context.Context, f flags, dbi database, b coordinate.Backend, l
 	if err != nil {
 		return err
 	}
+	stream, err := fleetStream(b, results)
+	if err != nil {
+		return err
+	}
 	r, err := loadtest.New(loadtest.Config{
 		RunID: f.run, Node: f.node, Pool: p, Coordinator: coord,
 		Workers: f.conns, Warmup: f.warmup, Duration: f.duration,
 		Sinks:             []loadtest.Sink{results},
-		Stream:            results,
+		Stream:            stream,
 		WritesAfterSignal: f.reference,
 		Logger:            log,
 		Workload: loadtest.Workload{Operations: []loadtest.Operation{
