@@ -89,6 +89,8 @@ func TestLiveMergeKeepsEveryStreamedInterval(t *testing.T) {
 	require.NotNil(t, lost.LostAt)
 	require.NotNil(t, lost.Phases)
 	assert.Equal(t, results[2].Phases.Measure.Ops, lost.Phases.Measure.Ops, "every interval it streamed is kept")
+	assert.NotEmpty(t, lost.Marks, "its startup, from its first record")
+	require.NotNil(t, lost.FirstQuery, "its first query is on the merged axis")
 	assert.False(t, merged.Workers[0].Lost)
 	assert.Equal(t, results[0].Phases.Measure.Ops, merged.Workers[0].Phases.Measure.Ops)
 
