@@ -117,6 +117,7 @@ type bucket struct {
 
 // nodeStream is what the merge knows of one node's stream.
 type nodeStream struct {
+	tl      timing.Timeline // its startup, from its first record
 	seen    map[int64]bool
 	next    int64     // every seq below it was read
 	last    time.Time // start of its latest interval
@@ -371,6 +372,13 @@ func decodeLive(b []byte) (*StreamRecord, map[string]*sparseHist, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("loadtest: stream record %d of node %q: operations[%q]: %w", rec.Seq, rec.Node, name, err)
 		}
+		var n int64
+		for _, c := range h.counts {
+			n += c
+		}
+		if n != op.Ops-op.Errors {
+			return nil, nil, fmt.Errorf("loadtest: stream record %d of node %q: operations[%q]: histogram holds %d latencies, want %d (ops less errors)", rec.Seq, rec.Node, name, n, op.Ops-op.Errors)
+		}
 		hists[name] = h
 	}
 	if err := rec.check(); err != nil {
@@ -393,6 +401,9 @@ func (m *LiveMerge) add(rec *StreamRecord, hists map[string]*sparseHist) error {
 		ns.next++
 	}
 	ns.workers = rec.Workers
+	if rec.Marks != nil && ns.tl.Marks == nil {
+		ns.tl = rec.timeline()
+	}
 	m.records++
 	start := rec.Start()
 	if m.origin.IsZero() {
@@ -666,6 +677,31 @@ func (m *LiveMerge) measuredResult() *Result {
 	return res
 }
 
+// Forming returns the merged result as it is forming, for a live view of
+// the startup (report.WriteFleetHTML): the orchestrator's timeline and
+// every expected node's startup as its first record gave it, on one axis,
+// with Workers and Start; no statistics.
+func (m *LiveMerge) Forming(orch timing.Timeline) *Result {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	res := &Result{RunID: m.opts.RunID, Node: "merged"}
+	timelines := []timing.Timeline{orch}
+	for _, name := range slices.Sorted(maps.Keys(m.nodes)) {
+		tl := m.nodes[name].tl
+		tl.Node = name
+		if tl.Marks != nil {
+			timelines = append(timelines, tl)
+		}
+		res.Workers = append(res.Workers, WorkerTimeline{
+			Node: name, StartedAt: tl.Anchor, ClockOffset: tl.ClockOffset, ClockError: tl.ClockError, Marks: tl.Marks,
+		})
+	}
+	res.Timeline = timing.Merge(timelines...)
+	res.StartedAt = res.Timeline.Anchor
+	res.Start = startReport(res.Timeline, orch.Node, res.Workers)
+	return res
+}
+
 // Intervals returns the fleet intervals completed so far, in order.
 func (m *LiveMerge) Intervals() []FleetInterval {
 	m.mu.Lock()
@@ -797,6 +833,10 @@ func thresholdDetail(s *thresholdStop) string {
 // from its records in src; a node that has a result in results is left
 // out.
 func (m *LiveMerge) rebuild(ctx context.Context, src StreamSource, lost []string, results []*Result) ([]*Result, error) {
+	// Bounded, and made even when ctx has ended (as Collect's last read):
+	// what a lost node streamed is kept if it can be read at all.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastReadTimeout)
+	defer cancel()
 	raw, err := src.Records(ctx, m.opts.RunID, 0)
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: live merge: reading the stream of the lost nodes: %w", err)
@@ -832,7 +872,7 @@ func partialResult(node string, recs map[int64]*StreamRecord, results []*Result)
 	first := recs[seqs[0]]
 	res := &Result{
 		RunID: first.RunID, Node: node, StartedAt: first.StartedAt,
-		Timeline: timing.Timeline{Node: node, Anchor: first.StartedAt, ClockOffset: first.ClockOffset},
+		Timeline: first.timeline(),
 		Stopped:  fmt.Sprintf("lost: rebuilt from the %d intervals it streamed", len(seqs)),
 	}
 	if len(results) > 0 {

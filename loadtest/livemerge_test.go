@@ -3,6 +3,7 @@ package loadtest_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -77,6 +78,10 @@ func TestLiveMergeKeepsEveryStreamedInterval(t *testing.T) {
 	merged, err := m.Finish(context.Background(), mem, orch, results[:2], []string{"n2"})
 	require.NoError(t, err)
 	assert.Equal(t, want, merged.Phases.Measure.Ops, "the merged window holds every node's operations")
+	b, err := json.Marshal(merged)
+	require.NoError(t, err)
+	_, err = loadtest.DecodeResult(bytes.NewReader(b))
+	require.NoError(t, err, "the merged result reads back, every count checked")
 	require.Len(t, merged.Workers, 3)
 	lost := merged.Workers[2]
 	assert.Equal(t, "n2", lost.Node)
@@ -84,6 +89,8 @@ func TestLiveMergeKeepsEveryStreamedInterval(t *testing.T) {
 	require.NotNil(t, lost.LostAt)
 	require.NotNil(t, lost.Phases)
 	assert.Equal(t, results[2].Phases.Measure.Ops, lost.Phases.Measure.Ops, "every interval it streamed is kept")
+	assert.NotEmpty(t, lost.Marks, "its startup, from its first record")
+	require.NotNil(t, lost.FirstQuery, "its first query is on the merged axis")
 	assert.False(t, merged.Workers[0].Lost)
 	assert.Equal(t, results[0].Phases.Measure.Ops, merged.Workers[0].Phases.Measure.Ops)
 

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/startline/startline/timing"
 )
 
 // Streaming: each node sends every interval as it closes, so that an
@@ -72,14 +74,27 @@ type StreamRecord struct {
 	// at StartedAt + Interval.Start - ClockOffset on the reference clock.
 	StartedAt   time.Time     `json:"started_at"`
 	ClockOffset time.Duration `json:"clock_offset_ns"`
+	ClockError  time.Duration `json:"clock_error_ns"`
 	// Workers and Conns are the node's (Result.Config).
 	Workers int `json:"workers"`
 	Conns   int `json:"conns"`
+	// Marks are, in a node's first record only, its timeline so far (as
+	// Result's timeline): its startup, for a live view of the fleet's and
+	// for the partial result of a node that is lost.
+	Marks []timing.Mark `json:"timeline,omitempty"`
 	// Interval is the interval as the node's Result.Intervals holds it.
 	Interval Interval `json:"interval"`
 	// Operations holds the interval's statistics per operation, with their
-	// histograms; their Duration is the interval's.
+	// histograms; their Duration is the interval's. Their successes are
+	// the histograms' latencies, which may differ from Interval's count by
+	// a batch of latencies per worker (see recordStats); over all of a
+	// node's records, both add up to its Result's phases.
 	Operations map[string]Stats `json:"operations"`
+}
+
+// timeline is the node's timeline as the record gives it.
+func (r *StreamRecord) timeline() timing.Timeline {
+	return timing.Timeline{Node: r.Node, Anchor: r.StartedAt, ClockOffset: r.ClockOffset, ClockError: r.ClockError, Marks: r.Marks}
 }
 
 // Start is when the interval started, on the reference clock.
@@ -119,7 +134,7 @@ type streamer struct {
 	// The collector's (the Runner's goroutine).
 	seq, records, dropped int64
 	offsetKnown, closed   bool
-	offset                time.Duration
+	offset, clockErr      time.Duration
 
 	// The sender's; read after it ended.
 	sent, unsent atomic.Int64
@@ -198,13 +213,16 @@ func (s *streamer) stop() *StreamStats {
 // has reset and reused its own).
 func (ru *run) streamRecord(iv Interval, ph int) *StreamRecord {
 	s := ru.stream
+	var marks []timing.Mark
 	if !s.offsetKnown {
 		// Measured when the node registered, before the start.
-		s.offset, s.offsetKnown = ru.rec.Timeline().ClockOffset, true
+		tl := ru.rec.Timeline()
+		s.offset, s.clockErr, s.offsetKnown = tl.ClockOffset, tl.ClockError, true
+		marks = tl.Marks
 	}
 	rec := &StreamRecord{
 		RunID: s.runID, Node: s.node, Seq: s.seq,
-		StartedAt: s.startedAt, ClockOffset: s.offset,
+		StartedAt: s.startedAt, ClockOffset: s.offset, ClockError: s.clockErr, Marks: marks,
 		Workers: s.workers, Conns: s.conns,
 		Interval:   iv,
 		Operations: make(map[string]Stats, len(ru.cfg.Workload.Operations)),
@@ -219,14 +237,27 @@ func (ru *run) streamRecord(iv Interval, ph int) *StreamRecord {
 // recordStats is t's Stats for a record: counts, errors by kind and a copy
 // of the histogram, with only the maximum of the latency summary (the
 // record's Interval has the summary; a reader merges the histograms).
+//
+// Its successes are the histogram's latencies, not t's count of them: a
+// batch of latencies moved into the shared histograms just before an
+// interval's end is in this interval's histogram while its count comes
+// with the next (see stats.go). Over a run the two add up to the same; a
+// record whose successes are its latencies keeps a node's streamed
+// intervals consistent however many of them reached the store.
 func recordStats(t *tally, d time.Duration) Stats {
 	t.lat.settle()
 	h := t.lat.hist
 	t.lat.hist = nil // stats would summarise it: a walk of the histogram per quantile
 	st := t.stats(d)
 	t.lat.hist = h
+	st.Ops = st.Errors
 	if h != nil && h.TotalCount() > 0 {
 		st.Histogram = &Histogram{h: h.Clone()}
+		st.Ops += h.TotalCount()
+	}
+	st.Throughput = 0
+	if d > 0 {
+		st.Throughput = float64(st.Ops-st.Errors) / d.Seconds()
 	}
 	st.Latency.Max = t.max
 	return st
@@ -261,19 +292,13 @@ func (r *StreamRecord) check() error {
 	case r.Interval.Duration < 0:
 		return bad("interval.duration_ns: negative")
 	}
-	var ops int64
 	for name, st := range r.Operations {
 		if st.Ops < st.Errors || st.Errors < 0 {
 			return bad("operations[%q]: errors (%d) above ops (%d)", name, st.Errors, st.Ops)
 		}
-		// A histogram's count need not be the interval's successes: a
-		// batch of latencies moved into the shared histograms just before
-		// an interval's end lands in the next interval's histogram (see
-		// stats.go); over the run they add up.
-		ops += st.Ops
-	}
-	if len(r.Operations) > 0 && ops != r.Interval.Ops {
-		return bad("operations add up to %d ops, interval.ops is %d", ops, r.Interval.Ops)
+		if st.Histogram != nil && st.Histogram.h != nil && st.Histogram.Count() != st.Ops-st.Errors {
+			return bad("operations[%q]: histogram holds %d latencies, want %d (ops less errors)", name, st.Histogram.Count(), st.Ops-st.Errors)
+		}
 	}
 	return nil
 }

@@ -391,7 +391,7 @@ func (b *Backend) Drop(ctx context.Context) error {
 		func() error { return b.js.DeleteKeyValue(ctx, b.n.bucket) },
 		func() error { return b.js.DeleteStream(ctx, b.n.stream) },
 		func() error { return b.js.DeleteObjectStore(ctx, b.n.results) },
-		func() error { name, _ := recordsStream(b.n); return b.js.DeleteStream(ctx, name) },
+		func() error { return b.js.DeleteStream(ctx, b.n.records) },
 	} {
 		if err := del(); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			errs = append(errs, err)

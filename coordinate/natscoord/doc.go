@@ -29,7 +29,11 @@
 //     microsecond);
 //   - object store startline_res_<run> (see Results): each node's encoded
 //     result, one object per node, chunked, so that a result may exceed the
-//     server's largest message.
+//     server's largest message;
+//   - stream startline_iv_<run> on subject startline.<run>.intervals (see
+//     Results.PutRecord and Records): each interval a node streams as it
+//     closes, one message each, its node and seq in headers and both in
+//     its message id, so that a record sent again is stored once.
 //
 // # Conditional writes on nats-server 2.9
 //

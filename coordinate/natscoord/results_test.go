@@ -14,7 +14,6 @@ import (
 	"github.com/startline/startline/coordinate"
 	"github.com/startline/startline/coordinate/natscoord"
 	"github.com/startline/startline/loadtest"
-	"github.com/startline/startline/loadtest/sinktest"
 )
 
 var (
@@ -79,14 +78,6 @@ func keys(m map[string][]byte) []string {
 		out = append(out, k)
 	}
 	return out
-}
-
-// TestStream runs the stream conformance suite on natscoord.Results: a
-// node's connection stores, the orchestrator's reads.
-func TestStream(t *testing.T) {
-	sinktest.RunStream(t, sinktest.StreamHarness{New: func(t *testing.T) (loadtest.StreamStore, loadtest.StreamSource) {
-		return results(t), results(t)
-	}})
 }
 
 // The live merge reads from a seq on, and the records below it are given

@@ -46,10 +46,6 @@ type record struct {
 	data []byte
 }
 
-func recordsStream(n names) (name, subject string) {
-	return "startline_rec_" + n.token, "startline." + n.token + ".records"
-}
-
 // PutRecord stores node's record seq of run runID (loadtest.StreamStore).
 func (r *Results) PutRecord(ctx context.Context, runID, node string, seq int64, record []byte) error {
 	if node == "" {
@@ -61,12 +57,11 @@ func (r *Results) PutRecord(ctx context.Context, runID, node string, seq int64, 
 	}
 	ctx, cancel := r.bound(ctx)
 	defer cancel()
-	name, subject := recordsStream(n)
-	if err := r.recordStream(ctx, runID, name, subject); err != nil {
+	if err := r.recordStream(ctx, runID, n.records, n.recSubj); err != nil {
 		return err
 	}
 	id := base64.RawURLEncoding.EncodeToString([]byte(node))
-	m := nats.NewMsg(subject)
+	m := nats.NewMsg(n.recSubj)
 	m.Data = record
 	m.Header.Set(headerNode, node)
 	m.Header.Set(headerSeq, strconv.FormatInt(seq, 10))
@@ -195,8 +190,7 @@ const oneOff = 10 * time.Second
 // nil while the stream does not exist; the server drops its consumer once
 // it has been idle for inactive (0: the client's default).
 func (r *Results) open(ctx context.Context, runID string, n names, inactive time.Duration) (*records, error) {
-	name, _ := recordsStream(n)
-	s, err := r.js.Stream(ctx, name)
+	s, err := r.js.Stream(ctx, n.records)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/startline/startline/coordinate"
@@ -17,7 +18,8 @@ import (
 )
 
 // The fleet, live: every node streams its intervals as they close (to the
-// results store's stream table); the orchestrator merges them as they
+// results store's stream table, or over NATS with -coord nats, so that the
+// database under test sees none of it); the orchestrator merges them as they
 // arrive, prints one line per fleet interval, checks -threshold on the
 // merged measured window (and aborts every node under -abort-on-fail), and
 // at the end keeps what a lost node streamed in the merged result.
@@ -60,6 +62,9 @@ func followFleet(ctx context.Context, w io.Writer, f flags, run *coordinate.Run,
 	}
 	fctx, cancel := context.WithCancel(ctx)
 	l := &fleetLive{merge: m, src: src, cancel: cancel, done: make(chan error, 1)}
+	if page != nil {
+		page.merge.Store(m)
+	}
 	go func() { l.done <- m.Follow(fctx, src) }()
 	return l, nil
 }
@@ -123,6 +128,7 @@ type livePage struct {
 	fed    chan struct{} // closed when feed returns
 	served chan struct{} // closed when Serve returns
 	once   sync.Once
+	merge  atomic.Pointer[loadtest.LiveMerge] // once the run started
 }
 
 // liveLinger is how long the page is still served after the run ended,
@@ -175,16 +181,23 @@ func (p *livePage) update(run *coordinate.Run, nodes []string) {
 		byID[s.ID] = s
 	}
 	var out []live.Node
-	forming := &loadtest.Result{RunID: run.Name(), Timeline: timing.Merge(run.Timeline())}
 	for _, id := range nodes {
 		n := live.Node{Name: id, State: "NOT JOINED"}
 		if s, ok := byID[id]; ok {
 			n.State, n.Phase = string(s.Status), s.Phase
 		}
 		out = append(out, n)
-		forming.Workers = append(forming.Workers, loadtest.WorkerTimeline{Node: id})
 	}
 	p.srv.Nodes(out)
+	// The orchestrator's timeline, and each node's startup once its first
+	// interval came.
+	forming := &loadtest.Result{RunID: run.Name(), Timeline: timing.Merge(run.Timeline())}
+	for _, id := range nodes {
+		forming.Workers = append(forming.Workers, loadtest.WorkerTimeline{Node: id})
+	}
+	if m := p.merge.Load(); m != nil {
+		forming = m.Forming(run.Timeline())
+	}
 	_ = p.srv.Timeline(forming) // a timeline that does not draw yet waits for the next
 }
 

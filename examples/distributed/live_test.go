@@ -22,6 +22,7 @@ import (
 
 	"github.com/startline/startline/coordinate/natscoord"
 	"github.com/startline/startline/coordinate/natscoord/natsembed"
+	"github.com/startline/startline/loadtest"
 )
 
 // liveDoc is the part of the merged JSON that the live contract names.
@@ -141,6 +142,8 @@ func testKilledNode(t *testing.T, coord string) {
 	assert.Regexp(t, `(?m)^fleet measure .*nodes [1-4] running, [01] lost`, o.out, "a progress line per fleet interval")
 
 	doc := readLiveDoc(t, f.jsonPath)
+	_, err := loadtest.ReadResultFile(f.jsonPath)
+	require.NoError(t, err, "the merged result reads back, every count checked")
 	require.Len(t, doc.Workers, 4)
 	var sum int64
 	for _, w := range doc.Workers {
@@ -179,6 +182,8 @@ func TestThresholdAbortsTheFleet(t *testing.T) {
 	assert.Less(t, time.Since(start), time.Minute, "it ended early")
 	assert.Contains(t, out.String(), "threshold FAIL p99<1us")
 	doc := readLiveDoc(t, f.jsonPath)
+	_, err = loadtest.ReadResultFile(f.jsonPath)
+	require.NoError(t, err, "the merged result reads back, every count checked")
 	assert.Regexp(t, `^threshold p99<1us failed \S+ into the measured window`, doc.Stopped)
 	var marks int
 	for _, m := range doc.Timeline {

@@ -437,7 +437,8 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 		printNodes(w, nodes, st, run.Timeline().Find(timing.CoordLost), fleet)
 		return nil, fmt.Errorf("the run did not start: %w", err)
 	}
-	lv, err := followFleet(ctx, w, f, run, sig, nodes, results, page)
+	src := results
+	lv, err := followFleet(ctx, w, f, run, sig, nodes, src, page)
 	if err != nil {
 		return nil, err
 	}

@@ -159,9 +159,12 @@ func TestLivePageInChromium(t *testing.T) {
 	srv.Nodes(states("RUNNING"))
 	mem := new(loadtest.MemoryStream)
 	local := coordinate.NewLocal(coordinate.LocalOptions{})
+	var m *loadtest.LiveMerge
 	m, err := loadtest.NewLiveMerge(loadtest.LiveOptions{
 		RunID: "live-page", Nodes: nodes, Interval: 200 * time.Millisecond,
 		OnInterval: func(fi loadtest.FleetInterval) {
+			// The nodes' startup, as their first intervals gave it.
+			assert.NoError(t, srv.Timeline(m.Forming(timing.Timeline{})))
 			srv.Interval(fi)
 			intervals.Add(1)
 			once.Do(func() { close(first) })
@@ -200,6 +203,8 @@ func TestLivePageInChromium(t *testing.T) {
 	assert.Greater(t, int64(got), p.served.Load(), "the page received intervals after it was served")
 	assert.Equal(t, "false", attr(t, dom, "data-done"))
 	assert.Contains(t, dom, `<td class="st-RUNNING">RUNNING</td>`)
+	assert.Contains(t, dom, `class="waterfall`, "the startup waterfall, formed from the nodes' first intervals")
+	assert.Contains(t, dom, "Startup across 2 nodes")
 	readProbe(t, dom, ts.URL)
 	runChromium(t, bin, "--screenshot="+filepath.Join(dir, "live-running.png"), "--window-size=1300,1100", ts.URL+"/?hold=1200")
 

@@ -13,7 +13,7 @@
 // reconnect (EventSource does it by itself) and be sent the state afresh.
 //
 //	GET /             the page
-//	GET /events       text/event-stream: reset, nodes, interval, waterfall, done
+//	GET /events       text/event-stream: reset, nodes, interval, waterfall (the fragment), done
 //	GET /waterfall    the startup waterfall so far (an HTML fragment)
 //	GET /result.json  the final result (503 until the run ends)
 //	GET /report       the final report (report.WriteHTML; 503 until then)

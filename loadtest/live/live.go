@@ -41,8 +41,8 @@ type Server struct {
 	nodes     []Node
 	intervals [][]byte // encoded FleetIntervals, in order
 	waterfall []byte   // the fragment
-	wfVersion int
-	result    []byte // encoded final result; nil until Done
+	wfEvent   []byte   // the fragment as a JSON string
+	result    []byte   // encoded final result; nil until Done
 	report    []byte
 	subs      map[chan event]struct{}
 	closed    chan struct{}
@@ -91,8 +91,8 @@ func (s *Server) Timeline(res *loadtest.Result) error {
 		return nil
 	}
 	s.waterfall = buf.Bytes()
-	s.wfVersion++
-	s.publish(event{"waterfall", []byte(fmt.Sprint(s.wfVersion))})
+	s.wfEvent, _ = json.Marshal(buf.String()) // one line, as an event's data must be
+	s.publish(event{"waterfall", s.wfEvent})
 	return nil
 }
 
@@ -148,8 +148,8 @@ func (s *Server) subscribe() chan event {
 	for _, iv := range s.intervals {
 		c <- event{"interval", iv}
 	}
-	if s.wfVersion > 0 {
-		c <- event{"waterfall", []byte(fmt.Sprint(s.wfVersion))}
+	if s.wfEvent != nil {
+		c <- event{"waterfall", s.wfEvent}
 	}
 	if s.result != nil {
 		c <- event{"done", []byte("{}")}

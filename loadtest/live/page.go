@@ -107,10 +107,9 @@ svg.live text { font-size: 11px; fill: #57606a; }
     document.getElementById("last").textContent = iv.phase + " " + fd(iv.elapsed_ns) + ": " + Math.round(iv.throughput_per_s) + " ops/s, p50 " +
       fd(iv.latency_ns.p50) + ", p99 " + fd(iv.latency_ns.p99) + ", " + iv.errors + " errors, " + iv.nodes + " nodes, " + iv.lost + " lost";
   }
-  function waterfall() {
-    fetch("/waterfall", { cache: "no-store" }).then(function (r) { return r.text(); }).then(function (html) {
-      if (html) { var w = document.getElementById("waterfall"); w.className = ""; w.innerHTML = html; }
-    });
+  function waterfall(e) {
+    var html = JSON.parse(e.data);
+    if (html) { var w = document.getElementById("waterfall"); w.className = ""; w.innerHTML = html; }
   }
   function row(tb, name, value) { var tr = el("tr"); tr.appendChild(el("td", name)); tr.appendChild(el("td", value, "num")); tb.appendChild(tr); }
   function final(res) {
