@@ -157,7 +157,7 @@ func SearchCapacity(ctx context.Context, cfg Config, s CapacitySearch) (*Capacit
 		return nil, err
 	}
 
-	c := &Capacity{Knee: -1, Conditions: append(conds, "overloaded=false")}
+	c := &Capacity{Knee: -1, Conditions: slices.Concat(conds, []string{"overloaded=false"})}
 	start := time.Now()
 	var longest time.Duration
 	var step func(kind string, rate float64) (bool, error)

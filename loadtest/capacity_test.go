@@ -122,11 +122,13 @@ func TestSearchCapacityConfirm(t *testing.T) {
 		}
 		return nil
 	}}}
-	c, err := loadtest.SearchCapacity(t.Context(), cfg, loadtest.CapacitySearch{Start: 50, MaxSteps: 4, Confirm: true, MinAchieved: 0.8})
+	// Only the errors fail a step: a loaded machine's stall must not.
+	cfg.OverloadTolerance = 0.9
+	c, err := loadtest.SearchCapacity(t.Context(), cfg, loadtest.CapacitySearch{Start: 50, MaxSteps: 4, Confirm: true, MinAchieved: 0.1})
 	require.NoError(t, err)
-	require.Len(t, c.Steps, 4)
+	require.Len(t, c.Steps, 4, "%+v", c.Steps)
 	kinds := []string{c.Steps[0].Kind, c.Steps[1].Kind, c.Steps[2].Kind, c.Steps[3].Kind}
-	assert.Equal(t, []string{"coarse", "coarse", "confirm", "coarse"}, kinds)
+	assert.Equal(t, []string{"coarse", "coarse", "confirm", "coarse"}, kinds, "%+v", c.Steps)
 	assert.False(t, c.Steps[1].Pass)
 	assert.Contains(t, c.Steps[1].Failed, "error_rate<0.001")
 	assert.True(t, c.Steps[2].Pass, "the retry passed")
