@@ -231,6 +231,9 @@ func (ru *run) emit(m ivMeta) {
 				iv.Operations[op.Name] = io
 			}
 		}
+		if ru.stream != nil {
+			ru.stream.offer(ru.streamRecord(iv, ph))
+		}
 		for i := range ops {
 			c.agg[ph][i].merge(&c.iv[ph][i])
 			c.iv[ph][i].reset()

@@ -163,6 +163,9 @@ type Config struct {
 
 	// Sinks receive the test start and the result.
 	Sinks []Sink
+	// Stream, when set, receives every interval as it closes, off the
+	// workers' path: see StreamStore. Result.Stream says what reached it.
+	Stream StreamStore
 	// BackgroundTestStart records the test start in the sinks concurrently
 	// with the run instead of before the start signal. Its span still
 	// appears on the timeline; its error, if any, is returned by Run.

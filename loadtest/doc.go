@@ -177,4 +177,24 @@
 // sinktest.Run with a Harness that makes a fresh sink and reads back what
 // it kept (yoursink_test.go), a runnable example (example_test.go) and a
 // TestMain with goleak (main_test.go); nothing else in the module changes.
+//
+// # The fleet, live
+//
+// With Config.Stream set, a node sends every interval as it closes (its
+// exact histograms, counts and errors by kind, per operation, warmup or
+// measure: a [StreamRecord]) to a [StreamStore], from a bounded queue
+// that one goroutine empties, so that the workers never wait for it; what
+// could not be sent is counted in Result.Stream and said in the text
+// report. An orchestrator follows the run's records with a [LiveMerge]:
+// it merges them exactly as they arrive, prints one line per fleet
+// interval, checks fleet thresholds on the merged measured window as it
+// grows (aborting every node under LiveOptions.AbortOnFail), and at the
+// end ([LiveMerge.Finish]) gives the merged result the fleet's intervals
+// and the partial result of every node that was lost, rebuilt from what it
+// streamed. A node killed mid-run loses at most the interval in flight:
+// the one that had not closed yet, and a closed one still queued or being
+// stored when the process died (one, unless the store was already
+// falling behind, which Result.Stream of the other nodes shows).
+// Package loadtest/sqlsink keeps the records in a stream table; package
+// loadtest/live serves a page that shows the run as it goes.
 package loadtest

@@ -30,6 +30,14 @@ type WorkerTimeline struct {
 	// FirstQuery is when its earliest first query started, on the merged
 	// axis; nil if it never ran one.
 	FirstQuery *time.Duration `json:"first_query_ns,omitempty"`
+	// Phases are the process's own warmup and measure statistics, without
+	// their histograms; set by LiveMerge.Finish.
+	Phases *Phases `json:"phases,omitempty"`
+	// Lost says the process was declared lost, at LostAt on the merged
+	// axis (its coord.lost mark): its statistics are what it streamed
+	// before (see LiveMerge.Finish).
+	Lost   bool           `json:"lost,omitempty"`
+	LostAt *time.Duration `json:"lost_ns,omitempty"`
 }
 
 // StartReport says how the start went, on the merged axis (offsets from

@@ -41,6 +41,9 @@ type Result struct {
 	Stopped string `json:"stopped,omitempty"`
 	// Error is the error that ended the run, if any.
 	Error string `json:"error,omitempty"`
+	// Stream says what became of the intervals streamed to Config.Stream;
+	// nil without a stream.
+	Stream *StreamStats `json:"stream,omitempty"`
 
 	// Workers and Start are set on a result merged from many processes
 	// (see Merge): each process's own timeline, and the start report.

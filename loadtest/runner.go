@@ -90,11 +90,15 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 		// timeline (the coordinator member's), reaches the hook this way.
 		ru.rec.Observe(cfg.Hooks.Mark)
 	}
+	ru.startStream(ctx)
 	err := ru.execute(ctx)
 	// The workers have stopped: the server's history is read now, never
 	// while they run (see server.go).
 	h := ru.readServer(ctx)
 	res := ru.result()
+	if ru.stream != nil {
+		res.Stream = ru.stream.stop()
+	}
 	ru.joinServer(res, h)
 	res.Thresholds = evaluate(r.thresholds, res)
 	if r.describer != nil {
@@ -124,6 +128,7 @@ type run struct {
 	plan     *plan
 	group    *errgroup.Group
 	col      collector
+	stream   *streamer // nil without Config.Stream
 
 	startAt, measureAt, stoppedAt time.Duration
 	started                       bool // the gate opened

@@ -204,6 +204,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r.Stopped != "" {
 		fmt.Fprintf(w, "stopped early: %s\n", r.Stopped)
 	}
+	writeStream(w, r.Stream)
 	if r.Error != "" {
 		fmt.Fprintf(w, "error: %s\n", r.Error)
 	}

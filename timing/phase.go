@@ -35,6 +35,7 @@ const (
 	CoordSeen        Phase = "coord.seen"        // instant: a node saw the start signal
 	CoordLost        Phase = "coord.lost"        // instant: a node was declared lost
 	CoordUnreachable Phase = "coord.unreachable" // a node's heartbeats failed, until they recovered
+	CoordThreshold   Phase = "coord.threshold"   // instant: a fleet threshold failed and aborted the run
 )
 
 // Kind says what sort of mark a phase makes. Reports and the Runner's
@@ -151,6 +152,7 @@ var registry = [...]PhaseInfo{
 	{Phase: CoordSeen, Kind: KindCoord, Class: ClassCoordinator},
 	{Phase: CoordLost, Kind: KindCoord, Class: ClassCoordinator},
 	{Phase: CoordUnreachable, Kind: KindCoord, Class: ClassFault},
+	{Phase: CoordThreshold, Kind: KindCoord, Class: ClassFault},
 }
 
 // order maps each known phase to its position in registry.

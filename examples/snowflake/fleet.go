@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"github.com/snowflakedb/gosnowflake"
 
 	"github.com/startline/startline/coordinate"
+	"github.com/startline/startline/coordinate/natscoord"
+	"github.com/startline/startline/coordinate/natscoord/natsembed"
 	"github.com/startline/startline/coordinate/sqlcoord"
 	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/loadtest/sqlsink"
@@ -55,12 +58,12 @@ func (f flags) lead() time.Duration {
 	return 300 * time.Millisecond
 }
 
-// runFleet runs the reference harness's whole setup through Snowflake: an
-// orchestrator and f.nodes nodes coordinating through sqlcoord's tables,
-// the nodes writing their results through sqlsink, everything through
-// gosnowflake. It prints the merged report, where the time from the
-// orchestrator's start to the first query went, and writes the merged
-// result to f.jsonPath.
+// runFleet runs the reference harness's whole setup: an orchestrator and
+// f.nodes nodes coordinating through sqlcoord's tables (-coord sql) or NATS
+// JetStream (-coord nats), the nodes writing their results through sqlsink
+// or over NATS, the workload through gosnowflake. It prints the merged
+// report, where the time from the orchestrator's start to the first query
+// went, and writes the merged result to f.jsonPath.
 func runFleet(ctx context.Context, f flags, cfg *gosnowflake.Config, live bool, runID string, stdout io.Writer) error {
 	began := time.Now() // the orchestrator's start
 	op, err := snowflake.New(cfg, snowflake.Options{Settings: f.settings(runID, coordinate.OrchestratorNode)})
@@ -68,26 +71,23 @@ func runFleet(ctx context.Context, f flags, cfg *gosnowflake.Config, live bool, 
 		return err
 	}
 	defer op.Close()
-	db := op.DB()
-	if err := createTables(ctx, db, live, f.rows); err != nil {
+	if err := createTables(ctx, op.DB(), live, f.rows); err != nil {
 		return err
 	}
-	tables := sqlcoord.Tables{DB: db, Dialect: dialect.Snowflake, Prefix: coordPrefix}
-	if err := tables.Create(ctx); err != nil {
-		return err
+	if f.coord == "nats" && f.nats == "" {
+		srv, err := natsembed.Start(natsembed.Options{})
+		if err != nil {
+			return fmt.Errorf("-coord nats: starting the embedded NATS server: %w", err)
+		}
+		defer srv.Stop()
+		f.nats = srv.ClientURL()
 	}
-	results, err := sqlsink.New(db, dialect.Snowflake, sqlsink.Options{Prefix: resultsPrefix})
+	orch, err := f.fleetParts(ctx, op.DB(), runID, true)
 	if err != nil {
 		return err
 	}
-	if err := results.CreateSchema(ctx); err != nil {
-		return err
-	}
-	backend, err := sqlcoord.New(sqlcoord.Options{Tables: tables, RunID: runID})
-	if err != nil {
-		return err
-	}
-	run, err := coordinate.NewRun(ctx, backend, f.kit(true))
+	defer orch.close()
+	run, err := coordinate.NewRun(ctx, orch.backend, f.kit(true))
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func runFleet(ctx context.Context, f flags, cfg *gosnowflake.Config, live bool, 
 	wg.Wait()
 	cctx, ccancel := context.WithTimeout(ctx, time.Minute)
 	defer ccancel()
-	got, cerr := loadtest.Collect(cctx, results, runID, nodes)
+	got, cerr := loadtest.Collect(cctx, orch.results, runID, nodes)
 	if len(got) == 0 {
 		return errors.Join(cerr, doneErr, nodeErrors(nodes, errs))
 	}
@@ -124,8 +124,11 @@ func runFleet(ctx context.Context, f flags, cfg *gosnowflake.Config, live bool, 
 	if f.reference {
 		order = "reference order (1s polling and beats; RUNNING and the test start after the signal)"
 	}
-	fmt.Fprintf(stdout, "%d nodes x %d workers coordinating through sqlcoord's tables (%s*) and writing results through sqlsink (%s*), all through gosnowflake; %s\n\n",
-		f.nodes, f.workers, coordPrefix, resultsPrefix, order)
+	through := fmt.Sprintf("coordinating through sqlcoord's tables (%s*) and writing results through sqlsink (%s*), all through gosnowflake", coordPrefix, resultsPrefix)
+	if f.coord == "nats" {
+		through = "coordinating through NATS JetStream (" + natscoord.Redact(f.nats) + ") and sending their results over it, the workload alone through gosnowflake"
+	}
+	fmt.Fprintf(stdout, "%d nodes x %d workers %s; %s\n\n", f.nodes, f.workers, through, order)
 	if err := merged.WriteText(stdout); err != nil {
 		return err
 	}
@@ -153,31 +156,83 @@ func nodeErrors(nodes []string, errs []error) error {
 	return errors.Join(out...)
 }
 
-// runNode is one node of -coord sql: its own pool of sessions, its own
-// coordinator client over sqlcoord's tables and its own results store,
-// all through its pool's database handle.
+// fleet is what one node, or the orchestrator, of -coord sql or nats
+// coordinates through and stores its result in.
+type fleet struct {
+	backend coordinate.Backend
+	results interface {
+		loadtest.ResultSource
+		loadtest.Sink
+	}
+	close func()
+}
+
+// natsResults is natscoord's results store as a Sink as well.
+type natsResults struct {
+	loadtest.Sink
+	store *natscoord.Results
+}
+
+// Results reads the nodes' results from the store.
+func (n natsResults) Results(ctx context.Context, runID string, nodes []string) (map[string][]byte, error) {
+	return n.store.Results(ctx, runID, nodes)
+}
+
+// fleetParts opens run runID's coordinator backend and results store:
+// sqlcoord's and sqlsink's tables through db (created by the orchestrator,
+// before any node writes to them: tables created at once race), or the
+// NATS server at f.nats, which the warehouse never sees. The orchestrator's
+// NATS backend answers the nodes' clock requests.
+func (f flags) fleetParts(ctx context.Context, db *sql.DB, runID string, orchestrator bool) (fleet, error) {
+	if f.coord == "nats" {
+		b, err := natscoord.New(natscoord.Options{URL: f.nats, RunID: runID, ServeClock: orchestrator})
+		if err != nil {
+			return fleet{}, err
+		}
+		res, err := natscoord.NewResults(b.Conn())
+		if err != nil {
+			b.Close()
+			return fleet{}, err
+		}
+		return fleet{backend: b, results: natsResults{Sink: loadtest.ResultSink(res), store: res}, close: func() { b.Close() }}, nil
+	}
+	tables := sqlcoord.Tables{DB: db, Dialect: dialect.Snowflake, Prefix: coordPrefix}
+	results, err := sqlsink.New(db, dialect.Snowflake, sqlsink.Options{Prefix: resultsPrefix})
+	if err != nil {
+		return fleet{}, err
+	}
+	if orchestrator {
+		if err := tables.Create(ctx); err != nil {
+			return fleet{}, err
+		}
+	}
+	// The sink's check (DDL) is made now, not in results.test_start.
+	if err := results.CreateSchema(ctx); err != nil {
+		return fleet{}, err
+	}
+	b, err := sqlcoord.New(sqlcoord.Options{Tables: tables, RunID: runID})
+	if err != nil {
+		return fleet{}, err
+	}
+	return fleet{backend: b, results: results, close: func() {}}, nil
+}
+
+// runNode is one node of -coord sql or nats: its own pool of sessions,
+// and its own coordinator client and results store (through its pool's
+// database handle, or its own NATS connection).
 func runNode(ctx context.Context, f flags, cfg *gosnowflake.Config, runID, node string) error {
 	p, err := snowflake.New(cfg, snowflake.Options{Settings: f.settings(runID, node)})
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	tables := sqlcoord.Tables{DB: p.DB(), Dialect: dialect.Snowflake, Prefix: coordPrefix}
-	backend, err := sqlcoord.New(sqlcoord.Options{Tables: tables, RunID: runID})
+	parts, err := f.fleetParts(ctx, p.DB(), runID, false)
 	if err != nil {
 		return err
 	}
-	client, err := coordinate.NewClient(backend, f.kit(false))
+	defer parts.close()
+	client, err := coordinate.NewClient(parts.backend, f.kit(false))
 	if err != nil {
-		return err
-	}
-	results, err := sqlsink.New(p.DB(), dialect.Snowflake, sqlsink.Options{Prefix: resultsPrefix})
-	if err != nil {
-		return err
-	}
-	// The orchestrator created the tables; the sink's check (DDL) is made
-	// now, not in results.test_start.
-	if err := results.CreateSchema(ctx); err != nil {
 		return err
 	}
 	r, err := loadtest.New(loadtest.Config{
@@ -190,7 +245,7 @@ func runNode(ctx context.Context, f flags, cfg *gosnowflake.Config, runID, node 
 		Workers:           f.workers,
 		Warmup:            f.warmup,
 		Duration:          f.duration,
-		Sinks:             []loadtest.Sink{results},
+		Sinks:             []loadtest.Sink{parts.results},
 		WritesAfterSignal: f.reference,
 		Workload:          workload(),
 	})

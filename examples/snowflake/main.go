@@ -19,6 +19,7 @@
 //	go run ./examples/snowflake -workers 32 -warehouse-slots 8   # queueing, in the split
 //	go run ./examples/snowflake -result-cache   # the cache's hits, and its meaningless latencies
 //	go run ./examples/snowflake -coord sql -reference -json A.json
+//	go run ./examples/snowflake -coord nats -json B.json
 //	go run ./examples/snowflake -dsn 'user:pw@account/db/schema?warehouse=wh'
 //
 // -coord says how the start is coordinated. local (the default): an
@@ -33,8 +34,10 @@
 // sessions, its own coordinator and its own results store, so that
 // everything they share goes through the server; a node process would add
 // only its own start-up (and, against the local server, which lives in
-// this process, nothing the server could see). nats is refused until
-// coordinate/natscoord exists.
+// this process, nothing the server could see). nats: the same fleet
+// coordinating through NATS JetStream (package natscoord) and sending its
+// results over it, so that the warehouse runs no coordination statement;
+// the NATS server is -nats URL, or one started in this process.
 //
 // -reference reproduces the reference harness (../shared/seed): RUNNING is
 // reported and the test start recorded after the start signal, on the path
@@ -91,6 +94,7 @@ type flags struct {
 	slots                   int
 	resultCache             bool
 	coord                   string
+	nats                    string
 	nodes                   int
 }
 
@@ -100,7 +104,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f flags
 	fs := flag.NewFlagSet("snowflake", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&f.sessions, "sessions", 100, "sessions to warm before the run (-coord sql: shared among the nodes)")
+	fs.IntVar(&f.sessions, "sessions", 100, "sessions to warm before the run (-coord sql or nats: shared among the nodes)")
 	fs.IntVar(&f.workers, "workers", 0, "concurrent workers (default: sessions-1, leaving one session for heartbeats and results; -coord sql: shared among the nodes)")
 	fs.IntVar(&f.rows, "rows", 10_000, "rows of the accounts table (local server)")
 	fs.DurationVar(&f.warmup, "warmup", time.Second, "warmup before the measured window")
@@ -112,11 +116,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&f.reference, "reference", false, "reproduce the reference harness's order and latencies")
 	fs.StringVar(&f.dsn, "dsn", "", "gosnowflake DSN of a real account (default: SNOWFLAKE_DSN or SNOWFLAKE_* variables, else the local server)")
 	fs.StringVar(&f.warehouse, "warehouse", "", "warehouse to use and resume (local default: STARTLINE_WH)")
-	fs.StringVar(&f.jsonPath, "json", "", "also write the result as JSON to this file (with -coord sql: the merged result)")
+	fs.StringVar(&f.jsonPath, "json", "", "also write the result as JSON to this file (with -coord sql or nats: the merged result)")
 	fs.IntVar(&f.slots, "warehouse-slots", snowflaketest.DefaultMaxConcurrency, "local server: the warehouse's MAX_CONCURRENCY_LEVEL (statements it runs at once; the rest queue)")
 	fs.BoolVar(&f.resultCache, "result-cache", false, "leave Snowflake's result cache on (USE_CACHED_RESULT); startline turns it off by default")
-	fs.StringVar(&f.coord, "coord", "local", "how the start is coordinated: local (in this process), sql (sqlcoord's tables through the driver) or nats")
-	fs.IntVar(&f.nodes, "nodes", 2, "-coord sql: the nodes, goroutines each with a pool of its own (-sessions and -workers are shared among them)")
+	fs.StringVar(&f.coord, "coord", "local", "how the start is coordinated: local (in this process), sql (sqlcoord's tables through the driver) or nats (NATS JetStream)")
+	fs.StringVar(&f.nats, "nats", "", "-coord nats: the NATS server (nats://host:4222); empty: one started in this process")
+	fs.IntVar(&f.nodes, "nodes", 2, "-coord sql or nats: the nodes, goroutines each with a pool of its own (-sessions and -workers are shared among them)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -137,12 +142,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-warehouse-slots must be positive, got %d", f.slots)
 	case f.nodes < 1:
 		return fmt.Errorf("-nodes must be positive, got %d", f.nodes)
-	case f.coord == "nats":
-		return errors.New("-coord nats: coordinate/natscoord is not in this build yet; use -coord local or sql")
-	case f.coord != "local" && f.coord != "sql":
+	case f.coord != "local" && f.coord != "sql" && f.coord != "nats":
 		return fmt.Errorf("-coord %q: want local, sql or nats", f.coord)
+	case f.nats != "" && f.coord != "nats":
+		return errors.New("-nats: only with -coord nats")
 	}
-	if f.coord == "sql" {
+	if f.coord != "local" {
 		// The nodes share the sessions and workers, so that the warehouse
 		// sees the same load as with one process.
 		f.sessions = (f.sessions + f.nodes - 1) / f.nodes
@@ -174,7 +179,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		f.warehouse = cfg.Warehouse // resumed by Prepare
 	}
 	runID := "run-" + time.Now().UTC().Format("20060102T150405")
-	if f.coord == "sql" {
+	if f.coord != "local" {
 		err = runFleet(ctx, f, cfg, local == nil, runID, stdout)
 		if local != nil {
 			printStatements(stdout, f, local.Statements())

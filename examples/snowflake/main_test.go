@@ -164,11 +164,32 @@ func TestExampleCoordSQL(t *testing.T) {
 	}
 }
 
-func TestExampleRefusesCoordNATS(t *testing.T) {
+// -coord nats runs the same fleet as -coord sql, coordinating through an
+// embedded NATS server and sending its results over it: the warehouse runs
+// the workload, the setup and the history reads, and not one coordination
+// or results statement.
+func TestExampleCoordNATS(t *testing.T) {
+	out, res := runExample(t, append(short, "-coord", "nats", "-nodes", "2")...)
+	require.NotNil(t, res.Start, "a merged result")
+	assert.Equal(t, "nats", res.Start.Coordinator)
+	assert.Len(t, res.Workers, 2, "two nodes")
+	assert.Equal(t, 8, res.Start.Workers, "4 workers on each of the 2 nodes")
+	assert.Greater(t, res.Phases.Measure.Ops, int64(0))
+	for name, st := range res.Operations {
+		require.NotNil(t, st.Server, name)
+		assert.Equal(t, st.Ops, st.Server.Matched, "%s: the nodes' splits merged", name)
+	}
+	require.Len(t, res.Timeline.Find(timing.QueryFirst), 8, "every worker's first query, merged from both nodes")
+	assert.Regexp(t, `coordinator nats \(NATS JetStream: none here\)\s+0\s+0\n`, out)
+	assert.Regexp(t, `results \(over NATS: none here\)\s+0\s+0\n`, out)
+	assert.Contains(t, out, "the coordinator (-coord nats) ran 0 statements on the warehouse")
+	assert.Contains(t, out, "from the orchestrator's start to the first query")
+}
+
+func TestExampleRefusesBadCoord(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"-coord", "nats"}, &stdout, &stderr)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "natscoord")
-	err = run(context.Background(), []string{"-coord", "carrier-pigeon"}, &stdout, &stderr)
+	err := run(context.Background(), []string{"-coord", "carrier-pigeon"}, &stdout, &stderr)
 	assert.ErrorContains(t, err, `-coord "carrier-pigeon"`)
+	err = run(context.Background(), []string{"-coord", "sql", "-nats", "nats://127.0.0.1:4222"}, &stdout, &stderr)
+	assert.ErrorContains(t, err, "-nats: only with -coord nats")
 }

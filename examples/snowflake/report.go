@@ -105,22 +105,29 @@ func printGap(w io.Writer, m *loadtest.Result, began time.Time) {
 // they were for, and how many of them needed the warehouse.
 func printStatements(w io.Writer, f flags, stmts []snowflaketest.Statement) {
 	coord := "coordinator local (its heartbeat rows, " + heartbeatsTable + ")"
-	if f.coord == "sql" {
+	results := "results (" + resultsTable + ", " + resultsPrefix + "* tables)"
+	switch f.coord {
+	case "sql":
 		coord = "coordinator sql (" + coordPrefix + "* tables)"
+	case "nats":
+		coord = "coordinator nats (NATS JetStream: none here)"
+		results = "results (over NATS: none here)"
 	}
+	// Creating tables is setup, whoever's tables they are.
+	ddl := func(st snowflaketest.Statement) bool { return strings.HasPrefix(strings.TrimSpace(st.SQL), "CREATE ") }
 	kinds := []struct {
 		name string
 		is   func(st snowflaketest.Statement) bool
 	}{
 		{coord, func(st snowflaketest.Statement) bool {
-			return strings.Contains(st.SQL, coordPrefix) || strings.Contains(st.SQL, heartbeatsTable)
+			return !ddl(st) && (strings.Contains(st.SQL, coordPrefix) || strings.Contains(st.SQL, heartbeatsTable))
 		}},
-		{"results (" + resultsTable + ", " + resultsPrefix + "* tables)", func(st snowflaketest.Statement) bool {
-			return strings.Contains(st.SQL, resultsPrefix) || strings.Contains(st.SQL, resultsTable)
+		{results, func(st snowflaketest.Statement) bool {
+			return !ddl(st) && (strings.Contains(st.SQL, resultsPrefix) || strings.Contains(st.SQL, resultsTable))
 		}},
 		{"query history reads", func(st snowflaketest.Statement) bool { return strings.Contains(st.SQL, "QUERY_HISTORY") }},
 		{"workload", func(st snowflaketest.Statement) bool { return strings.Contains(st.QueryTag, `"operation":`) }},
-		{"setup (tables, profiling)", func(st snowflaketest.Statement) bool { return strings.Contains(st.SQL, accountsTable) }},
+		{"setup (tables, profiling)", func(st snowflaketest.Statement) bool { return ddl(st) || strings.Contains(st.SQL, accountsTable) }},
 		{"other (logins' pings, warehouse, sessions)", func(snowflaketest.Statement) bool { return true }},
 	}
 	all, onWH := make([]int, len(kinds)), make([]int, len(kinds))

@@ -18,6 +18,7 @@ import (
 const (
 	PostgresDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable" // STARTLINE_POSTGRES_DSN
 	MySQLDSN    = "root@tcp(127.0.0.1:3306)/test?parseTime=true"            // STARTLINE_MYSQL_DSN
+	NATSURL     = "nats://127.0.0.1:4222"                                   // STARTLINE_NATS_URL
 )
 
 // Required reports whether missing services fail tests instead of skipping them.
@@ -33,6 +34,12 @@ func Postgres(t testing.TB) string {
 func MySQL(t testing.TB) string {
 	t.Helper()
 	return need(t, "MariaDB", "STARTLINE_MYSQL_DSN", MySQLDSN, "127.0.0.1:3306")
+}
+
+// NATS returns the URL of the test NATS server (with JetStream), or skips t.
+func NATS(t testing.TB) string {
+	t.Helper()
+	return need(t, "NATS", "STARTLINE_NATS_URL", NATSURL, "127.0.0.1:4222")
 }
 
 func need(t testing.TB, name, env, dsn, addr string) string {

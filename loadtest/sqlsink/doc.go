@@ -2,7 +2,7 @@
 // MySQL/MariaDB, SQLite or Snowflake, through database/sql. It is a
 // loadtest.Sink.
 //
-// Four tables, named by a validated prefix (default "startline_"), are
+// Five tables, named by a validated prefix (default "startline_"), are
 // created on demand (CREATE TABLE IF NOT EXISTS, so any number of sinks and
 // processes may share them):
 //
@@ -16,6 +16,12 @@
 //   - PREFIXhistograms: the encoded HdrHistogram (compressed, base64) of
 //     each phase, for all operations and per operation, so that percentiles
 //     over many workers and processes are exact: see [MergedHistogram].
+//   - PREFIXstream: the intervals nodes stream as they close, one row per
+//     run, seq and node, each a whole loadtest.StreamRecord: the Sink is a
+//     loadtest.StreamStore (Config.Stream) and a loadtest.StreamSource that
+//     an orchestrator's loadtest.LiveMerge follows. A node's rows stay when
+//     its result is written, so that what a node killed mid-run streamed
+//     is kept.
 //
 // TestStart writes a provisional test_results row (status "started"); Write
 // replaces it and writes the rest, in one transaction, with multi-row

@@ -31,7 +31,7 @@ func FuzzPrefix(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { db.Close() })
-	names := []string{sqlsink.TestResults, sqlsink.Intervals, sqlsink.Timeline, sqlsink.Histograms}
+	names := []string{sqlsink.TestResults, sqlsink.Intervals, sqlsink.Timeline, sqlsink.Histograms, sqlsink.Stream}
 	dialects := []dialect.Dialect{dialect.Postgres, dialect.MySQL, dialect.SQLite, dialect.Snowflake}
 	f.Fuzz(func(t *testing.T, prefix string) {
 		full := prefix

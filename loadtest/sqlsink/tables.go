@@ -27,6 +27,9 @@ const (
 	Intervals   = "intervals"
 	Timeline    = "timeline"
 	Histograms  = "histograms"
+	// Stream holds the intervals the nodes stream as they close (see
+	// Sink.PutRecord): one row per node and interval.
+	Stream = "stream"
 )
 
 // column is one column: its name, its portable type (the dialect spells
@@ -73,13 +76,17 @@ func (t table) insert(d dialect.Dialect, n int) string {
 
 type tables struct {
 	results, intervals, timeline, histograms table
+	stream                                   table
+	putRecord, selectRecords, countRecord    string
 	ddl                                      []string
 	deletes                                  []string // by run_id and node, one per table
 	deleteResult                             string
 	selectHists                              string
 }
 
-func (t *tables) all() []table { return []table{t.results, t.intervals, t.timeline, t.histograms} }
+func (t *tables) all() []table {
+	return []table{t.results, t.intervals, t.timeline, t.histograms, t.stream}
+}
 
 var schema = map[string]struct {
 	cols []column
@@ -116,6 +123,11 @@ var schema = map[string]struct {
 		idCol("run_id"), nameCol("node"), idCol("phase"), nameCol("operation"),
 		intCol("latencies"), textCol("histogram"),
 	}, key: []string{"run_id", "node", "phase", "operation"}},
+	// Keyed by seq before node, so that reading a run's records from a
+	// seq on is a range of the key.
+	Stream: {cols: []column{
+		idCol("run_id"), intCol("seq"), nameCol("node"), textCol("record"),
+	}, key: []string{"run_id", "seq", "node"}},
 }
 
 // newTables validates prefix and builds the tables' statements.
@@ -163,7 +175,18 @@ func newTables(d dialect.Dialect, prefix string) (tables, error) {
 	if t.histograms, err = build(Histograms); err != nil {
 		return t, err
 	}
+	if t.stream, err = build(Stream); err != nil {
+		return t, err
+	}
+	// A node's result replaces its rows in the other tables; its stream
+	// stays as it was streamed.
+	t.deletes = t.deletes[:len(t.deletes)-1]
 	q := func(s string) string { q, _ := d.Ident(s); return q }
+	t.putRecord = t.stream.insert(d, 1)
+	t.selectRecords = d.Rebind("SELECT " + q("record") + " FROM " + t.stream.name +
+		" WHERE " + q("run_id") + " = ? AND " + q("seq") + " >= ?")
+	t.countRecord = d.Rebind("SELECT COUNT(*) FROM " + t.stream.name +
+		" WHERE " + q("run_id") + " = ? AND " + q("seq") + " = ? AND " + q("node") + " = ?")
 	t.selectHists = d.Rebind("SELECT " + q("histogram") + " FROM " + t.histograms.name +
 		" WHERE " + q("run_id") + " = ? AND " + q("phase") + " = ? AND " + q("operation") + " = ?")
 	return t, nil
