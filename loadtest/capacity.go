@@ -56,6 +56,13 @@ type CapacitySearch struct {
 	// Budget, when positive, bounds the search's time: a step that would
 	// end after it (judged by the longest step so far) is not started.
 	Budget time.Duration
+	// Confirm runs a rate that failed once more: the rate fails only if
+	// it fails again (the retry is a step of kind "confirm"). On a machine
+	// shared with other work a step far below capacity can miss a latency
+	// SLO to a stall that is not the system's; Confirm keeps one such step
+	// from ending the coarse steps early, for one more step per failing
+	// rate.
+	Confirm bool
 	// OnStep, when set, is called after each step, for progress.
 	OnStep func(CapacityStep)
 }
@@ -84,7 +91,8 @@ type Capacity struct {
 // CapacityStep is one arrival-rate run of a capacity search: its own
 // warmup and measured window at one rate, on the same pool.
 type CapacityStep struct {
-	// Kind is "coarse" (stepping up by Factor) or "bisect".
+	// Kind is "coarse" (stepping up by Factor), "bisect", or "confirm"
+	// (a failed rate run again: see CapacitySearch.Confirm).
 	Kind string `json:"kind"`
 	// Rate is the rate the step offered, OfferedPerS what its schedule
 	// held, ThroughputPerS what completed inside its measured window.
@@ -149,10 +157,11 @@ func SearchCapacity(ctx context.Context, cfg Config, s CapacitySearch) (*Capacit
 		return nil, err
 	}
 
-	c := &Capacity{Knee: -1, Conditions: append(conds, "overloaded=false")}
+	c := &Capacity{Knee: -1, Conditions: slices.Concat(conds, []string{"overloaded=false"})}
 	start := time.Now()
 	var longest time.Duration
-	step := func(kind string, rate float64) (bool, error) {
+	var step func(kind string, rate float64) (bool, error)
+	step = func(kind string, rate float64) (bool, error) {
 		if s.Budget > 0 && time.Since(start)+longest > s.Budget {
 			c.Ended = "budget"
 			return false, errStop
@@ -180,6 +189,9 @@ func SearchCapacity(ctx context.Context, cfg Config, s CapacitySearch) (*Capacit
 		}
 		if st.Pass && rate > c.MaxRate {
 			c.MaxRate, c.Knee = rate, len(c.Steps)-1
+		}
+		if !st.Pass && kind != "confirm" && s.Confirm && len(c.Steps) < s.MaxSteps {
+			return step("confirm", rate)
 		}
 		if !st.Pass && (c.FirstFail == 0 || rate < c.FirstFail) {
 			c.FirstFail = rate

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/startline/startline/loadtest"
+	"github.com/startline/startline/timing"
 )
 
 // TestSearchCapacity searches the capacity of an operation of fixed
@@ -99,4 +102,38 @@ func TestSearchCapacityRejectsBadInput(t *testing.T) {
 	cfg.Stages = []loadtest.Stage{{Duration: cfg.Warmup + cfg.Duration, Target: 10}}
 	_, err := loadtest.SearchCapacity(t.Context(), cfg, loadtest.CapacitySearch{})
 	assert.ErrorIs(t, err, loadtest.ErrInvalidConfig)
+}
+
+// TestSearchCapacityConfirm: with Confirm, a rate that fails once (here its
+// operations err in that step only) runs again, and passes on the retry, so
+// the coarse steps go on.
+func TestSearchCapacityConfirm(t *testing.T) {
+	t.Parallel()
+	cfg := baseConfig(&memPool{})
+	cfg.Workers = 2
+	cfg.Warmup = 50 * time.Millisecond
+	cfg.Duration = time.Second
+	cfg.MaxInFlight = 10_000
+	var runs atomic.Int64
+	cfg.Hooks.PhaseStart = onStart(timing.Warmup, func() { runs.Add(1) })
+	cfg.Workload.Operations = []loadtest.Operation{{Name: "op", Weight: 1, Run: func(ctx context.Context, _ *loadtest.Worker) error {
+		if runs.Load() == 2 {
+			return errors.New("a stall that is not the system's")
+		}
+		return nil
+	}}}
+	// Only the errors fail a step: a loaded machine's stall must not.
+	cfg.OverloadTolerance = 0.9
+	c, err := loadtest.SearchCapacity(t.Context(), cfg, loadtest.CapacitySearch{Start: 50, MaxSteps: 4, Confirm: true, MinAchieved: 0.1})
+	require.NoError(t, err)
+	require.Len(t, c.Steps, 4, "%+v", c.Steps)
+	kinds := []string{c.Steps[0].Kind, c.Steps[1].Kind, c.Steps[2].Kind, c.Steps[3].Kind}
+	assert.Equal(t, []string{"coarse", "coarse", "confirm", "coarse"}, kinds, "%+v", c.Steps)
+	assert.False(t, c.Steps[1].Pass)
+	assert.Contains(t, c.Steps[1].Failed, "error_rate<0.001")
+	assert.True(t, c.Steps[2].Pass, "the retry passed")
+	assert.Equal(t, c.Steps[1].Rate, c.Steps[2].Rate)
+	assert.Equal(t, 200.0, c.Steps[3].Rate, "the coarse steps went on")
+	assert.Zero(t, c.FirstFail)
+	assert.Equal(t, "steps", c.Ended)
 }

@@ -345,6 +345,16 @@ func (ru *run) finish() {
 	// handing over their last buffers; operations that ended during the
 	// drain land in the last interval too.
 	ru.absorbAll()
+	if n := len(c.pending); n > 0 && c.pending[n-1].to != nil {
+		// The pacer has stopped: what it offered and dropped until the
+		// end is final (it may have released the window's last operations
+		// after the collector read the counters at the end); the backlog
+		// stays as it was then.
+		last := &c.pending[n-1]
+		fin := *ru.plan.sample(-1)
+		fin.backlog = last.to.backlog
+		last.to = &fin
+	}
 	for _, m := range c.pending {
 		ru.emit(m)
 	}

@@ -95,3 +95,28 @@ func ExampleParseThreshold() {
 	// op="" metric=throughput >= 1000
 	// error: threshold "p98<1s": unknown metric "p98" (want p50, p90, p99, p999, max, mean, error_rate, throughput, achieved_ratio or backlog)
 }
+
+// A capacity search's text report: the steps by rate, and the capacity.
+func ExampleCapacity_WriteText() {
+	c := &loadtest.Capacity{
+		MaxRate: 375, Knee: 2, FirstFail: 400, Ended: "converged", Elapsed: 29 * time.Second,
+		Conditions: []string{"p99<50ms", "achieved_ratio>=0.99"},
+		Steps: []loadtest.CapacityStep{
+			{Kind: "coarse", Rate: 200, OfferedPerS: 200, ThroughputPerS: 200, AchievedRatio: 1,
+				Latency: loadtest.Latency{P50: 10500 * time.Microsecond, P99: 14 * time.Millisecond}, Pass: true},
+			{Kind: "coarse", Rate: 400, OfferedPerS: 400, ThroughputPerS: 354, AchievedRatio: 0.885,
+				Latency:      loadtest.Latency{P50: 210 * time.Millisecond, P99: 457 * time.Millisecond},
+				BacklogStart: 23, BacklogEnd: 160, Overloaded: true,
+				Failed: []string{"p99<50ms", "achieved_ratio>=0.99", "overloaded"}},
+			{Kind: "bisect", Rate: 375, OfferedPerS: 375, ThroughputPerS: 375, AchievedRatio: 1,
+				Latency: loadtest.Latency{P50: 10400 * time.Microsecond, P99: 21 * time.Millisecond}, Pass: true},
+		},
+	}
+	_ = c.WriteText(os.Stdout)
+	// Output:
+	// offered/s  achieved/s  achieved     p50    p99  errors    backlog                                          verdict
+	//       200.0       200.0    100.0%  10.5ms   14ms       0     0 -> 0                                             pass
+	//       375.0       375.0    100.0%  10.4ms   21ms       0     0 -> 0                                             pass
+	//       400.0       354.0     88.5%   210ms  457ms       0  23 -> 160  FAIL p99<50ms, achieved_ratio>=0.99, overloaded
+	// capacity: 375.0/s (the highest rate that passed; 400.0/s failed); conditions: [p99<50ms achieved_ratio>=0.99]; 3 steps in 29s, ended: converged
+}

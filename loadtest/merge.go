@@ -227,8 +227,9 @@ func mergeStats(a, b Stats) Stats {
 		Duration: max(a.Duration, b.Duration),
 		Server:   mergeServer(a.Server, b.Server),
 	}
-	// The queueing delay is kept only as a summary, which cannot be merged
-	// exactly, so a merged result leaves it out rather than guess.
+	// The pacer's lag and the queueing delay are kept only as summaries,
+	// which cannot be merged exactly, so a merged result leaves them out
+	// rather than guess.
 	for _, s := range []Stats{a, b} {
 		for _, kind := range slices.Sorted(maps.Keys(s.ErrorsByKind)) {
 			if out.ErrorsByKind == nil {

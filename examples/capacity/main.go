@@ -67,7 +67,7 @@ type options struct {
 	precision            float64
 	minAchieved, maxErrs float64
 	jsonPath, htmlPath   string
-	progress             bool
+	progress, confirm    bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -90,6 +90,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.jsonPath, "json", "", "write the search as JSON to this file")
 	fs.StringVar(&o.htmlPath, "html", "", "write the search as an HTML page to this file")
 	fs.BoolVar(&o.progress, "progress", true, "print each step on standard error as it ends")
+	fs.BoolVar(&o.confirm, "confirm", true, "run a failing rate once more before taking it as failed (a stall of a shared machine is not the system's)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -127,7 +128,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	search := loadtest.CapacitySearch{
 		SLO: o.slo, Start: o.start, Factor: o.factor, Precision: o.precision, MaxSteps: o.steps, Budget: o.budget,
-		MinAchieved: o.minAchieved, MaxErrorRate: o.maxErrs,
+		MinAchieved: o.minAchieved, MaxErrorRate: o.maxErrs, Confirm: o.confirm,
 	}
 	if o.slo == nil {
 		search.SLO = []string{}
