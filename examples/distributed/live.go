@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -40,6 +41,24 @@ func fleetStream(b coordinate.Backend, results *sqlsink.Sink) (interface {
 		return natscoord.NewStream(nb.Conn())
 	}
 	return results, nil
+}
+
+// checkLive checks the flags of the fleet, live, before anything starts.
+func checkLive(f flags) error {
+	for _, th := range f.thresholds {
+		if _, err := loadtest.ParseThreshold(th); err != nil {
+			return fmt.Errorf("-threshold: %w", err)
+		}
+	}
+	switch {
+	case f.abortOnFail && len(f.thresholds) == 0:
+		return errors.New("-abort-on-fail: give the thresholds to abort on with -threshold")
+	case f.abortGrace < 0:
+		return fmt.Errorf("-abort-grace: must not be negative, got %s", f.abortGrace)
+	case f.abortGrace > 0 && !f.abortOnFail:
+		return errors.New("-abort-grace: only means something with -abort-on-fail")
+	}
+	return nil
 }
 
 // listFlag is a repeatable string flag.
