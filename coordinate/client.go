@@ -135,11 +135,9 @@ func (c *Client) Join(ctx context.Context, n Node) (Member, error) {
 	case RunStarted:
 		return fail(fmt.Errorf("%w: its start was published", ErrLate))
 	}
-	var offset, bound time.Duration
-	if c.clock != nil {
-		if offset, bound, err = measureClock(ctx, c.clock, c.opts.ClockSamples); err != nil {
-			return fail(err)
-		}
+	offset, bound, err := measureClock(ctx, c.clock, c.opts.ClockSamples, c.opts.ClockSkew)
+	if err != nil {
+		return fail(err)
 	}
 	m := &member{
 		c: c, id: n.ID, offset: offset, bound: bound, rec: n.Recorder, runSub: sub,
@@ -206,15 +204,18 @@ var (
 // reference clock, and the bound on that estimate, as measured at Join.
 func (m *member) ClockOffset() (offset, bound time.Duration) { return m.offset, m.bound }
 
-// refNow is now on the reference clock.
-func (m *member) refNow() time.Time { return time.Now().Add(-m.offset) }
+// refNow is now on the reference clock: this host's clock (this
+// process's, run Options.ClockSkew ahead) less the offset.
+func (m *member) refNow() time.Time { return time.Now().Add(m.c.opts.ClockSkew - m.offset) }
 
-// local converts a time on the reference clock to this host's clock.
+// local converts a time on the reference clock to this process's clock:
+// the host's clock (the reference one plus the offset) less the simulated
+// skew.
 func (m *member) local(t time.Time) time.Time {
 	if t.IsZero() {
 		return t
 	}
-	return t.Add(m.offset)
+	return t.Add(m.offset - m.c.opts.ClockSkew)
 }
 
 // Wait reports the node ready (if it was only joined: a node that waits is

@@ -53,6 +53,15 @@
 // midpoint - reference reading, bound = round trip/2 + the reference
 // clock's resolution).
 //
+// The lead from the publication of the start to T must outlast the
+// start's fan-out to every node: [Run.MinLead] is what the orchestrator
+// measured the fleet to need while it waited for readiness (how long the
+// nodes' reports of ready took to reach it, and their clock bounds);
+// [Run.StartWhenReady] raises a shorter lead to it, and a node that saw
+// the start after T anyway is marked on the orchestrator's timeline and
+// logged. [Options.ClockSkew] simulates a node whose wall clock is off, so
+// that a test of one process can check that the offsets recover it.
+//
 // Reads return what the backend holds now. A backend that is told of
 // changes (a key-value watch, a subscription) may answer from what it was
 // told, without a round trip, and say so through Watcher; the kit reads at

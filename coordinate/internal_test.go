@@ -34,7 +34,7 @@ func TestMeasureClockRecoversSkew(t *testing.T) {
 		{skew: -300 * time.Millisecond, after: 3 * time.Millisecond, res: time.Millisecond},
 		{skew: time.Hour, before: time.Millisecond, after: time.Millisecond, res: time.Microsecond},
 	} {
-		off, bound, err := measureClock(context.Background(), c, 5)
+		off, bound, err := measureClock(context.Background(), c, 5, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +48,7 @@ func TestMeasureClockRecoversSkew(t *testing.T) {
 			t.Errorf("%d reads, want 5", c.reads)
 		}
 	}
-	_, _, err := measureClock(context.Background(), failingClock{}, 3)
+	_, _, err := measureClock(context.Background(), failingClock{}, 3, 0)
 	if err == nil || !strings.Contains(err.Error(), "reference clock") {
 		t.Errorf("a failing clock: %v", err)
 	}

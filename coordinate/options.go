@@ -18,6 +18,9 @@ const (
 	DefaultMaxScale     = 10_000
 )
 
+// MaxClockSkew bounds Options.ClockSkew either way.
+const MaxClockSkew = time.Minute
+
 // Options configures both sides of the kit over a Backend: NewClient (the
 // nodes) and NewRun (the orchestrator). Both sides of one run should agree
 // on Heartbeat, from which the orchestrator tells a lost node. Zero values
@@ -59,6 +62,25 @@ type Options struct {
 	// OnLost is what the orchestrator does when a node is lost. Default:
 	// LostAbort.
 	OnLost LostPolicy
+	// ClockSkew simulates, on the node side (NewClient), a host whose wall
+	// clock runs ClockSkew ahead of this process's (behind when negative;
+	// at most MaxClockSkew either way), so that many far-apart hosts can be
+	// simulated in one process. A member reads its wall clock as
+	// time.Now().Add(ClockSkew) wherever it reads one: when it measures its
+	// offset against the reference clock, which therefore recovers the
+	// skew within its bound (over a backend without a Clock, the reference
+	// is this process's clock, read without a round trip: the offset is the
+	// skew and the bound zero), and when it stamps its records, which then
+	// reach the orchestrator corrected by that offset like any host's. The
+	// Signal it returns is on this process's clock (the skewed clock's
+	// times less the skew), so that SleepUntil, which reads this process's
+	// clock, starts at the instant the skewed host would: T on the
+	// reference clock, give or take the offset's error. The skew is the
+	// member's alone: a Runner's timeline keeps this process's wall-clock
+	// anchor, so a merged timeline shows such a node shifted by the skew.
+	// NewRun refuses it: the orchestrator's clock is the one the nodes'
+	// are measured against. Default: zero.
+	ClockSkew time.Duration
 	// Logger receives warnings: failed heartbeats and reads, records
 	// ignored. Default: discard.
 	Logger *slog.Logger
@@ -117,6 +139,9 @@ func (o Options) withDefaults() (Options, error) {
 		if n.v < 0 {
 			return o, fmt.Errorf("%w: %s is %d, must not be negative", ErrInvalid, n.name, n.v)
 		}
+	}
+	if o.ClockSkew > MaxClockSkew || o.ClockSkew < -MaxClockSkew {
+		return o, fmt.Errorf("%w: Options.ClockSkew is %s, beyond ±%s (MaxClockSkew)", ErrInvalid, o.ClockSkew, MaxClockSkew)
 	}
 	if o.OnLost != LostAbort && o.OnLost != LostContinue {
 		return o, fmt.Errorf("%w: Options.OnLost is %d, not LostAbort or LostContinue", ErrInvalid, o.OnLost)

@@ -44,10 +44,16 @@ type Run struct {
 	endErr  error         // why the run ended before its start
 	ended   chan struct{} // closed when aborted
 
-	nmu      sync.Mutex // guards lost and seen
-	lost     map[string]bool
-	seen     map[string]bool
-	badNodes warnOnce
+	nmu       sync.Mutex // guards lost, seen, noted, firstRead, lag, nodeBound, startAt and lateOnce
+	lost      map[string]bool
+	seen      map[string]bool
+	noted     map[string]bool // ready nodes whose readiness lag was taken
+	firstRead time.Time       // when the first read of the nodes began, reference clock
+	lag       time.Duration   // the longest readiness lag (see MinLead)
+	nodeBound time.Duration   // the largest clock bound of a ready node
+	startAt   time.Time       // T once published, on this host's clock
+	lateOnce  bool            // a late sighting was logged
+	badNodes  warnOnce
 }
 
 var (
@@ -67,15 +73,18 @@ func NewRun(ctx context.Context, b Backend, opts Options) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.ClockSkew != 0 {
+		return nil, fmt.Errorf("%w: Options.ClockSkew is %s: a skew is simulated on the node side (NewClient); the orchestrator's clock is the one the nodes' are measured against", ErrInvalid, opts.ClockSkew)
+	}
 	o := &Run{
 		b: b, opts: opts,
 		rec:   timing.NewRecorder(OrchestratorNode, 64),
 		ended: make(chan struct{}),
-		lost:  map[string]bool{}, seen: map[string]bool{},
+		lost:  map[string]bool{}, seen: map[string]bool{}, noted: map[string]bool{},
 	}
 	o.watcher, _ = b.(Watcher)
 	if c, ok := b.(Clock); ok {
-		if o.offset, o.bound, err = measureClock(ctx, c, opts.ClockSamples); err != nil {
+		if o.offset, o.bound, err = measureClock(ctx, c, opts.ClockSamples, 0); err != nil {
 			return nil, fmt.Errorf("coordinate: creating the run: %w", err)
 		}
 	}
@@ -140,25 +149,52 @@ func (n NodeRecord) status(offset time.Duration) NodeStatus {
 // the backend could not decode, shows the nodes declared lost as LOST,
 // records when each node saw the start, and sorts them by ID.
 func (o *Run) nodes(ctx context.Context) ([]NodeRecord, error) {
+	began := o.ref(time.Now())
 	recs, err := o.b.Nodes(ctx)
 	if err != nil {
 		return nil, err
 	}
+	read := o.ref(time.Now())
 	out := recs[:0:0]
 	o.nmu.Lock()
 	defer o.nmu.Unlock()
+	if o.firstRead.IsZero() {
+		o.firstRead = began
+	}
 	for _, n := range recs {
 		if n.Bad != nil {
 			o.badNodes.warn(o.opts.Logger, "node records", n.ID, "ignoring an unreadable node record", "node", n.ID, "err", n.Bad.Error())
 			continue
+		}
+		if !n.Ready.IsZero() && !o.noted[n.ID] {
+			// The first read that shows the node ready: if it became ready
+			// after the orchestrator's first read began, this is how long
+			// its report took to reach the orchestrator.
+			o.noted[n.ID] = true
+			if n.Ready.After(o.firstRead) {
+				o.lag = max(o.lag, min(read.Sub(n.Ready), o.opts.Heartbeat))
+			}
+			o.nodeBound = max(o.nodeBound, n.ClockError)
 		}
 		if o.lost[n.ID] {
 			n.Status = StatusLost
 		}
 		if !n.Seen.IsZero() && !o.seen[n.ID] {
 			o.seen[n.ID] = true
-			at := o.rec.Offset(n.Seen.Add(o.offset))
-			o.rec.Record(timing.Mark{Phase: timing.CoordSeen, Worker: timing.Process, Start: at, End: at, Node: n.ID})
+			seen := n.Seen.Add(o.offset)
+			at := o.rec.Offset(seen)
+			m := timing.Mark{Phase: timing.CoordSeen, Worker: timing.Process, Start: at, End: at, Node: n.ID}
+			if late := seen.Sub(o.startAt); !o.startAt.IsZero() && late > 0 {
+				// The check of the lead: this node learned of the start
+				// after T, and started late.
+				m.Detail = "after T by " + late.Round(time.Microsecond).String()
+				if !o.lateOnce {
+					o.lateOnce = true
+					o.opts.Logger.Warn("coordinate: a node saw the start after T: the lead was shorter than the start's fan-out",
+						"node", n.ID, "after_t", late, "min_lead", o.minLeadLocked())
+				}
+			}
+			o.rec.Record(m)
 		}
 		out = append(out, n)
 	}
@@ -426,6 +462,12 @@ func (o *Run) Start(ctx context.Context, at time.Time) (Signal, error) {
 	if at.IsZero() {
 		return Signal{}, fmt.Errorf("%w: start instant at is zero", ErrInvalid)
 	}
+	return o.start(ctx, func(time.Time) time.Time { return at })
+}
+
+// start publishes the start at the instant that instant returns for the
+// moment of publication.
+func (o *Run) start(ctx context.Context, instant func(published time.Time) time.Time) (Signal, error) {
 	if err := ctx.Err(); err != nil {
 		return Signal{}, fmt.Errorf("coordinate: start: %w", err)
 	}
@@ -438,6 +480,11 @@ func (o *Run) Start(ctx context.Context, at time.Time) (Signal, error) {
 		return Signal{}, fmt.Errorf("coordinate: start: %w", o.endErr)
 	}
 	published := time.Now()
+	at := instant(published)
+	if least := o.MinLead(); at.Sub(published) < least {
+		o.opts.Logger.Warn("coordinate: the start's lead is shorter than the fleet was measured to need; nodes may learn of it after T",
+			"lead", at.Sub(published), "min_lead", least)
+	}
 	pubOff := o.rec.Offset(published)
 	rr := o.rr
 	rr.Status, rr.Published, rr.At, rr.StartSeq = RunStarted, o.ref(published), o.ref(at), o.seq
@@ -445,6 +492,9 @@ func (o *Run) Start(ctx context.Context, at time.Time) (Signal, error) {
 		return Signal{}, fmt.Errorf("coordinate: publishing the start: %w", err)
 	}
 	o.rr, o.started, o.at = rr, true, at
+	o.nmu.Lock()
+	o.startAt = at
+	o.nmu.Unlock()
 	o.rec.Record(timing.Mark{Phase: timing.CoordPublish, Worker: timing.Process, Start: pubOff, End: o.rec.Now(),
 		Detail: "coordinator=" + o.b.Name()})
 	o.rec.Instant(timing.CoordStart, timing.Process, o.rec.Offset(at))
@@ -454,7 +504,11 @@ func (o *Run) Start(ctx context.Context, at time.Time) (Signal, error) {
 // StartWhenReady waits for r (see AwaitReady), then starts the run lead
 // from now. The lead gives every member time to learn of the start before
 // the start instant, so that they all begin together: about one Poll for a
-// backend that is polled, a few milliseconds for one that watches.
+// backend that is polled, a few milliseconds for one that watches, more
+// for a large fleet. A lead shorter than MinLead is raised to it (and the
+// Logger told at level Info), so that no member learns of the start after
+// T; a lead of 0 thus means "as soon as every node can have learned of
+// it".
 func (o *Run) StartWhenReady(ctx context.Context, r Readiness, lead time.Duration) (Signal, error) {
 	if lead < 0 {
 		return Signal{}, fmt.Errorf("%w: lead is %s, must not be negative", ErrInvalid, lead)
@@ -462,8 +516,37 @@ func (o *Run) StartWhenReady(ctx context.Context, r Readiness, lead time.Duratio
 	if _, err := o.AwaitReady(ctx, r); err != nil {
 		return Signal{}, err
 	}
-	return o.Start(ctx, time.Now().Add(lead))
+	if least := o.MinLead(); lead < least {
+		o.opts.Logger.Info("coordinate: lead raised to what the fleet was measured to need", "lead", lead, "min_lead", least)
+		lead = least
+	}
+	return o.start(ctx, func(published time.Time) time.Time { return published.Add(lead) })
 }
+
+// MinLead is the least lead, from the publication of the start to T, that
+// the orchestrator measured its nodes to need while it waited for them to
+// be ready: twice the longest time a node's report of ready took to reach
+// it (the path from the nodes through the backend to the orchestrator,
+// loaded by the fleet reporting at once; the start travels the other way,
+// to every node, and is given as long again), plus the largest clock
+// bound of a ready node and the orchestrator's own (how far a node's T may
+// lie before the orchestrator's), plus the millisecond before T at which a
+// member's Wait returns. A node's report counts only if the node became
+// ready after the orchestrator's first read of the nodes began (usually
+// its AwaitReady), so that nodes ready long before do not count as slow,
+// and counts at most one Heartbeat, so that a node whose write waited out
+// an outage does not hold the fleet's start for as long. StartWhenReady raises a
+// shorter lead to it, and Start warns when given an instant closer than
+// it. The orchestrator checks the lead afterwards too: a node whose
+// sighting of the start (its coord.seen mark) comes after T gets a Detail
+// saying by how much, and the first such is logged.
+func (o *Run) MinLead() time.Duration {
+	o.nmu.Lock()
+	defer o.nmu.Unlock()
+	return o.minLeadLocked()
+}
+
+func (o *Run) minLeadLocked() time.Duration { return 2*o.lag + o.nodeBound + o.bound + spinWindow }
 
 // Send implements Orchestrator: it appends e to the backend's events with
 // the next Seq and returns it with that Seq.

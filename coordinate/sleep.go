@@ -2,16 +2,13 @@ package coordinate
 
 import (
 	"context"
-	"runtime"
 	"time"
+
+	"github.com/startline/startline/internal/precise"
 )
 
-// spinWindow is how long before the start instant SleepUntil stops relying
-// on a timer and spins instead. A Go timer may fire up to a scheduler tick
-// late (often hundreds of microseconds, more on a busy machine); a
-// millisecond of spinning covers that for the price of one core's
-// millisecond per node. A member's Wait returns this long before T, once
-// the start can no longer be withdrawn.
+// spinWindow is how long before the start instant a member's Wait returns,
+// once the start can no longer be withdrawn, leaving SleepUntil the rest.
 const spinWindow = time.Millisecond
 
 // SleepUntil returns at the instant at, or as soon after it as the
@@ -20,10 +17,13 @@ const spinWindow = time.Millisecond
 // Every member calls it with the Signal's At, so that nodes which learned
 // of the start at different moments still begin together. A plain timer
 // would add its own lateness, different for each node, which is the skew
-// the start barrier exists to remove; so SleepUntil sleeps on a timer
-// until about a millisecond before at, then yields the processor in a loop
-// (runtime.Gosched, letting other goroutines spin or run) until at. The start
-// is then precise to tens of microseconds rather than a timer tick.
+// the start barrier exists to remove; so SleepUntil waits as the
+// arrival-rate pacer does (internal/precise): on a timer until a couple of
+// milliseconds before at, then an absolute kernel sleep with a 1 ns timer
+// slack until shortly before it, then a short spin yielding the processor
+// (runtime.Gosched). The start is precise to microseconds, and the spin
+// lasts tens of microseconds, not a millisecond, so that many processes on
+// few cores do not compete for them at the very instant they must run.
 //
 // at's monotonic clock reading is used when it has one (a Signal made in
 // this process); otherwise the wall clock is.
@@ -31,20 +31,9 @@ func SleepUntil(ctx context.Context, at time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if d := time.Until(at) - spinWindow; d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	for time.Now().Before(at) {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		runtime.Gosched()
+	// A wall-clock instant is moved onto the monotonic clock once, now.
+	if d := time.Until(at); d > 0 {
+		return precise.Until(ctx, time.Now().Add(d))
 	}
 	return nil
 }

@@ -38,3 +38,11 @@ func TestSleepUntilCancelledWhileSleeping(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
 }
+
+// TestSleepUntilWallClockInstant: an instant read from another process (no
+// monotonic reading) is waited for by the wall clock.
+func TestSleepUntilWallClockInstant(t *testing.T) {
+	at := time.Now().Add(3 * time.Millisecond).Round(0) // strips the monotonic reading
+	require.NoError(t, coordinate.SleepUntil(t.Context(), at))
+	assert.False(t, time.Now().Round(0).Before(at), "returned before the wall-clock instant")
+}

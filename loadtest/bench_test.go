@@ -40,7 +40,10 @@ func BenchmarkRunner(b *testing.B) {
 
 // BenchmarkRunnerRate runs a no-op operation through the Runner at an
 // arrival rate and reports the throughput reached and its ratio to the
-// target (1 is on target).
+// target (1 is on target), the pacer's own lateness (sched-p50-ns,
+// sched-p99-ns: scheduled start to release, of the last run) and the
+// process's CPU time over the window (cpu-cores: the cores it kept busy,
+// the pacer's spin and the workers' wake-ups; ops/cpu-s from benchRun).
 func BenchmarkRunnerRate(b *testing.B) {
 	for _, rate := range []float64{1_000, 10_000, 100_000} {
 		b.Run("noop/rate="+strconv.FormatFloat(rate, 'f', -1, 64), func(b *testing.B) {
@@ -50,9 +53,18 @@ func BenchmarkRunnerRate(b *testing.B) {
 			cfg.Warmup = 0
 			cfg.Duration = benchWindow
 			res := benchRun(b, cfg)
-			b.ReportMetric(res.Phases.Measure.Throughput/rate, "of-target")
-			b.ReportMetric(float64(res.Phases.Measure.Dropped), "dropped")
-			b.ReportMetric(float64(res.Phases.Measure.Late), "late")
+			m := res.Phases.Measure
+			b.ReportMetric(m.Throughput/rate, "of-target")
+			b.ReportMetric(float64(m.Dropped), "dropped")
+			b.ReportMetric(float64(m.Late), "late")
+			if m.SchedLag == nil {
+				b.Fatal("no scheduling lag measured")
+			}
+			b.ReportMetric(float64(m.SchedLag.P50), "sched-p50-ns")
+			b.ReportMetric(float64(m.SchedLag.P99), "sched-p99-ns")
+			if m.Queue != nil {
+				b.ReportMetric(float64(m.Queue.P50), "queue-p50-ns")
+			}
 		})
 	}
 }
@@ -89,6 +101,7 @@ func benchRun(b *testing.B, cfg loadtest.Config) *loadtest.Result {
 	b.ReportMetric(float64(window.Nanoseconds())/float64(ops), "ns/op")
 	b.ReportMetric(float64(mallocs)/float64(ops), "allocs/op")
 	b.ReportMetric(float64(bytes)/float64(ops), "B/op")
+	b.ReportMetric(cpu.Seconds()/window.Seconds(), "cpu-cores")
 	return res
 }
 

@@ -52,13 +52,13 @@ func newIbuf(nops int) *ibuf {
 func (b *ibuf) share(sh *[2][]opShards, first int) {
 	for ph := range b.t {
 		for i := range b.t[ph] {
-			b.t[ph][i].share(sh[ph][i].lat, sh[ph][i].queue, first)
+			b.t[ph][i].share(sh[ph][i], first)
 		}
 	}
 }
 
 // opShards are the shared histograms of one (phase, operation).
-type opShards struct{ lat, queue *shardSet }
+type opShards struct{ lat, queue, lag *shardSet }
 
 func (b *ibuf) reset() {
 	for ph := range b.t {
@@ -87,15 +87,18 @@ type ivMeta struct {
 	phase              int // the window it lies in
 	elapsed, remaining time.Duration
 	target             float64
+	from, to           *sample // arrival rate: the schedule's counters at start and end
 }
 
 // collector is the Runner's side: the totals of the interval being
 // collected and of each phase.
 type collector struct {
 	iv, agg     [2][]tally
-	dropped     [2]int64 // seen so far, from plan.dropped
 	ivDropped   [2]int64
-	all         tally // scratch: an interval's operations merged
+	last        *sample       // arrival rate: the counters at the current interval's start
+	win         [2][2]*sample // arrival rate: the counters at each window's start and end
+	halted      *sample       // arrival rate: the counters when the run was stopped
+	all         tally         // scratch: an interval's operations merged
 	pending     []ivMeta
 	intervals   []Interval
 	steady      []steadySample
@@ -137,6 +140,7 @@ func (ru *run) gather() {
 			ss.lat.drainInto(&t.lat.hist)
 			if ss.queue != nil {
 				ss.queue.drainInto(&t.q().hist)
+				ss.lag.drainInto(&t.l().hist)
 			}
 		}
 	}
@@ -166,9 +170,11 @@ func (ru *run) absorb(b *ibuf) {
 // to the phase totals and calls the Interval hook.
 func (ru *run) emit(m ivMeta) {
 	c := &ru.col
-	for ph := range c.dropped {
-		d := ru.plan.dropped[ph].Load()
-		c.ivDropped[ph], c.dropped[ph] = d-c.dropped[ph], d
+	for ph := range c.ivDropped {
+		c.ivDropped[ph] = 0
+		if m.from != nil {
+			c.ivDropped[ph] = droppedBetween(m.from, m.to, ph)
+		}
 	}
 	ops := ru.cfg.Workload.Operations
 	d := m.end - m.start
@@ -192,23 +198,35 @@ func (ru *run) emit(m ivMeta) {
 			Late: c.all.late, Dropped: c.ivDropped[ph],
 			Target: m.target, Elapsed: m.elapsed, Remaining: m.remaining,
 		}
-		if d > 0 {
-			iv.Throughput = float64(n-c.all.errs) / d.Seconds()
+		ok := n - c.all.errs
+		if ph == inMeasure {
+			// Operations that ended after the window (in the drain) are
+			// counted in the last interval, but did not complete in it.
+			ok -= c.all.afterOK
 		}
+		iv.Throughput = rate(ok, d)
 		if h := c.all.lat.hist; h != nil && h.TotalCount() > 0 {
 			iv.Latency = latencyOf(h, c.all.max)
 		}
-		if c.all.queue != nil && c.all.queue.hist != nil && c.all.queue.hist.TotalCount() > 0 {
-			q := latencyOf(c.all.queue.hist, 0)
-			iv.Queue = &q
+		iv.Queue, iv.SchedLag = summary(c.all.queue), summary(c.all.lag)
+		tol := ru.cfg.OverloadTolerance
+		if m.from != nil && ph == m.phase {
+			l := load(m.from, m.to, ph, -1)
+			l.judge(iv.Throughput, d, tol)
+			iv.Load = &l
 		}
-		if len(ops) > 1 || n > 0 {
+		if len(ops) > 1 || n > 0 || iv.Load != nil {
 			iv.Operations = make(map[string]IntervalOp, len(ops))
 			for i, op := range ops {
 				t := &c.iv[ph][i]
 				io := IntervalOp{Ops: t.count(), Errors: t.errs}
 				if h := t.lat.hist; h != nil && h.TotalCount() > 0 {
 					io.Latency = latencyOf(h, t.max)
+				}
+				if iv.Load != nil {
+					l := load(m.from, m.to, ph, i)
+					l.judge(rate(io.Ops-io.Errors, d), d, tol)
+					io.Load = &l
 				}
 				iv.Operations[op.Name] = io
 			}
@@ -283,10 +301,17 @@ func spread(xs []steadySample, f func(steadySample) float64) float64 {
 	return (hi - lo) / mean
 }
 
-// meta describes the interval from the collector's start to at.
-func (ru *run) meta(at time.Duration) ivMeta {
+// meta describes the interval from the collector's start to at, whose
+// schedule counters (arrival rate) read to at its end; it makes to the
+// next interval's start.
+func (ru *run) meta(at time.Duration, to *sample) ivMeta {
 	c := &ru.col
-	m := ivMeta{start: c.ivStart, end: at, phase: inMeasure, target: c.target}
+	m := ivMeta{start: c.ivStart, end: at, phase: inMeasure, target: c.target, from: c.last, to: to}
+	if to == nil {
+		m.from = nil
+	} else {
+		c.last = to
+	}
 	if c.inWarmupWin {
 		m.phase = inWarmup
 		m.elapsed, m.remaining = at-ru.startAt, ru.measureAt-at
@@ -314,7 +339,7 @@ func (ru *run) finish() {
 		for _, m := range c.pending {
 			ru.emit(m)
 		}
-		c.pending = []ivMeta{ru.meta(end)}
+		c.pending = []ivMeta{ru.meta(end, c.halted)}
 	}
 	// The workers stopped at the window's end (or the stop) without
 	// handing over their last buffers; operations that ended during the
@@ -345,4 +370,12 @@ func (ru *run) phaseAtEnd() int {
 		return inWarmup
 	}
 	return inMeasure
+}
+
+// rate is n per second of d.
+func rate(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
 }

@@ -91,6 +91,19 @@ type Config struct {
 	// arrival-rate run may start before it counts as late. Default:
 	// DefaultLateAfter.
 	LateAfter time.Duration
+	// OverloadTolerance is how far an arrival-rate run may fall short of
+	// what it offered before a window counts as overloaded (Load): the
+	// achieved throughput below (1 - OverloadTolerance) of the offered
+	// rate, or the backlog growing by more than OverloadTolerance of the
+	// operations offered. Default: DefaultOverloadTolerance; it must be
+	// below 1.
+	OverloadTolerance float64
+	// DrainWarmup, in an arrival-rate run with a warmup, holds the
+	// schedule when the warmup ends until every operation scheduled in it
+	// has ended (at most Drain), and only then opens the measured window,
+	// so that a backlog the warmup built up is not carried into the
+	// measurement. The wait is a warmup.drain span on the timeline.
+	DrainWarmup bool
 	// Stages shape the target over the run: each ramps the concurrency
 	// (closed loop) or the rate (arrival rate) linearly from the previous
 	// stage's target (the first from Workers or Rate) to its own over its

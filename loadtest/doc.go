@@ -93,9 +93,35 @@
 // latency is measured from its scheduled start, so that a stall shows in
 // the latencies of every operation it delayed instead of vanishing from
 // them (coordinated omission); operations that start late are counted
-// (Stats.Late, with the queueing delay in Stats.Queue), and those beyond
-// Config.MaxInFlight are dropped and counted (Stats.Dropped). An operation
-// belongs to the phase in which it was scheduled to start.
+// (Stats.Late), and those beyond Config.MaxInFlight are dropped and
+// counted (Stats.Dropped). An operation belongs to the phase in which it
+// was scheduled to start. The delay from its scheduled start to its start
+// is split in two: the pacer's own lateness (Stats.SchedLag, scheduled to
+// released; the pacer waits with an absolute kernel sleep and a short
+// spin, so this is microseconds) and the wait for a worker (Stats.Queue,
+// released to started).
+//
+// # Offered and achieved
+//
+// An arrival-rate run counts from its schedule what it offered against
+// what it achieved, for each phase, interval and operation (Stats.Schedule
+// and Interval.Load): the operations scheduled in the window
+// (offered_per_s), the throughput of those that completed inside it
+// (throughput_per_s; an operation scheduled in the window and completed
+// after it still counts in the latencies, and in completed_after), the
+// backlog of operations scheduled but not yet begun at the window's start
+// and end, and whether the window was overloaded: achieved short of
+// offered by more than Config.OverloadTolerance, or the backlog growing.
+// The text report, the progress line and the HTML report say so in words,
+// and thresholds on achieved_ratio and backlog fail a CI run that stopped
+// keeping up. The backlog the warmup leaves is the measured window's
+// backlog_start; Config.DrainWarmup drains it before the window opens (a
+// warmup.drain mark).
+//
+// SearchCapacity runs arrival-rate steps on one warm pool to find the
+// highest rate at which an SLO holds: coarse steps up, then a bisection
+// between the last rate that passed and the first that failed, bounded by
+// a step count and a time budget (examples/capacity).
 //
 // Config.Stages ramp and hold the concurrency or the rate; the
 // orchestrator's scale events change it during a run. Every change is a

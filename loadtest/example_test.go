@@ -93,5 +93,5 @@ func ExampleParseThreshold() {
 	// op="" metric=p99 < 5e+07
 	// op="point_select" metric=error_rate < 0.01
 	// op="" metric=throughput >= 1000
-	// error: threshold "p98<1s": unknown metric "p98" (want p50, p90, p99, p999, max, mean, error_rate or throughput)
+	// error: threshold "p98<1s": unknown metric "p98" (want p50, p90, p99, p999, max, mean, error_rate, throughput, achieved_ratio or backlog)
 }

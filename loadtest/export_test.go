@@ -14,3 +14,6 @@ func ScheduledIn(seed uint64, poisson bool, rate float64, d time.Duration) int64
 	}
 	return n
 }
+
+// ProgressLine is the progress line of one interval.
+var ProgressLine = progressLine

@@ -25,10 +25,12 @@ func FuzzParseThreshold(f *testing.F) {
 		" op : p90 <= 5ms ", ":p99<1ms", "p99", "p99<", "p99<<1ms", "p99<=>1ms",
 		"p99<1e400ms", "throughput>NaN", "error_rate<-Inf", "throughput>0x1p-2",
 		"a:b:p99<1ms", "p42<1ms", "p99<-5ms", "\x00:p99<1ms", "é:max<1ns",
+		"achieved_ratio>=0.99", "backlog<100", "op:backlog<=0", "achieved_ratio>1ms",
 	} {
 		f.Add(s)
 	}
-	metrics := map[string]bool{"p50": true, "p90": true, "p99": true, "p999": true, "max": true, "mean": true, "error_rate": true, "throughput": true}
+	metrics := map[string]bool{"p50": true, "p90": true, "p99": true, "p999": true, "max": true, "mean": true,
+		"error_rate": true, "throughput": true, "achieved_ratio": true, "backlog": true}
 	ops := map[string]bool{"<": true, "<=": true, ">": true, ">=": true}
 	f.Fuzz(func(t *testing.T, s string) {
 		th, err := loadtest.ParseThreshold(s)
@@ -49,7 +51,7 @@ func FuzzParseThreshold(f *testing.F) {
 			t.Fatalf("accepted %q with a NaN limit, which no value can hold to", s)
 		}
 		limit := strconv.FormatFloat(th.Limit, 'g', -1, 64)
-		if th.Metric != "error_rate" && th.Metric != "throughput" {
+		if th.IsLatency() {
 			limit = time.Duration(th.Limit).String()
 		}
 		canon := th.Metric + th.Op + limit

@@ -34,9 +34,17 @@ type Interval struct {
 	// the in-flight bound was reached.
 	Late    int64 `json:"late,omitempty"`
 	Dropped int64 `json:"dropped,omitempty"`
-	// Queue summarises, for arrival-rate runs, the delay from each
-	// operation's scheduled start to its actual start.
-	Queue *Latency `json:"queue_ns,omitempty"`
+	// SchedLag and Queue summarise, for arrival-rate runs, the pacer's
+	// lateness (scheduled start to release) and the wait for a worker
+	// (release to start) of the operations that ended in the interval.
+	SchedLag *Latency `json:"sched_lag_ns,omitempty"`
+	Queue    *Latency `json:"queue_ns,omitempty"`
+	// Load is, for arrival-rate runs, what the schedule offered in the
+	// interval and the backlog at its start and end, against the
+	// throughput of what completed in it (its fields are at this level in
+	// JSON); nil otherwise, and in the entry of the other phase around the
+	// measure start.
+	*Load
 	// Target is the concurrency (closed loop) or the rate (arrival rate)
 	// aimed at when the interval ended.
 	Target float64 `json:"target,omitempty"`
@@ -54,4 +62,6 @@ type IntervalOp struct {
 	Ops     int64   `json:"ops"`
 	Errors  int64   `json:"errors"`
 	Latency Latency `json:"latency_ns"`
+	// Load is the operation's part of the interval's Load.
+	*Load
 }

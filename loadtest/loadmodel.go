@@ -88,17 +88,23 @@ func (cfg *Config) validateLoadModel() error {
 		return bad("MaxInFlight", "must not be negative, got %d", cfg.MaxInFlight)
 	case cfg.LateAfter < 0:
 		return bad("LateAfter", "must not be negative, got %v", cfg.LateAfter)
+	case math.IsNaN(cfg.OverloadTolerance) || cfg.OverloadTolerance < 0 || cfg.OverloadTolerance >= 1:
+		return bad("OverloadTolerance", "must be within [0, 1), got %v", cfg.OverloadTolerance)
 	case cfg.Interval < 0:
 		return bad("Interval", "must not be negative, got %v", cfg.Interval)
 	case cfg.Interval > 0 && cfg.Interval < time.Millisecond:
 		return bad("Interval", "must be at least 1ms, got %v", cfg.Interval)
 	}
-	if !cfg.openLoop() && (cfg.MaxInFlight != 0 || cfg.LateAfter != 0) {
-		field := "MaxInFlight"
-		if cfg.MaxInFlight == 0 {
-			field = "LateAfter"
+	if !cfg.openLoop() {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"MaxInFlight", cfg.MaxInFlight != 0}, {"LateAfter", cfg.LateAfter != 0},
+			{"OverloadTolerance", cfg.OverloadTolerance != 0}, {"DrainWarmup", cfg.DrainWarmup}} {
+			if f.set {
+				return bad(f.name, "applies to arrival-rate runs only: set Rate")
+			}
 		}
-		return bad(field, "applies to arrival-rate runs only: set Rate")
 	}
 	if s := cfg.Steady; s != nil {
 		switch {
@@ -156,6 +162,9 @@ func (cfg *Config) setLoadModelDefaults() {
 		}
 		if cfg.LateAfter == 0 {
 			cfg.LateAfter = DefaultLateAfter
+		}
+		if cfg.OverloadTolerance == 0 {
+			cfg.OverloadTolerance = DefaultOverloadTolerance
 		}
 	}
 	if s := cfg.Steady; s != nil {

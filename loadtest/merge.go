@@ -134,6 +134,18 @@ func MergeWith(orchestrator timing.Timeline, results ...*Result) (*Result, error
 		}
 		out.Phases.Warmup.Examined = max(out.Phases.Warmup.Examined, r.Phases.Warmup.Examined)
 	}
+	// The schedule's counts added up; whether the fleet kept up is judged
+	// again on the sums.
+	if tol := out.Config.OverloadTolerance; tol > 0 {
+		rejudge(&out.Phases.Warmup, tol)
+		rejudge(&out.Phases.Measure, tol)
+		for _, m := range []map[string]Stats{out.Operations, out.WarmupOperations} {
+			for name, s := range m {
+				rejudge(&s, tol)
+				m[name] = s
+			}
+		}
+	}
 	out.Stopped, out.Error = strings.Join(stopped, "; "), strings.Join(errs, "; ")
 	out.Timeline = timing.Merge(timelines...)
 	out.StartedAt = out.Timeline.Anchor
@@ -238,8 +250,38 @@ func mergeStats(a, b Stats) Stats {
 		out.Histogram = h
 		out.Latency = latencyOf(h.h, max(a.Latency.Max, b.Latency.Max))
 	}
+	var after int64
+	if a.Schedule != nil || b.Schedule != nil {
+		sc := &Schedule{}
+		for _, s := range []Stats{a, b} {
+			if s.Schedule != nil {
+				sc.Offered += s.Offered
+				sc.CompletedAfter += s.CompletedAfter
+				sc.CarriedIn += s.CarriedIn
+				sc.BacklogStart += s.BacklogStart
+				sc.BacklogEnd += s.BacklogEnd
+				sc.Overloaded = sc.Overloaded || s.Overloaded
+			}
+		}
+		out.Schedule = sc
+		// What completed after the window is not in the throughput; the
+		// successful share of it is not kept, so the merge takes it all
+		// out, as each process did.
+		after = sc.CompletedAfter - sc.CarriedIn
+	}
 	if out.Duration > 0 {
-		out.Throughput = float64(out.Ops-out.Errors) / out.Duration.Seconds()
+		out.Throughput = float64(max(0, out.Ops-out.Errors-after)) / out.Duration.Seconds()
 	}
 	return out
+}
+
+// rejudge judges a merged window's Load again from its summed counts, and
+// keeps it overloaded if a process was.
+func rejudge(s *Stats, tol float64) {
+	if s.Schedule == nil {
+		return
+	}
+	was := s.Overloaded
+	s.Load.judge(s.Throughput, s.Duration, tol)
+	s.Overloaded = s.Overloaded || was
 }

@@ -72,5 +72,11 @@ func progressLine(iv Interval) string {
 	if iv.Late > 0 || iv.Dropped > 0 || iv.Queue != nil {
 		fmt.Fprintf(&b, "  late %d  dropped %d", iv.Late, iv.Dropped)
 	}
+	if l := iv.Load; l != nil {
+		fmt.Fprintf(&b, "  offered %.1f/s  backlog %d", l.OfferedPerS, l.BacklogEnd)
+		if l.Overloaded {
+			b.WriteString("  OVERLOADED: not keeping up")
+		}
+	}
 	return b.String()
 }

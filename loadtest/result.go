@@ -75,6 +75,10 @@ type RunConfig struct {
 	Seed        uint64        `json:"seed"`
 	// WritesAfterSignal is Config.WritesAfterSignal.
 	WritesAfterSignal bool `json:"reference_order,omitempty"`
+	// OverloadTolerance and DrainWarmup are the Config's, for an
+	// arrival-rate run.
+	OverloadTolerance float64 `json:"overload_tolerance,omitempty"`
+	DrainWarmup       bool    `json:"drain_warmup,omitempty"`
 }
 
 // OpConfig is one operation as configured.
@@ -97,6 +101,7 @@ func (ru *run) runConfig() RunConfig {
 		Warmup: ru.cfg.Warmup, Duration: ru.cfg.Duration,
 		Seed: ru.cfg.Seed, WritesAfterSignal: ru.cfg.WritesAfterSignal,
 		Arrival: ru.cfg.Arrival.String(), Rate: ru.cfg.Rate, MaxInFlight: ru.cfg.MaxInFlight,
+		OverloadTolerance: ru.cfg.OverloadTolerance, DrainWarmup: ru.cfg.DrainWarmup,
 		Stages: ru.cfg.Stages, Steady: ru.cfg.Steady, Interval: ru.cfg.Interval,
 	}
 	for _, op := range ru.cfg.Workload.Operations {
@@ -124,8 +129,15 @@ func (ru *run) result() *Result {
 	ops := ru.cfg.Workload.Operations
 	var windows [2]time.Duration
 	if ru.started {
-		windows[inWarmup] = min(ru.stoppedAt, ru.measureAt) - ru.startAt
+		warmupEnd := time.Duration(ru.plan.warmupEnd.Load()) // the measure start, unless a drain moved it
+		windows[inWarmup] = min(ru.stoppedAt, warmupEnd) - ru.startAt
 		windows[inMeasure] = max(0, ru.stoppedAt-ru.measureAt)
+	}
+	// Arrival rate: the schedule's counters at the end, which hold every
+	// operation offered and dropped.
+	var final *sample
+	if ru.plan != nil && ru.plan.open && ru.started {
+		final = ru.plan.sample(-1)
 	}
 	// The collector's totals: every interval buffer of every worker,
 	// merged (see collect.go).
@@ -136,14 +148,14 @@ func (ru *run) result() *Result {
 			byOp[ph] = make([]tally, len(ops))
 		}
 		for i := range ops {
+			if final != nil {
+				byOp[ph][i].dropped = final.dropped[ph][i]
+			}
 			byPhase[ph].merge(&byOp[ph][i])
 		}
-		if ru.plan != nil {
-			byPhase[ph].dropped = ru.plan.dropped[ph].Load()
-		}
 	}
-	res.Phases.Warmup = byPhase[inWarmup].stats(windows[inWarmup])
-	res.Phases.Measure = byPhase[inMeasure].stats(windows[inMeasure])
+	res.Phases.Warmup = ru.phaseStats(&byPhase[inWarmup], inWarmup, -1, windows[inWarmup], final, 0)
+	res.Phases.Measure = ru.phaseStats(&byPhase[inMeasure], inMeasure, -1, windows[inMeasure], final, byPhase[inWarmup].carriedOK)
 	res.Phases.Warmup.EndedBy = ru.col.endedBy
 	res.Phases.Warmup.Examined = ru.col.examined
 	res.Intervals = ru.col.intervals
@@ -152,15 +164,40 @@ func (ru *run) result() *Result {
 	}
 	res.Operations = make(map[string]Stats, len(ops))
 	for i, op := range ops {
-		res.Operations[op.Name] = byOp[inMeasure][i].stats(windows[inMeasure])
+		res.Operations[op.Name] = ru.phaseStats(&byOp[inMeasure][i], inMeasure, i, windows[inMeasure], final, byOp[inWarmup][i].carriedOK)
 		if byOp[inWarmup][i].count() > 0 {
 			if res.WarmupOperations == nil {
 				res.WarmupOperations = make(map[string]Stats, len(ops))
 			}
-			res.WarmupOperations[op.Name] = byOp[inWarmup][i].stats(windows[inWarmup])
+			res.WarmupOperations[op.Name] = ru.phaseStats(&byOp[inWarmup][i], inWarmup, i, windows[inWarmup], final, 0)
 		}
 	}
 	return res
+}
+
+// phaseStats turns the tally of phase ph (of operation op, or all when op
+// < 0) over its window of length d into Stats, with, in an arrival-rate
+// run, its Schedule: the operations offered from the final counters, the
+// backlog from the samples at the window's ends, and the throughput with
+// the carried successful operations of the window before.
+func (ru *run) phaseStats(t *tally, ph, op int, d time.Duration, final *sample, carried int64) Stats {
+	s := t.stats(d)
+	if final == nil {
+		return s
+	}
+	s.Throughput += rate(carried, d)
+	from, to := ru.col.win[ph][0], ru.col.win[ph][1]
+	if from == nil {
+		from = ru.plan.zeroSample()
+	}
+	if to == nil {
+		to = final // the window did not end as planned
+	}
+	l := load(from, to, ph, op)
+	l.Offered = load(ru.plan.zeroSample(), final, ph, op).Offered
+	l.judge(s.Throughput, d, ru.cfg.OverloadTolerance)
+	s.Schedule = &Schedule{Load: l, CompletedAfter: t.after, CarriedIn: carried}
+	return s
 }
 
 // resultFields is Result without its methods, so that MarshalJSON can embed

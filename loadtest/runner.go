@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -318,14 +319,22 @@ func (ru *run) startWorkers(runCtx context.Context) error {
 			p.shards[ph][i].lat = newShardSet(nshards)
 			if p.open {
 				p.shards[ph][i].queue = newShardSet(nshards)
+				p.shards[ph][i].lag = newShardSet(nshards)
 			}
 		}
+		p.offered[ph] = make([]atomic.Int64, len(ops))
+		p.dropped[ph] = make([]atomic.Int64, len(ops))
+		p.snapOffered[ph] = make([]atomic.Int64, len(ops))
+		p.snapDropped[ph] = make([]atomic.Int64, len(ops))
 	}
+	p.boundary.Store(int64(never))
+	p.snapAt.Store(-1)
+	p.begun = make([]atomic.Int64, len(ops))
 	ru.plan = p
 	ru.col.init(len(ops))
 	ru.col.target = cfg.initialTarget()
 	if p.open {
-		p.queue = make(chan time.Duration, cfg.MaxInFlight)
+		p.queue = make(chan release, cfg.MaxInFlight)
 		arr := newArrivals(cfg.Seed, cfg.Arrival == ArrivalPoisson)
 		ru.group.Go(func() error {
 			p.pace(runCtx, int64(cfg.MaxInFlight), arr)
@@ -422,6 +431,14 @@ func (ru *run) setStart(at time.Duration) {
 		ru.col.endedBy = EndedByDuration
 	}
 	ru.plan.setWindow(ru.measureAt, ru.measureAt+ru.cfg.Duration)
+	if ru.plan.open {
+		z := ru.plan.zeroSample()
+		ru.col.last, ru.col.win[inWarmup][0], ru.col.win[inMeasure][0] = z, z, z
+		// Nothing to drain without a warmup.
+		ru.plan.drainHold.Store(ru.cfg.DrainWarmup && ru.measureAt > at)
+		ru.col.inWarmupWin = ru.measureAt > at
+		ru.plan.boundary.Store(int64(ru.nextFlip()))
+	}
 }
 
 func (ru *run) openGate() {
@@ -487,7 +504,11 @@ func (ru *run) drive(ctx, runCtx context.Context, cancel context.CancelFunc) err
 				c.pending = c.pending[1:]
 			}
 		case now >= flip:
-			c.pending = append(c.pending, ru.meta(flip))
+			var smp *sample
+			if p.open {
+				smp = p.sample(flip)
+			}
+			c.pending = append(c.pending, ru.meta(flip, smp))
 			p.epoch.Add(1)
 			p.signal() // idle workers hand their buffers over too
 			c.gatherDue, c.gatherAt = true, flip+grace
@@ -498,13 +519,19 @@ func (ru *run) drive(ctx, runCtx context.Context, cancel context.CancelFunc) err
 					c.endedBy = EndedByMax
 				}
 				ru.window(timing.Warmup, ru.startAt, ru.measureAt)
+				c.win[inWarmup][1], c.win[inMeasure][0] = smp, smp
+				if p.drainHold.Load() {
+					ru.drainWarmup(ctx)
+				}
 				ru.hooks.start(timing.Measure, timing.Process, ru.measureAt)
 			}
 			if flip >= p.end() {
+				c.win[inMeasure][1] = smp
 				ru.stoppedAt = p.end()
 				return nil
 			}
 			ru.applyStages(runCtx, flip)
+			p.boundary.Store(int64(ru.nextFlip()))
 		default:
 			next := flip
 			if c.gatherDue {
@@ -589,6 +616,15 @@ func (ru *run) currentPhase() timing.Phase {
 func (ru *run) halt(reason string) {
 	ru.stoppedAt = ru.rec.Now()
 	ru.stopReason = reason
+	if ru.plan.open {
+		c := &ru.col
+		c.halted = ru.plan.sample(-1)
+		ph := inMeasure
+		if c.inWarmupWin {
+			ph = inWarmup
+		}
+		c.win[ph][1] = c.halted
+	}
 	ru.plan.stop.Store(true)
 	ru.plan.signal() // wakes parked workers and the pacer
 }
@@ -756,4 +792,41 @@ func (ru *run) writeSinks(ctx context.Context, res *Result) error {
 func (ru *run) window(ph timing.Phase, start, end time.Duration) {
 	ru.rec.Record(timing.Mark{Phase: ph, Worker: timing.Process, Start: start, End: end, Detail: ru.stopReason})
 	ru.hooks.done(ph, timing.Process, start, end, nil)
+}
+
+// drainWarmup holds the schedule at the warmup's end (the pacer stops
+// there: see plan.drainHold) until every operation scheduled in the warmup
+// has ended, or Config.Drain has passed, and then opens the measured
+// window: from now, for Config.Duration. The wait is the warmup.drain span
+// on the timeline; its detail gives the backlog it started with, and its
+// error says when the wait ran out first.
+func (ru *run) drainWarmup(ctx context.Context) {
+	p, c := ru.plan, &ru.col
+	from := ru.measureAt
+	var backlog int64
+	if s := c.win[inWarmup][1]; s != nil {
+		for _, n := range s.backlog {
+			backlog += n
+		}
+	}
+	deadline := ru.rec.Now() + ru.cfg.Drain
+	var err error
+	for p.inflight.Load() > 0 {
+		if ru.rec.Now() >= deadline || ctx.Err() != nil {
+			err = fmt.Errorf("%d operations of the warmup still in flight after %v", p.inflight.Load(), ru.cfg.Drain)
+			break
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	at := ru.rec.Now()
+	ru.measureAt = at
+	p.moveMeasure(at, at+ru.cfg.Duration)
+	p.drainHold.Store(false)
+	p.signal() // the pacer resumes from the new start; workers reload the window
+	c.ivStart = at
+	smp := p.sample(-1)
+	c.last, c.win[inMeasure][0] = smp, smp
+	p.boundary.Store(int64(ru.nextFlip()))
+	ru.rec.Record(timing.Mark{Phase: timing.WarmupDrain, Worker: timing.Process, Start: from, End: at,
+		Detail: "backlog=" + strconv.FormatInt(backlog, 10), Err: errString(err)})
 }

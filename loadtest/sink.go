@@ -9,7 +9,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -155,6 +154,13 @@ func (r *Result) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if len(r.Operations) > 1 {
+		for _, name := range slices.Sorted(maps.Keys(r.Operations)) {
+			if s := r.Operations[name]; s.Schedule != nil && s.Overloaded {
+				fmt.Fprintf(w, "operation %s: OVERLOADED: %s\n", name, overloadWords(s.Throughput, s.Schedule.Load))
+			}
+		}
+	}
 	fmt.Fprintln(w)
 	if err := writeServerSplit(w, r); err != nil {
 		return err
@@ -170,11 +176,17 @@ func (r *Result) WriteText(w io.Writer) error {
 		name string
 		s    Stats
 	}{{"warmup", r.Phases.Warmup}, {"measure", r.Phases.Measure}} {
+		if sc := ph.s.Schedule; sc != nil {
+			writeLoad(w, ph.name, ph.s)
+		}
 		if q := ph.s.Queue; q != nil || ph.s.Late > 0 || ph.s.Dropped > 0 {
 			fmt.Fprintf(w, "%s: %d late, %d dropped", ph.name, ph.s.Late, ph.s.Dropped)
+			f := timing.FormatDuration
+			if l := ph.s.SchedLag; l != nil {
+				fmt.Fprintf(w, "; pacer lag (scheduled -> released) p50 %s  p99 %s  max %s", f(l.P50), f(l.P99), f(l.Max))
+			}
 			if q != nil {
-				fmt.Fprintf(w, "; queueing delay p50 %s  p99 %s  max %s",
-					timing.FormatDuration(q.P50), timing.FormatDuration(q.P99), timing.FormatDuration(q.Max))
+				fmt.Fprintf(w, "; queueing (released -> started) p50 %s  p99 %s  max %s", f(q.P50), f(q.P99), f(q.Max))
 			}
 			fmt.Fprintln(w)
 		}
@@ -199,13 +211,34 @@ func (r *Result) WriteText(w io.Writer) error {
 	return nil
 }
 
+// writeLoad writes a phase's offered load against what it achieved, and,
+// when the system did not keep up, says so in words, for the phase and for
+// each operation.
+func writeLoad(w io.Writer, name string, s Stats) {
+	sc := s.Schedule
+	fmt.Fprintf(w, "%s: offered %d (%.1f/s), achieved %.1f/s (%.1f%% of offered); %d completed after the window; backlog %d at the start, %d at the end\n",
+		name, sc.Offered, sc.OfferedPerS, s.Throughput, 100*sc.AchievedRatio, sc.CompletedAfter, sc.BacklogStart, sc.BacklogEnd)
+	if sc.Overloaded {
+		fmt.Fprintf(w, "%s: OVERLOADED: %s\n", name, overloadWords(s.Throughput, sc.Load))
+	}
+}
+
+// overloadWords says how a window fell behind.
+func overloadWords(achieved float64, l Load) string {
+	why := fmt.Sprintf("the system achieved %.1f/s of the %.1f/s offered", achieved, l.OfferedPerS)
+	if grew := l.BacklogEnd - l.BacklogStart; grew > 0 {
+		why += fmt.Sprintf(", and its backlog grew by %d operations", grew)
+	}
+	return why + ": it did not keep up, and latencies include the wait"
+}
+
 // formatValue shows a threshold's measured value in its metric's unit:
 // durations for latencies, plain numbers for rates.
 func formatValue(name string, v float64) string {
-	if strings.Contains(name, "error_rate") || strings.Contains(name, "throughput") {
-		return strconv.FormatFloat(v, 'g', 6, 64)
+	if t, err := ParseThreshold(name); err == nil && t.IsLatency() {
+		return timing.FormatDuration(time.Duration(v))
 	}
-	return timing.FormatDuration(time.Duration(v))
+	return strconv.FormatFloat(v, 'g', 6, 64)
 }
 
 func statsRow(w io.Writer, name string, s Stats) {

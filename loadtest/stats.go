@@ -179,12 +179,16 @@ type tally struct {
 	kinds    [pool.NumKinds]int64
 	firstErr [pool.NumKinds]string // one message per kind, for the report
 
-	// Arrival-rate runs only: the delay from each operation's scheduled
-	// start to its actual start, the operations late by more than
-	// Config.LateAfter, and those dropped at the in-flight bound.
-	queue   *latencies // nil until used: a closed loop has no queue
-	late    int64
-	dropped int64
+	// Arrival-rate runs only: the pacer's lateness (scheduled start to
+	// release) and the queueing (release to a worker's start) of each
+	// operation, the operations late by more than Config.LateAfter, those
+	// dropped at the in-flight bound, and those that completed after the
+	// window they were scheduled in (in all, and the successful ones).
+	queue, lag     *latencies // nil until used: a closed loop has no queue
+	late           int64
+	dropped        int64
+	after, afterOK int64
+	carriedOK      int64 // successful warmup operations that completed inside the measured window
 
 	// Keeps the next tally, maybe another worker's, off the cache line
 	// that this one's last fields are on.
@@ -199,25 +203,47 @@ func (t *tally) q() *latencies {
 	return t.queue
 }
 
-// share makes t's full batches go to the shards of sh (the success and the
-// queue latencies of its phase and operation), trying shard first first.
-func (t *tally) share(lat, queue *shardSet, first int) {
-	t.lat.shards = lat
-	if lat != nil {
-		t.lat.first = first % len(lat.s)
+// l returns t's scheduling lag latencies, made on first use.
+func (t *tally) l() *latencies {
+	if t.lag == nil {
+		t.lag = new(latencies)
 	}
-	if queue != nil {
+	return t.lag
+}
+
+// share makes t's full batches go to the shards of sh (the success, the
+// queue and the lag latencies of its phase and operation), trying shard
+// first first.
+func (t *tally) share(sh opShards, first int) {
+	t.lat.shards = sh.lat
+	if sh.lat != nil {
+		t.lat.first = first % len(sh.lat.s)
+	}
+	if sh.queue != nil {
 		// Made now, so that an arrival-rate worker's first operation
 		// allocates nothing.
-		t.q().shards, t.queue.first = queue, first%len(queue.s)
+		t.q().shards, t.queue.first = sh.queue, first%len(sh.queue.s)
+		t.l().shards, t.lag.first = sh.lag, first%len(sh.lag.s)
 	}
 }
 
-// recordQueue records an arrival-rate operation's queueing delay.
-func (t *tally) recordQueue(d time.Duration, late bool) {
-	t.q().add(max(d, 0))
+// recordQueue records an arrival-rate operation's scheduling lag and
+// queueing delay, whether it was late, and whether it completed after its
+// window (and succeeded).
+func (t *tally) recordQueue(lag, queue time.Duration, late, after, carried, ok bool) {
+	t.l().add(max(lag, 0))
+	t.q().add(max(queue, 0))
 	if late {
 		t.late++
+	}
+	if after {
+		t.after++
+		if ok {
+			t.afterOK++
+			if carried {
+				t.carriedOK++
+			}
+		}
 	}
 }
 
@@ -227,7 +253,10 @@ func (t *tally) reset() {
 	if t.queue != nil {
 		t.queue.reset()
 	}
-	t.errs, t.max, t.late, t.dropped = 0, 0, 0, 0
+	if t.lag != nil {
+		t.lag.reset()
+	}
+	t.errs, t.max, t.late, t.dropped, t.after, t.afterOK, t.carriedOK = 0, 0, 0, 0, 0, 0, 0
 	t.kinds = [pool.NumKinds]int64{}
 	t.firstErr = [pool.NumKinds]string{}
 }
@@ -283,9 +312,15 @@ func (t *tally) merge(o *tally) {
 	}
 	t.late += o.late
 	t.dropped += o.dropped
+	t.after += o.after
+	t.afterOK += o.afterOK
+	t.carriedOK += o.carriedOK
 	t.lat.mergeFrom(&o.lat)
 	if o.queue != nil {
 		t.q().mergeFrom(o.queue)
+	}
+	if o.lag != nil {
+		t.l().mergeFrom(o.lag)
 	}
 }
 
@@ -306,6 +341,9 @@ func (t *tally) stats(d time.Duration) Stats {
 	if t.queue != nil {
 		t.queue.settle()
 	}
+	if t.lag != nil {
+		t.lag.settle()
+	}
 	ops := t.count()
 	s := Stats{Ops: ops, Errors: t.errs, Duration: d, Late: t.late, Dropped: t.dropped}
 	for k, n := range t.kinds {
@@ -319,17 +357,23 @@ func (t *tally) stats(d time.Duration) Stats {
 		s.ErrorSamples[pool.ErrorKind(k).String()] = t.firstErr[k]
 	}
 	if d > 0 {
-		s.Throughput = float64(ops-t.errs) / d.Seconds()
+		s.Throughput = float64(ops-t.errs-t.afterOK) / d.Seconds()
 	}
 	if h := t.lat.hist; h != nil && h.TotalCount() > 0 {
 		s.Histogram = &Histogram{h: h}
 		s.Latency = latencyOf(h, t.max)
 	}
-	if t.queue != nil && t.queue.hist != nil && t.queue.hist.TotalCount() > 0 {
-		q := latencyOf(t.queue.hist, 0)
-		s.Queue = &q
-	}
+	s.Queue, s.SchedLag = summary(t.queue), summary(t.lag)
 	return s
+}
+
+// summary summarises l, or is nil when it holds nothing.
+func summary(l *latencies) *Latency {
+	if l == nil || l.hist == nil || l.hist.TotalCount() == 0 {
+		return nil
+	}
+	s := latencyOf(l.hist, 0)
+	return &s
 }
 
 func latencyOf(h *hdrhistogram.Histogram, max time.Duration) Latency {
@@ -358,7 +402,11 @@ type Stats struct {
 	ErrorSamples map[string]string `json:"error_samples,omitempty"`
 	// Duration is the window's length.
 	Duration time.Duration `json:"duration_ns"`
-	// Throughput is successful operations per second of Duration.
+	// Throughput is successful operations per second of Duration. In an
+	// arrival-rate run it counts those that completed inside the window,
+	// whichever window scheduled them (operations of the warmup that
+	// completed in the measured window count in it: Schedule.CarriedIn),
+	// and not those that completed after it (Schedule.CompletedAfter).
 	Throughput float64 `json:"throughput_per_s"`
 	// Latency summarises the successful operations' latencies.
 	Latency Latency `json:"latency_ns"`
@@ -373,9 +421,17 @@ type Stats struct {
 	// already in flight. Both are zero in a closed-loop run.
 	Late    int64 `json:"late"`
 	Dropped int64 `json:"dropped"`
-	// Queue summarises, in an arrival-rate run, the delay from each
-	// operation's scheduled start to its actual start; nil otherwise.
-	Queue *Latency `json:"queue_ns,omitempty"`
+	// SchedLag and Queue split, in an arrival-rate run, the delay from
+	// each operation's scheduled start to its actual start: SchedLag is
+	// the pacer's own lateness (scheduled start to the instant it released
+	// the operation), Queue the wait for a worker (release to start). Nil
+	// in a closed-loop run.
+	SchedLag *Latency `json:"sched_lag_ns,omitempty"`
+	Queue    *Latency `json:"queue_ns,omitempty"`
+	// Schedule is, in an arrival-rate run, what was offered against what
+	// was achieved (see Schedule); nil in a closed-loop run. Its fields
+	// are at this level in JSON.
+	*Schedule
 
 	// EndedBy says, for the warmup phase only, why the warmup ended:
 	// EndedByDuration, EndedBySteady or EndedByMax; empty when the run

@@ -17,7 +17,10 @@ type Threshold struct {
 	Operation string
 	// Metric is one of p50, p90, p99, p999, max, mean (latencies, whose
 	// limits are durations), error_rate (failed operations / operations,
-	// a fraction) and throughput (successful operations per second).
+	// a fraction), throughput (successful operations per second) and, for
+	// arrival-rate runs only, achieved_ratio (the throughput over the
+	// offered rate: Load.AchievedRatio) and backlog (the operations
+	// scheduled and not yet begun at the window's end: Load.BacklogEnd).
 	Metric string
 	// Op is "<", "<=", ">" or ">=".
 	Op string
@@ -38,6 +41,16 @@ type ThresholdResult struct {
 	Limit float64 `json:"limit"`
 }
 
+// numberMetrics are the metrics whose limits are plain numbers; the
+// arrival-rate ones are true.
+var numberMetrics = map[string]bool{"error_rate": false, "throughput": false, "achieved_ratio": true, "backlog": true}
+
+func isNumberMetric(m string) bool { _, ok := numberMetrics[m]; return ok }
+
+// IsLatency reports whether the threshold's metric is a latency, whose
+// Limit and measured value are nanoseconds.
+func (t Threshold) IsLatency() bool { return latencyMetrics[t.Metric] != nil }
+
 var latencyMetrics = map[string]func(Latency) time.Duration{
 	"p50":  func(l Latency) time.Duration { return l.P50 },
 	"p90":  func(l Latency) time.Duration { return l.P90 },
@@ -48,8 +61,10 @@ var latencyMetrics = map[string]func(Latency) time.Duration{
 }
 
 // ParseThreshold parses a threshold such as "p99<50ms", "error_rate<0.01",
-// "throughput>1000" or "point_select:p99<20ms". It does not check that the
-// operation exists; New does.
+// "throughput>1000", "achieved_ratio>=0.99", "backlog<100" or
+// "point_select:p99<20ms". It does not check that the operation exists,
+// nor that the run is an arrival-rate run when the metric needs one; New
+// does.
 func ParseThreshold(s string) (Threshold, error) {
 	t := Threshold{Name: s}
 	expr := strings.TrimSpace(s)
@@ -76,7 +91,7 @@ func ParseThreshold(s string) (Threshold, error) {
 			return t, fmt.Errorf("threshold %q: %s limit: want a duration such as 50ms, got %q", s, t.Metric, rest)
 		}
 		t.Limit = float64(d)
-	case t.Metric == "error_rate" || t.Metric == "throughput":
+	case isNumberMetric(t.Metric):
 		v, err := strconv.ParseFloat(rest, 64)
 		// NaN parses, but no value is above or below it: the threshold
 		// could never hold.
@@ -85,7 +100,7 @@ func ParseThreshold(s string) (Threshold, error) {
 		}
 		t.Limit = v
 	default:
-		return t, fmt.Errorf("threshold %q: unknown metric %q (want p50, p90, p99, p999, max, mean, error_rate or throughput)", s, t.Metric)
+		return t, fmt.Errorf("threshold %q: unknown metric %q (want p50, p90, p99, p999, max, mean, error_rate, throughput, achieved_ratio or backlog)", s, t.Metric)
 	}
 	return t, nil
 }
@@ -101,6 +116,9 @@ func parseThresholds(cfg Config) ([]Threshold, error) {
 		}
 		if t.Operation != "" && !hasOp(cfg.Workload.Operations, t.Operation) {
 			return nil, &ConfigError{Field: field, Reason: fmt.Sprintf("threshold %q: no operation named %q", s, t.Operation)}
+		}
+		if numberMetrics[t.Metric] && !cfg.openLoop() {
+			return nil, &ConfigError{Field: field, Reason: fmt.Sprintf("threshold %q: %s applies to arrival-rate runs only: set Rate", s, t.Metric)}
 		}
 		out = append(out, t)
 	}
@@ -134,6 +152,14 @@ func (t Threshold) Check(res *Result) ThresholdResult {
 		}
 	case t.Metric == "throughput":
 		r.Value, measured = s.Throughput, true
+	case t.Metric == "achieved_ratio":
+		if measured = s.Schedule != nil; measured {
+			r.Value = s.Schedule.AchievedRatio
+		}
+	case t.Metric == "backlog":
+		if measured = s.Schedule != nil; measured {
+			r.Value = float64(s.Schedule.BacklogEnd)
+		}
 	}
 	switch t.Op {
 	case "<":

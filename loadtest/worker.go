@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/startline/startline/internal/precise"
 	"github.com/startline/startline/pool"
 	"github.com/startline/startline/profile"
 	"github.com/startline/startline/timing"
@@ -41,6 +42,9 @@ type Worker struct {
 	// reloaded when plan.gen moves (see refresh).
 	gen            int64
 	measureAt, end time.Duration
+	// The ends of the windows an arrival-rate operation is scheduled in:
+	// one that ends later completed after its window (Schedule).
+	warmupEnd, windowEnd time.Duration
 
 	// A fault in progress (see Faults in the package doc): since the
 	// first failed operation after a success, until the next success.
@@ -123,6 +127,7 @@ type plan struct {
 	gen       atomic.Int64                  // moves on at every change below: the one load per operation
 	measureAt atomic.Int64                  // offset; never until a steady warmup ends
 	endAt     atomic.Int64                  // measureAt + Duration
+	warmupEnd atomic.Int64                  // measureAt, unless Config.DrainWarmup moved the measure start later
 	stop      atomic.Bool                   // set to end the run early
 	target    atomic.Int64                  // closed loop: the active workers
 	rate      atomic.Uint64                 // arrival rate: float64 bits, ops/s
@@ -130,17 +135,60 @@ type plan struct {
 	wake      atomic.Pointer[chan struct{}] // closed and replaced to wake waiting goroutines
 
 	// Arrival rate: the schedule's queue, the operations scheduled and not
-	// yet ended, and the dropped ones by phase (set by the pacer only).
-	queue    chan time.Duration
+	// yet ended, and by phase and operation the operations scheduled
+	// (offered) and the dropped ones (set by the pacer only), and by
+	// operation those a worker took from the queue (begun). The backlog is
+	// offered - dropped - begun (see sample).
+	queue    chan release
 	inflight atomic.Int64
-	dropped  [2]atomic.Int64
+	offered  [2][]atomic.Int64
+	dropped  [2][]atomic.Int64
+	begun    []atomic.Int64
+	// DrainWarmup: the pacer holds the schedule at the warmup's end until
+	// the collector has drained the backlog and set the measure start.
+	drainHold atomic.Bool
+	// The interval boundary ahead, which the collector sets: the pacer
+	// copies offered and dropped into snap when it schedules the first
+	// operation at or after it, and then sets snapAt to it, so that an
+	// interval's counts are the schedule's at its end, however late the
+	// collector reads them (see sample).
+	boundary, snapAt atomic.Int64
+	snapOffered      [2][]atomic.Int64
+	snapDropped      [2][]atomic.Int64
+}
+
+// snapshot copies the schedule's counts as they are at boundary b.
+func (p *plan) snapshot(b time.Duration) {
+	for ph := range p.offered {
+		for i := range p.offered[ph] {
+			p.snapOffered[ph][i].Store(p.offered[ph][i].Load())
+			p.snapDropped[ph][i].Store(p.dropped[ph][i].Load())
+		}
+	}
+	p.snapAt.Store(int64(b))
+}
+
+// release is one scheduled operation, as the pacer queues it: scheduled at
+// at, released at rel, operation op.
+type release struct {
+	at, rel time.Duration
+	op      int
 }
 
 func (p *plan) measureStart() time.Duration { return time.Duration(p.measureAt.Load()) }
 func (p *plan) end() time.Duration          { return time.Duration(p.endAt.Load()) }
 
-// setWindow sets the measure start and end together.
+// setWindow sets the measure start and end together (and the warmup's
+// end, at the measure start).
 func (p *plan) setWindow(measureAt, endAt time.Duration) {
+	p.warmupEnd.Store(int64(measureAt))
+	p.measureAt.Store(int64(measureAt))
+	p.endAt.Store(int64(endAt))
+}
+
+// moveMeasure moves the measured window to start at measureAt, after a
+// drained warmup: the warmup's end stays.
+func (p *plan) moveMeasure(measureAt, endAt time.Duration) {
 	p.measureAt.Store(int64(measureAt))
 	p.endAt.Store(int64(endAt))
 }
@@ -199,6 +247,7 @@ func (p *plan) currentRate() float64 { return math.Float64frombits(p.rate.Load()
 func (w *Worker) refresh(p *plan) {
 	w.gen = p.gen.Load()
 	w.measureAt, w.end = p.measureStart(), p.end()
+	w.warmupEnd, w.windowEnd = time.Duration(p.warmupEnd.Load()), w.end
 	if p.stop.Load() {
 		w.end = 0
 	}
@@ -225,7 +274,7 @@ func (w *Worker) run(ctx context.Context, p *plan) {
 		return
 	}
 	if int64(w.id) < p.target.Load() {
-		now = w.first(ctx, p, now, now)
+		now = w.first(ctx, p, release{}, now)
 	}
 	for {
 		w.refresh(p)
@@ -245,14 +294,14 @@ func (w *Worker) run(ctx context.Context, p *plan) {
 	}
 }
 
-// first runs the worker's first operation, scheduled at at (arrival rate)
-// and started at start, marked query.first from start.
-func (w *Worker) first(ctx context.Context, p *plan, at, start time.Duration) time.Duration {
+// first runs the worker's first operation, r (arrival rate) or one it
+// picks (closed loop), started at start, marked query.first from start.
+func (w *Worker) first(ctx context.Context, p *plan, r release, start time.Duration) time.Duration {
 	p.hooks.start(timing.QueryFirst, w.id, start)
 	var err error
 	var end time.Duration
 	if p.open {
-		end, err = w.stepOpen(ctx, p, at, start)
+		end, err = w.stepOpen(ctx, p, r, start)
 	} else {
 		end, err = w.do(ctx, p, start)
 	}
@@ -316,21 +365,20 @@ func (w *Worker) loop(ctx context.Context, p *plan, now time.Duration) time.Dura
 
 // do runs one closed-loop operation that starts at now.
 func (w *Worker) do(ctx context.Context, p *plan, now time.Duration) (time.Duration, error) {
-	end, _, err := w.runOne(ctx, p, now, now)
+	end, _, err := w.runOne(ctx, p, now, now, p.pick(w.rand))
 	return end, err
 }
 
-// runOne runs one operation scheduled at at and started at start, and
+// runOne runs operation op scheduled at at and started at start, and
 // records it in the phase at belongs to, with its latency measured from
 // at: for an arrival-rate operation the wait for a worker counts. It
 // returns the operation's end and the tally it went to.
-func (w *Worker) runOne(ctx context.Context, p *plan, at, start time.Duration) (time.Duration, *tally, error) {
+func (w *Worker) runOne(ctx context.Context, p *plan, at, start time.Duration, op int) (time.Duration, *tally, error) {
 	phase := inMeasure
 	if at < w.measureAt {
 		phase = inWarmup
 	}
 	w.setPhase(phaseNames[phase])
-	op := p.pick(w.rand)
 	w.tag(p, op)
 	err := p.ops[op].Run(ctx, w)
 	end := p.rec.Now()
@@ -444,10 +492,10 @@ func (w *Worker) serve(ctx context.Context, p *plan) {
 	firstDone := false
 	for {
 		wake := *p.wake.Load()
-		var at time.Duration
+		var r release
 		var ok bool
 		select {
-		case at, ok = <-p.queue:
+		case r, ok = <-p.queue:
 			if !ok {
 				return
 			}
@@ -460,6 +508,7 @@ func (w *Worker) serve(ctx context.Context, p *plan) {
 		if p.gen.Load() != w.gen {
 			w.refresh(p)
 		}
+		p.begun[r.op].Add(1)
 		if w.end == 0 {
 			p.inflight.Add(-1)
 			continue // stopped: what is queued is not run
@@ -467,34 +516,47 @@ func (w *Worker) serve(ctx context.Context, p *plan) {
 		start := p.rec.Now()
 		if !firstDone {
 			firstDone = true
-			w.first(ctx, p, at, start)
+			w.first(ctx, p, r, start)
 		} else {
-			_, _ = w.stepOpen(ctx, p, at, start)
+			_, _ = w.stepOpen(ctx, p, r, start)
 		}
 		p.inflight.Add(-1)
 	}
 }
 
-// stepOpen runs one arrival-rate operation scheduled at at, started at
-// start, and returns its end. It belongs to the phase it was scheduled in.
-func (w *Worker) stepOpen(ctx context.Context, p *plan, at, start time.Duration) (time.Duration, error) {
-	end, t, err := w.runOne(ctx, p, at, start)
-	delay := start - at
-	t.recordQueue(delay, delay > p.lateAfter)
+// stepOpen runs the arrival-rate operation r, started at start, and
+// returns its end. It belongs to the phase it was scheduled in, and
+// completed after that phase's window if it ended after the window.
+func (w *Worker) stepOpen(ctx context.Context, p *plan, r release, start time.Duration) (time.Duration, error) {
+	end, t, err := w.runOne(ctx, p, r.at, start, r.op)
+	windowEnd, carried := w.windowEnd, false
+	if r.at < w.measureAt {
+		windowEnd = w.warmupEnd
+		// Scheduled in the warmup, completed inside the measured window:
+		// part of what the measured window achieved.
+		carried = end >= w.measureAt && end <= w.windowEnd
+	}
+	t.recordQueue(r.rel-r.at, start-r.rel, start-r.at > p.lateAfter, end > windowEnd, carried, err == nil)
 	return end, err
 }
 
 // arrivals spaces an arrival-rate run's operations: evenly, or as a
 // Poisson process drawn from the run's own random source, so that a seed
-// gives the same schedule every time.
+// gives the same schedule every time; and picks each one's operation from
+// a source of its own.
 type arrivals struct {
 	poisson bool
-	r       *rand.Rand
+	r, ops  *rand.Rand
 }
 
 func newArrivals(seed uint64, poisson bool) arrivals {
-	return arrivals{poisson: poisson, r: rand.New(rand.NewPCG(seed, math.MaxUint64))}
+	return arrivals{poisson: poisson,
+		r:   rand.New(rand.NewPCG(seed, math.MaxUint64)),
+		ops: rand.New(rand.NewPCG(seed, math.MaxUint64-1))}
 }
+
+// pick chooses the next scheduled operation.
+func (a arrivals) pick(p *plan) int { return p.pick(a.ops) }
 
 // gap is the time from one scheduled start to the next at rate operations
 // per second: 1/rate, or an exponential draw of that mean.
@@ -507,11 +569,17 @@ func (a arrivals) gap(rate float64) time.Duration {
 }
 
 // pace is the arrival-rate schedule: it computes each operation's
-// scheduled start from the current rate and queues it when it is due,
-// dropping (and counting) what exceeds the in-flight bound. Timers cannot
-// wake it for every operation at high rates, so it queues all that are due
-// each time it wakes; their latency still counts from their own scheduled
-// start. It closes the queue when the window ends or the run stops.
+// scheduled start from the current rate, picks its operation, and releases
+// it to the queue when it is due, dropping (and counting) what exceeds the
+// in-flight bound. It waits for each release with precise.Sleep (a kernel
+// sleep to shortly before the instant, then a short spin: a Go timer would
+// wake it hundreds of microseconds late), and a wait longer than
+// precise.MaxSleep begins on a timer that a rate change or the context
+// can interrupt. At rates whose gaps are shorter than a wake-up it queues
+// all that are due each time it wakes (a batch); their latency still
+// counts from their own scheduled start, and their release time is
+// recorded apart (sched_lag). It closes the queue when the window ends or
+// the run stops.
 func (p *plan) pace(ctx context.Context, maxInFlight int64, arr arrivals) {
 	defer close(p.queue)
 	select {
@@ -543,24 +611,61 @@ func (p *plan) pace(ctx context.Context, maxInFlight int64, arr arrivals) {
 		if next >= end {
 			return
 		}
+		hold := never
+		if p.drainHold.Load() {
+			// Config.DrainWarmup: nothing is scheduled from the warmup's
+			// end until the collector has moved the measure start; the
+			// schedule then resumes there.
+			hold = time.Duration(p.warmupEnd.Load())
+			if next >= hold {
+				select {
+				case <-wake:
+				case <-ctx.Done():
+					return
+				}
+				if !p.drainHold.Load() {
+					next, last = p.measureStart(), p.measureStart()
+				}
+				continue
+			}
+		}
+		b := time.Duration(p.boundary.Load())
+		if time.Duration(p.snapAt.Load()) == b {
+			b = never // copied already
+		}
 		if rate > 0 {
-			for next <= now && next < end {
+			for next <= now && next < end && next < hold {
+				if next >= b {
+					p.snapshot(b)
+					b = never
+				}
+				ph := p.phaseOf(next)
+				op := arr.pick(p)
+				p.offered[ph][op].Add(1)
 				if p.inflight.Add(1) > maxInFlight {
 					p.inflight.Add(-1)
-					p.dropped[p.phaseOf(next)].Add(1)
+					p.dropped[ph][op].Add(1)
 				} else {
-					p.queue <- next // cannot block: the queue holds maxInFlight
+					p.queue <- release{at: next, rel: now, op: op} // cannot block: the queue holds maxInFlight
 				}
 				last = next
 				next += gap(rate)
 			}
 		}
-		wait := min(next, end) - now
+		target := min(next, end, hold)
 		if rate <= 0 {
-			wait = end - now
+			target = min(end, hold)
 		}
+		wait := target - now
 		if wait <= 0 {
 			continue
+		}
+		if rate > 0 && wait <= precise.MaxSleep {
+			precise.Sleep(p.rec.Time(target))
+			continue
+		}
+		if rate > 0 {
+			wait -= precise.MaxSleep / 2 // the rest precisely, above
 		}
 		timer.Reset(wait)
 		select {

@@ -29,6 +29,7 @@ const (
 	SetupRetry       Phase = "setup.retry"       // a failed attempt of a setup phase that is retried
 	Scale            Phase = "scale"             // a change of the target concurrency or rate
 	Fault            Phase = "fault"             // a worker without a working operation, until it recovers
+	WarmupDrain      Phase = "warmup.drain"      // the warmup's backlog drained before the measured window opens
 	CoordReady       Phase = "coord.ready"       // the orchestrator waits for the readiness rule
 	CoordPublish     Phase = "coord.publish"     // the orchestrator publishes the start instant
 	CoordSeen        Phase = "coord.seen"        // instant: a node saw the start signal
@@ -64,7 +65,8 @@ const (
 	KindWindow
 	// KindMark is a side mark, recorded beside the phase in which
 	// something happened: pool.conn (one connection of pool.init),
-	// setup.retry, scale, fault. It is never the longest span before the
+	// setup.retry, scale, fault, warmup.drain (the wait for the warmup's
+	// backlog between the warmup and the measured window). It is never the longest span before the
 	// first query: the phase it happened in is.
 	KindMark
 	// KindCoord is a coordinator's mark, on a node's timeline or on the
@@ -144,6 +146,7 @@ var registry = [...]PhaseInfo{
 	{Phase: SetupRetry, Kind: KindMark, Class: ClassRetry},
 	{Phase: Scale, Kind: KindMark, Class: ClassScale},
 	{Phase: Fault, Kind: KindMark, Class: ClassFault},
+	{Phase: WarmupDrain, Kind: KindMark, Class: ClassWarmup},
 	{Phase: CoordReady, Kind: KindCoord, Class: ClassCoordinator},
 	{Phase: CoordPublish, Kind: KindCoord, Class: ClassCoordinator},
 	{Phase: CoordSeen, Kind: KindCoord, Class: ClassCoordinator},

@@ -22,6 +22,11 @@
 //     targets beyond MaxScale, duplicate node IDs, bad arguments;
 //   - cancellation, and no goroutine of a member outliving Leave.
 //
+// [FleetStart] is the fleet-start benchmark over the same kind of
+// backend: N members each on a backend of its own, the orchestrator
+// waiting for all and publishing T, reporting how long readiness took,
+// how soon the members saw the start and how far apart they began.
+//
 // The suite imports only the standard library and package coordinate. It
 // asserts orders, counts and lower bounds, never how fast the machine is:
 // every wait has a generous guard against a hang, and no more.

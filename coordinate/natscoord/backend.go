@@ -38,7 +38,9 @@ type Options struct {
 	URL string
 	// Conn, if set, is an open connection the Backend uses instead of
 	// dialling URL; Close leaves it open. Its reconnect options are the
-	// caller's.
+	// caller's, and so is reporting its gaps: a request in flight when it
+	// goes away then fails only at Timeout (a connection New dials fails
+	// it at once).
 	Conn *nats.Conn
 	// RunID is the run this backend serves. Required; see
 	// coordinate.ValidRunID. The bucket, stream and subjects are derived
@@ -294,6 +296,9 @@ func connect(u string, o ConnectOptions, l *link) (*nats.Conn, error) {
 		nats.ReconnectJitter(10*time.Millisecond, 10*time.Millisecond),
 		nats.ReconnectBufSize(DefaultReconnectBuf),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return // closed by its owner, not lost
+			}
 			if l != nil {
 				l.down()
 			}
@@ -386,7 +391,7 @@ func (b *Backend) Drop(ctx context.Context) error {
 		func() error { return b.js.DeleteKeyValue(ctx, b.n.bucket) },
 		func() error { return b.js.DeleteStream(ctx, b.n.stream) },
 		func() error { return b.js.DeleteObjectStore(ctx, b.n.results) },
-		func() error { return b.js.DeleteStream(ctx, b.n.records) },
+		func() error { name, _ := recordsStream(b.n); return b.js.DeleteStream(ctx, name) },
 	} {
 		if err := del(); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			errs = append(errs, err)
@@ -977,11 +982,14 @@ func (b *Backend) Watch(ctx context.Context, topic coordinate.Topic) (coordinate
 		return nil, nil
 	}
 	w := &watch{c: make(chan struct{}, 1)}
+	w.echo = time.AfterFunc(time.Hour, w.wake)
+	w.echo.Stop()
 	sub, err := b.nc.Subscribe(subj, func(*nats.Msg) {
-		select {
-		case w.c <- struct{}{}:
-		default: // a wake-up is pending
-		}
+		w.wake()
+		// A core subscriber can hear a write before the stream has stored
+		// it (the stream takes it from its own queue), and a read made at
+		// once may miss it: wake the reader again a little later.
+		w.echo.Reset(echoAfter)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("natscoord: watching %s: %w", subj, err)
@@ -997,18 +1005,32 @@ func (b *Backend) Watch(ctx context.Context, topic coordinate.Topic) (coordinate
 	return w, nil
 }
 
+// echoAfter is how long after a wake-up a watch wakes its reader again.
+const echoAfter = 10 * time.Millisecond
+
 // watch is one Watch: a core subscription whose handler coalesces.
 type watch struct {
 	c    chan struct{}
 	sub  *nats.Subscription
+	echo *time.Timer // the second wake-up, echoAfter after the last
 	once sync.Once
 }
 
 func (w *watch) C() <-chan struct{} { return w.c }
 
+func (w *watch) wake() {
+	select {
+	case w.c <- struct{}{}:
+	default: // a wake-up is pending
+	}
+}
+
 // Close unsubscribes; the handler runs in nats.go's delivery goroutine of
 // the subscription, which ends with it.
 func (w *watch) Close() error {
-	w.once.Do(func() { _ = w.sub.Unsubscribe() })
+	w.once.Do(func() {
+		_ = w.sub.Unsubscribe()
+		w.echo.Stop()
+	})
 	return nil
 }

@@ -40,10 +40,12 @@ func harness(t *testing.T, url string) coordtest.Harness {
 		Orchestrator: func(*testing.T) coordinate.Backend { return o },
 		Member:       func(t *testing.T) coordinate.Backend { return backend(t, url, run, false) },
 		Inject:       func(t *testing.T, h coordtest.Hostile) bool { return inject(t, url, run, h) },
-		// The members are woken by their subscriptions: the polls are only
-		// the fallback, so make them rare enough that the suite passes on
-		// the wake-ups.
-		Options: func(o *coordinate.Options) { o.Poll = 50 * time.Millisecond },
+		// The members and the orchestrator are woken by their
+		// subscriptions: the polls are only the fallback, rare enough here
+		// that the suite passes on the wake-ups (with Poll at 2s every
+		// test but the lost-node ones, where silence is the change and
+		// only a poll sees it, ran as fast as with 50ms).
+		Options: func(o *coordinate.Options) { o.Poll = time.Second },
 	}
 }
 

@@ -22,8 +22,6 @@ type names struct {
 	events  string // the events' subject
 	clock   string // the subject of the orchestrator's clock
 	results string // the object store of the nodes' results
-	records string // the stream of the nodes' streamed intervals (Stream)
-	recSubj string // its subject
 }
 
 // token escapes a valid run id into one subject token that is also valid in
@@ -65,8 +63,6 @@ func namesFor(run string) (names, error) {
 		events:  "startline." + t + ".events",
 		clock:   "startline." + t + ".clock",
 		results: "startline_res_" + t,
-		records: "startline_iv_" + t,
-		recSubj: "startline." + t + ".intervals",
 	}, nil
 }
 

@@ -31,8 +31,10 @@ type Results struct {
 	timeout  time.Duration
 	replicas int
 
-	mu     sync.Mutex
-	stores map[string]jetstream.ObjectStore // by run id
+	mu      sync.Mutex
+	stores  map[string]jetstream.ObjectStore // by run id
+	streams map[string]bool                  // runs whose stream of records exists
+	readers map[string]*records              // by run id
 }
 
 // NewResults returns a Results over nc. A request whose context has no
@@ -45,7 +47,8 @@ func NewResults(nc *nats.Conn) (*Results, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natscoord: %w", err)
 	}
-	return &Results{js: js, timeout: DefaultTimeout, replicas: 1, stores: map[string]jetstream.ObjectStore{}}, nil
+	return &Results{js: js, timeout: DefaultTimeout, replicas: 1, stores: map[string]jetstream.ObjectStore{},
+		streams: map[string]bool{}, readers: map[string]*records{}}, nil
 }
 
 // resultsParallel bounds how many results Results reads at once.

@@ -2,8 +2,10 @@ package natscoord
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -12,225 +14,220 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Stream carries the intervals that nodes stream as they close to the
-// orchestrator over NATS: one JetStream stream per run (named after the run
-// id, as the run's bucket is), one message per interval, in the order the
-// nodes stored them. It has the method sets of loadtest.StreamStore
-// (PutRecord, on the nodes) and loadtest.StreamSource (Records, on the
-// orchestrator) without importing loadtest.
-//
-// A record's node and seq travel in its headers, and its message id is
-// both, so that a store retried after a lost answer is stored once (within
-// the stream's duplicate window). Records reads the messages it has not
-// read yet with an ordered consumer per run and keeps those whose seq may
-// still be asked for; a read from seq 0 reads the stream whole again.
-//
-// A Stream is safe for concurrent use. It does not own the connection.
-type Stream struct {
-	js       jetstream.JetStream
-	timeout  time.Duration
-	replicas int
+// The nodes' streamed intervals (loadtest.StreamStore and StreamSource) are
+// the messages of one JetStream stream per run, named after the run id as
+// its bucket is, one message per record: the record as its payload, the
+// node and the node's seq in headers, and a message id of the two, so that
+// a record sent again after a lost acknowledgement is stored once (within
+// the stream's duplicate window, two minutes by default). A record larger
+// than the server's largest message is refused, and the node counts it
+// unsent.
 
-	mu   sync.Mutex
-	runs map[string]*runStream
+// Headers of a streamed record.
+const (
+	headerNode = "Startline-Node"
+	headerSeq  = "Startline-Seq"
+)
+
+// records is the reading side of one run's stream: an ordered consumer
+// that reads each message once, and what it read whose seq a caller may
+// still ask for.
+type records struct {
+	mu        sync.Mutex
+	stream    jetstream.Stream
+	cons      jetstream.Consumer
+	delivered uint64 // the stream sequence cons has delivered up to
+	kept      []record
+	pruned    int64 // records with a seq below it were given up
 }
 
-// runStream is one run's stream as a Stream reads it.
-type runStream struct {
-	mu     sync.Mutex // one read at a time
-	s      jetstream.Stream
-	cons   jetstream.Consumer // the ordered consumer of incremental reads
-	kept   []streamed         // read, with a seq of at least floor
-	floor  int64
-	pruned bool // records below floor were let go
-}
-
-type streamed struct {
+type record struct {
 	seq  int64
 	data []byte
 }
 
-// Header names of a record's message.
-const (
-	hdrNode = "Startline-Node"
-	hdrSeq  = "Startline-Seq"
-)
-
-// recordsBatch is how many messages one fetch asks for.
-const recordsBatch = 1000
-
-// NewStream returns a Stream over nc. A request whose context has no
-// deadline is bounded by DefaultTimeout.
-func NewStream(nc *nats.Conn) (*Stream, error) {
-	if nc == nil {
-		return nil, fmt.Errorf("%w: NewStream: a connection is required", ErrInvalid)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, fmt.Errorf("natscoord: %w", err)
-	}
-	return &Stream{js: js, timeout: DefaultTimeout, replicas: 1, runs: map[string]*runStream{}}, nil
-}
-
-func (s *Stream) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, s.timeout)
-}
-
-// run returns runID's stream, creating it if create is set; nil without an
-// error when it does not exist and create is not set.
-func (s *Stream) run(ctx context.Context, runID string, create bool) (*runStream, names, error) {
-	n, err := namesFor(runID)
-	if err != nil {
-		return nil, n, err
-	}
-	s.mu.Lock()
-	rs := s.runs[runID]
-	s.mu.Unlock()
-	if rs != nil {
-		return rs, n, nil
-	}
-	st, err := s.js.Stream(ctx, n.records)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		if !create {
-			return nil, n, nil
-		}
-		st, err = s.js.CreateStream(ctx, jetstream.StreamConfig{
-			Name: n.records, Description: "startline run " + runID + ": the nodes' intervals as they close",
-			Subjects: []string{n.recSubj}, Storage: jetstream.FileStorage, Replicas: s.replicas,
-			Duplicates: 2 * time.Minute,
-		})
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			st, err = s.js.Stream(ctx, n.records)
-		}
-	}
-	if err != nil {
-		return nil, n, fmt.Errorf("natscoord: the interval stream of run %q: %w", runID, err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if rs = s.runs[runID]; rs == nil {
-		rs = &runStream{s: st}
-		s.runs[runID] = rs
-	}
-	return rs, n, nil
+func recordsStream(n names) (name, subject string) {
+	return "startline_rec_" + n.token, "startline." + n.token + ".records"
 }
 
 // PutRecord stores node's record seq of run runID (loadtest.StreamStore).
-func (s *Stream) PutRecord(ctx context.Context, runID, node string, seq int64, record []byte) error {
-	if node == "" || seq < 0 {
-		return fmt.Errorf("%w: PutRecord: node %q, seq %d: want a node id and a seq from 0", ErrInvalid, node, seq)
+func (r *Results) PutRecord(ctx context.Context, runID, node string, seq int64, record []byte) error {
+	if node == "" {
+		return fmt.Errorf("%w: PutRecord: the node id is empty", ErrInvalid)
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	_, n, err := s.run(ctx, runID, true)
+	n, err := namesFor(runID)
 	if err != nil {
 		return err
 	}
-	msg := nats.NewMsg(n.recSubj)
-	msg.Data = record
-	msg.Header.Set(hdrNode, node)
-	msg.Header.Set(hdrSeq, strconv.FormatInt(seq, 10))
-	if _, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(strconv.FormatInt(seq, 10)+"/"+node)); err != nil {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	name, subject := recordsStream(n)
+	if err := r.recordStream(ctx, runID, name, subject); err != nil {
+		return err
+	}
+	id := base64.RawURLEncoding.EncodeToString([]byte(node))
+	m := nats.NewMsg(subject)
+	m.Data = record
+	m.Header.Set(headerNode, node)
+	m.Header.Set(headerSeq, strconv.FormatInt(seq, 10))
+	m.Header.Set(nats.MsgIdHdr, id+"."+strconv.FormatInt(seq, 10))
+	if _, err := r.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("natscoord: streaming interval %d of node %q of run %q: %w", seq, node, runID, err)
 	}
 	return nil
 }
 
-// Records returns every record of run runID whose seq is at least from
-// (loadtest.StreamSource); a run without a stream has none.
-func (s *Stream) Records(ctx context.Context, runID string, from int64) ([][]byte, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	rs, _, err := s.run(ctx, runID, false)
-	if err != nil || rs == nil {
+// recordStream creates run's stream of records once per Results.
+func (r *Results) recordStream(ctx context.Context, runID, name, subject string) error {
+	r.mu.Lock()
+	done := r.streams[runID]
+	r.mu.Unlock()
+	if done {
+		return nil
+	}
+	_, err := r.js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{subject},
+		Description: "startline run " + runID + ": the nodes' streamed intervals", Storage: jetstream.FileStorage, Replicas: r.replicas})
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		_, err = r.js.Stream(ctx, name)
+	}
+	if err != nil {
+		return fmt.Errorf("natscoord: the stream of run %q: %w", runID, err)
+	}
+	r.mu.Lock()
+	r.streams[runID] = true
+	r.mu.Unlock()
+	return nil
+}
+
+// recordsBatch is how many messages one fetch of Records asks for.
+const recordsBatch = 256
+
+// Records returns the records of run runID whose seq is at least from
+// (loadtest.StreamSource), every record stored before the call among them:
+// each message is read from the server once, and kept here until a call
+// asks only for later seqs. Before any node streamed, it returns none.
+func (r *Results) Records(ctx context.Context, runID string, from int64) ([][]byte, error) {
+	n, err := namesFor(runID)
+	if err != nil {
 		return nil, err
 	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if from < rs.floor && rs.pruned {
-		// Records let go are asked for again: read the stream whole.
-		all, err := readAll(ctx, rs.s, nil)
-		if err != nil {
-			return nil, fmt.Errorf("natscoord: reading the interval stream of run %q: %w", runID, err)
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	rd, err := r.reader(ctx, runID, n)
+	if err != nil || rd == nil {
+		return nil, err
+	}
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if from < rd.pruned {
+		// Asked again for records given up: read the whole stream once
+		// more, on a consumer of its own, keeping nothing.
+		again, err := r.open(ctx, runID, n, oneOff)
+		if err != nil || again == nil {
+			return nil, err
 		}
-		return since(all, from), nil
-	}
-	if rs.cons == nil {
-		if rs.cons, err = rs.s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{}); err != nil {
-			return nil, fmt.Errorf("natscoord: reading the interval stream of run %q: %w", runID, err)
+		if err := again.catchUp(ctx); err != nil {
+			return nil, fmt.Errorf("natscoord: reading the stream of run %q: %w", runID, err)
 		}
+		return since(again.kept, from), nil
 	}
-	if rs.kept, err = readAll(ctx, rs.cons, rs.kept); err != nil {
-		return nil, fmt.Errorf("natscoord: reading the interval stream of run %q: %w", runID, err)
+	if err := rd.catchUp(ctx); err != nil {
+		return nil, fmt.Errorf("natscoord: reading the stream of run %q: %w", runID, err)
 	}
-	out := since(rs.kept, from)
-	if from > rs.floor {
-		// What is below from now is not asked for again but by a whole
-		// read (from 0, at the end of a run).
-		keep := rs.kept[:0]
-		for _, r := range rs.kept {
-			if r.seq >= from {
-				keep = append(keep, r)
-			}
-		}
-		clear(rs.kept[len(keep):])
-		rs.kept, rs.floor, rs.pruned = keep, from, true
-	}
+	out := since(rd.kept, from)
+	rd.kept = slices.DeleteFunc(rd.kept, func(rec record) bool { return rec.seq < from })
+	rd.pruned = max(rd.pruned, from)
 	return out, nil
 }
 
-// since returns the data of the records of rs with a seq of at least from.
-func since(rs []streamed, from int64) [][]byte {
+// since returns the data of the records whose seq is at least from.
+func since(recs []record, from int64) [][]byte {
 	var out [][]byte
-	for _, r := range rs {
-		if r.seq >= from {
-			out = append(out, r.data)
+	for _, rec := range recs {
+		if rec.seq >= from {
+			out = append(out, rec.data)
 		}
 	}
 	return out
 }
 
-// consumer is what readAll reads: an ordered consumer, or a stream (a
-// consumer of its own, from the start).
-type consumer interface {
-	FetchNoWait(batch int) (jetstream.MessageBatch, error)
-}
-
-// readAll appends to into every message c has not delivered yet.
-func readAll(ctx context.Context, c any, into []streamed) ([]streamed, error) {
-	var cons consumer
-	switch c := c.(type) {
-	case jetstream.Stream:
-		oc, err := c.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-		if err != nil {
-			return into, err
-		}
-		cons = oc
-	case consumer:
-		cons = c
+// catchUp reads every message the stream held when it was called, so that
+// what a node stored before Records began is in what Records returns.
+func (rd *records) catchUp(ctx context.Context) error {
+	info, err := rd.stream.Info(ctx)
+	if err != nil {
+		return err
 	}
-	for {
-		batch, err := cons.FetchNoWait(recordsBatch)
-		if err != nil {
-			return into, err
+	last := info.State.LastSeq
+	for rd.delivered < last {
+		wait := time.Second
+		if dl, ok := ctx.Deadline(); ok {
+			wait = max(min(wait, time.Until(dl)), time.Millisecond)
 		}
-		n := 0
-		for msg := range batch.Messages() {
-			n++
-			seq, err := strconv.ParseInt(msg.Headers().Get(hdrSeq), 10, 64)
-			if err != nil {
-				continue // not a record: nothing of ours publishes it
+		batch, err := rd.cons.Fetch(int(min(last-rd.delivered, recordsBatch)), jetstream.FetchMaxWait(wait))
+		if err != nil {
+			return err
+		}
+		for m := range batch.Messages() {
+			if md, err := m.Metadata(); err == nil {
+				rd.delivered = max(rd.delivered, md.Sequence.Stream)
 			}
-			into = append(into, streamed{seq: seq, data: msg.Data()})
+			seq, err := strconv.ParseInt(m.Headers().Get(headerSeq), 10, 64)
+			if err != nil || seq < 0 || m.Headers().Get(headerNode) == "" {
+				continue // not a record of ours: the merge would refuse it too
+			}
+			rd.kept = append(rd.kept, record{seq, m.Data()})
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return into, err
+			return err
 		}
-		if n < recordsBatch || ctx.Err() != nil {
-			return into, ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// oneOff is how long the server keeps a consumer read once and left.
+const oneOff = 10 * time.Second
+
+// open returns a reading side of run's stream from its first message, or
+// nil while the stream does not exist; the server drops its consumer once
+// it has been idle for inactive (0: the client's default).
+func (r *Results) open(ctx context.Context, runID string, n names, inactive time.Duration) (*records, error) {
+	name, _ := recordsStream(n)
+	s, err := r.js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("natscoord: the stream of run %q: %w", runID, err)
+	}
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: inactive})
+	if err != nil {
+		return nil, fmt.Errorf("natscoord: reading the stream of run %q: %w", runID, err)
+	}
+	return &records{stream: s, cons: cons}, nil
+}
+
+// reader returns run's reading side, or nil while its stream does not
+// exist.
+func (r *Results) reader(ctx context.Context, runID string, n names) (*records, error) {
+	r.mu.Lock()
+	rd := r.readers[runID]
+	r.mu.Unlock()
+	if rd != nil {
+		return rd, nil
+	}
+	rd, err := r.open(ctx, runID, n, 0)
+	if err != nil || rd == nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if other := r.readers[runID]; other != nil {
+		return other, nil // another call's, made meanwhile
+	}
+	r.readers[runID] = rd
+	return rd, nil
 }

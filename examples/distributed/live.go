@@ -12,13 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/startline/startline/coordinate"
-	"github.com/startline/startline/coordinate/natscoord"
 	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/loadtest/live"
-	"github.com/startline/startline/loadtest/sqlsink"
 	"github.com/startline/startline/timing"
 )
 
@@ -27,21 +23,6 @@ import (
 // arrive, prints one line per fleet interval, checks -threshold on the
 // merged measured window (and aborts every node under -abort-on-fail), and
 // at the end keeps what a lost node streamed in the merged result.
-
-// fleetStream is where the nodes stream their intervals and the
-// orchestrator reads them: over NATS when the coordinator backend is a
-// NATS connection's (natscoord: a JetStream stream per run), so that the
-// database under test sees none of it; else the results store's stream
-// table.
-func fleetStream(b coordinate.Backend, results *sqlsink.Sink) (interface {
-	loadtest.StreamStore
-	loadtest.StreamSource
-}, error) {
-	if nb, ok := b.(interface{ Conn() *nats.Conn }); ok {
-		return natscoord.NewStream(nb.Conn())
-	}
-	return results, nil
-}
 
 // checkLive checks the flags of the fleet, live, before anything starts.
 func checkLive(f flags) error {

@@ -16,14 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/startline/startline/coordinate"
 	"github.com/startline/startline/coordinate/natscoord"
 	"github.com/startline/startline/coordinate/natscoord/natsembed"
 	"github.com/startline/startline/loadtest"
-	"github.com/startline/startline/loadtest/sqlsink"
 )
 
 // liveDoc is the part of the merged JSON that the live contract names.
@@ -68,16 +67,54 @@ func readLiveDoc(t *testing.T, path string) liveDoc {
 // the middle of the measured window, under -on-lost continue: the run
 // succeeds, and the merged result holds the killed node, lost, with every
 // interval it streamed before it died, counted in the fleet's totals.
+// The stream travels through the results store's stream table (-coord
+// sql) or over NATS (-coord nats).
 func TestKilledNodeKeepsWhatItStreamed(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("finds the node process in /proc")
 	}
+	for _, coord := range []string{"sql", "nats"} {
+		t.Run(coord, func(t *testing.T) { testKilledNode(t, coord) })
+	}
+}
+
+func testKilledNode(t *testing.T, coord string) {
 	path := filepath.Join(t.TempDir(), "live.db")
 	f := testFlags(t, "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
 	f.workers, f.onLost, f.duration, f.warmup = 4, "continue", 6*time.Second, 200*time.Millisecond
-	db, err := sql.Open("sqlite", f.dsn)
-	require.NoError(t, err)
-	defer db.Close()
+	f.coord = coord
+	// measured counts w01's measured intervals in the stream.
+	var measured func() int
+	if coord == "nats" {
+		srv, err := natsembed.Start(natsembed.Options{})
+		require.NoError(t, err)
+		t.Cleanup(srv.Stop)
+		f.nats = srv.ClientURL()
+		nc, err := nats.Connect(f.nats)
+		require.NoError(t, err)
+		t.Cleanup(nc.Close)
+		src, err := natscoord.NewResults(nc)
+		require.NoError(t, err)
+		measured = func() int {
+			recs, _ := src.Records(context.Background(), f.run, 0)
+			n := 0
+			for _, r := range recs {
+				if bytes.Contains(r, []byte(`"node":"w01"`)) && bytes.Contains(r, []byte(`"phase":"measure"`)) {
+					n++
+				}
+			}
+			return n
+		}
+	} else {
+		db, err := sql.Open("sqlite", f.dsn)
+		require.NoError(t, err)
+		defer db.Close()
+		measured = func() int {
+			var n int
+			_ = db.QueryRow("SELECT COUNT(*) FROM "+f.prefix+"stream WHERE run_id = ? AND node = ? AND record LIKE ?", f.run, "w01", `%"phase":"measure"%`).Scan(&n)
+			return n
+		}
+	}
 	type outcome struct {
 		out string
 		err error
@@ -92,9 +129,7 @@ func TestKilledNodeKeepsWhatItStreamed(t *testing.T) {
 	}()
 	// Mid-measure: w01 has streamed two measured intervals.
 	for end := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		var n int
-		_ = db.QueryRow("SELECT COUNT(*) FROM "+f.prefix+"stream WHERE run_id = ? AND node = ? AND record LIKE ?", f.run, "w01", `%"phase":"measure"%`).Scan(&n)
-		if n >= 2 {
+		if measured() >= 2 {
 			break
 		}
 		require.False(t, time.Now().After(end), "w01 streamed no measured interval")
@@ -103,10 +138,12 @@ func TestKilledNodeKeepsWhatItStreamed(t *testing.T) {
 	o := <-done
 	require.NoError(t, o.err, "%s", o.out)
 	assert.Regexp(t, `(?m)^  w01 lost: kept [1-9]\d* measured ops from its stream$`, o.out)
-	assert.Regexp(t, `(?m)^fleet measure .*nodes 4 running, 0 lost`, o.out, "one progress line per fleet interval")
+	// How many nodes a line counts depends on whose intervals arrived in
+	// time for it, which a loaded machine decides.
+	assert.Regexp(t, `(?m)^fleet measure .*nodes [1-4] running, [01] lost`, o.out, "a progress line per fleet interval")
 
 	doc := readLiveDoc(t, f.jsonPath)
-	_, err = loadtest.ReadResultFile(f.jsonPath)
+	_, err := loadtest.ReadResultFile(f.jsonPath)
 	require.NoError(t, err, "the merged result reads back, every count checked")
 	require.Len(t, doc.Workers, 4)
 	var sum int64
@@ -213,25 +250,6 @@ func TestLivePage(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(strings.TrimPrefix(interval, "data: ")), &fi))
 	assert.Positive(t, fi.Nodes)
 	require.NoError(t, <-done)
-}
-
-// With the NATS coordinator the intervals go over NATS too, never to the
-// database under test; otherwise to the results store's stream table.
-func TestFleetStream(t *testing.T) {
-	srv, err := natsembed.Start(natsembed.Options{})
-	require.NoError(t, err)
-	defer srv.Shutdown()
-	nb, err := natscoord.New(natscoord.Options{URL: srv.ClientURL(), RunID: "fleet-stream"})
-	require.NoError(t, err)
-	defer nb.Close()
-	got, err := fleetStream(nb, nil)
-	require.NoError(t, err)
-	assert.IsType(t, &natscoord.Stream{}, got)
-
-	results := new(sqlsink.Sink)
-	got, err = fleetStream(coordinate.NewMemory(), results)
-	require.NoError(t, err)
-	assert.Same(t, results, got)
 }
 
 // Bad flags of the fleet, live, are refused before anything starts, each

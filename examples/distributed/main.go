@@ -2,10 +2,12 @@
 // begin a load test together, coordinated through a coordinator backend
 // (-coord): the SQL tables of the database under test (sql), the same
 // with PostgreSQL's LISTEN/NOTIFY as the fast path (pgnotify, the default
-// on PostgreSQL), or memory, with the nodes as goroutines of this one
-// process (local). Each node's result goes to a results store on the same
-// database (package sqlsink), from which the orchestrator collects and
-// merges them. It prints the merged waterfall of every process and the
+// on PostgreSQL), NATS JetStream (nats: the database under test sees no
+// coordination statement), or memory, with the nodes as goroutines of this
+// one process (local). Each node's result goes to a results store on the
+// same database (package sqlsink), or with -coord nats over NATS
+// (natscoord.Results), from which the orchestrator collects and merges
+// them. It prints the merged waterfall of every process and the
 // start report: when the start instant T was published, when each node
 // saw it, and how far each node's first query fell from T.
 //
@@ -13,6 +15,15 @@
 //	go run ./examples/distributed -workers 8 -dsn 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
 //	go run ./examples/distributed -workers 8 -dsn ... -reference
 //	go run ./examples/distributed -workers 8 -coord local -on-lost continue
+//	go run ./examples/distributed -workers 8 -coord nats -dsn 'postgres://...'
+//	go run ./examples/distributed -workers 8 -coord nats -nats nats://127.0.0.1:4222
+//
+// -coord nats without -nats starts a NATS server with JetStream in the
+// orchestrator's process (natsembed, its store in a temporary folder) and
+// hands its URL to the node processes (in their environment, not their
+// arguments); -nats URL uses an existing server or cluster (credentials in
+// the URL never appear in the output), from which the orchestrator
+// deletes the run's bucket, stream and results once it has merged them.
 //
 // Without -dsn the database is an SQLite file in a temporary folder, so it
 // runs on a fresh machine. -reference runs the reference harness's order
@@ -50,10 +61,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -64,6 +77,8 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/startline/startline/coordinate"
+	"github.com/startline/startline/coordinate/natscoord"
+	"github.com/startline/startline/coordinate/natscoord/natsembed"
 	"github.com/startline/startline/coordinate/pgnotify"
 	"github.com/startline/startline/coordinate/sqlcoord"
 	"github.com/startline/startline/loadtest"
@@ -80,6 +95,7 @@ type flags struct {
 	conns     int
 	dsn       string
 	coord     string
+	nats      string
 	onLost    string
 	reference bool
 	jsonPath  string
@@ -105,7 +121,8 @@ func main() {
 	flag.IntVar(&f.workers, "workers", 8, "node processes (goroutines with -coord local)")
 	flag.IntVar(&f.conns, "conns", 2, "concurrent workers (connections) per node")
 	flag.StringVar(&f.dsn, "dsn", "", "database: postgres://... or a go-sql-driver/mysql DSN; empty: an SQLite file in a temporary folder")
-	flag.StringVar(&f.coord, "coord", "", "coordinator backend: sql, pgnotify or local (default: pgnotify on PostgreSQL, sql otherwise; sql with -reference)")
+	flag.StringVar(&f.coord, "coord", "", "coordinator backend: sql, pgnotify, nats or local (default: pgnotify on PostgreSQL, sql otherwise; sql with -reference)")
+	flag.StringVar(&f.nats, "nats", "", "with -coord nats: the NATS server (nats://host:4222, or several, comma-separated); empty: one started in this process")
 	flag.StringVar(&f.onLost, "on-lost", "abort", "what a lost node does to the run: abort (before T: no node starts) or continue")
 	flag.BoolVar(&f.reference, "reference", false, "the reference harness's order: 1s polling, RUNNING and test start after the signal")
 	flag.StringVar(&f.jsonPath, "json", "", "write the merged result as JSON to this file")
@@ -185,7 +202,28 @@ type backend struct {
 	// inProcess says the backend does not cross processes: the nodes run
 	// as goroutines of the orchestrator's process, sharing it.
 	inProcess bool
+	// results, if set, carries the nodes' results instead of the results
+	// tables on the database (sqlsink).
+	results resultStore
 }
+
+// resultStore is where nodes store their results and stream their
+// intervals, and the orchestrator reads them.
+type resultStore interface {
+	loadtest.ResultStore
+	loadtest.ResultSource
+	loadtest.StreamStore
+	loadtest.StreamSource
+}
+
+// natscoord.Results has all four method sets without importing loadtest
+// (nothing under coordinate does): they are asserted here.
+var (
+	_ loadtest.ResultStore  = (*natscoord.Results)(nil)
+	_ loadtest.ResultSource = (*natscoord.Results)(nil)
+	_ loadtest.StreamStore  = (*natscoord.Results)(nil)
+	_ loadtest.StreamSource = (*natscoord.Results)(nil)
+)
 
 // backendFor returns the coordinator backend -coord names, over db. The
 // orchestrator and every node process call it with the same flags. Adding
@@ -212,9 +250,71 @@ func backendFor(f flags, dbi database, db *sql.DB, log *slog.Logger) (backend, e
 		return backend{b: b, close: func() { n.Close() }}, nil
 	case "local":
 		return backend{b: coordinate.NewMemory(), close: func() {}, inProcess: true}, nil
+	case "nats":
+		// The orchestrator's clock is the run's reference: it answers the
+		// nodes' clock requests.
+		b, err := natscoord.New(natscoord.Options{URL: f.nats, RunID: f.run, ServeClock: f.role != "worker", Logger: log})
+		if err != nil {
+			return backend{}, err
+		}
+		res, err := natscoord.NewResults(b.Conn())
+		if err != nil {
+			b.Close()
+			return backend{}, err
+		}
+		closeB := func() { b.Close() }
+		if f.role != "worker" {
+			// The orchestrator leaves a shared server as it found it: the
+			// run's bucket, stream and results go once they are merged.
+			closeB = func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := b.Drop(ctx); err != nil {
+					log.Warn("dropping the run's NATS storage", "err", err)
+				}
+				b.Close()
+			}
+		}
+		return backend{b: b, close: closeB, results: res}, nil
 	default:
-		return backend{}, fmt.Errorf("-coord %q: want sql, pgnotify or local", name)
+		return backend{}, fmt.Errorf("-coord %q: want sql, pgnotify, nats or local", name)
 	}
+}
+
+// checkNATSURL checks that every comma-separated part of -nats is a
+// nats:// (or tls://, ws://, wss://) URL with a host, without quoting it:
+// an unparsable URL may hold a password that did not parse.
+func checkNATSURL(s string) error {
+	for i, p := range strings.Split(s, ",") {
+		u, err := url.Parse(strings.TrimSpace(p))
+		switch {
+		case err != nil:
+			return fmt.Errorf("-nats: URL %d of %d does not parse (a password needs its special characters %%-escaped)", i+1, strings.Count(s, ",")+1)
+		case u.Host == "" || !slices.Contains([]string{"nats", "tls", "ws", "wss"}, u.Scheme):
+			return fmt.Errorf("-nats: URL %d of %d: want nats://host:port (or tls://, ws://, wss://)", i+1, strings.Count(s, ",")+1)
+		}
+	}
+	return nil
+}
+
+// embedNATS starts a NATS server in this process, its store in dir, when
+// -coord nats has no -nats URL, and sets f.nats to it; the returned
+// function stops it.
+func embedNATS(f *flags, dbi database, dir string) (func(), error) {
+	switch {
+	case f.coordName(dbi) != "nats" && f.nats != "":
+		return nil, errors.New("-nats: only with -coord nats")
+	case f.nats != "":
+		return func() {}, checkNATSURL(f.nats)
+	case f.coordName(dbi) != "nats":
+		return func() {}, nil
+	}
+	srv, err := natsembed.Start(natsembed.Options{StoreDir: filepath.Join(dir, "nats")})
+	if err != nil {
+		return nil, fmt.Errorf("-coord nats: starting the embedded NATS server: %w", err)
+	}
+	f.nats = srv.ClientURL()
+	return srv.Stop, nil
 }
 
 // kit is the coordination's timing: fast, or the reference's one second.
@@ -265,17 +365,13 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 		return nil, err
 	}
 	defer db.Close()
-	if err := seed(ctx, db, dbi.d, f.rows); err != nil {
-		return nil, fmt.Errorf("seeding: %w", err)
-	}
-	results, err := sqlsink.New(db, dbi.d, sqlsink.Options{Prefix: f.prefix})
+	stopNATS, err := embedNATS(&f, dbi, dir)
 	if err != nil {
 		return nil, err
 	}
-	// Before the nodes write to them: tables created by many processes at
-	// once race on PostgreSQL's catalog.
-	if err := results.CreateSchema(ctx); err != nil {
-		return nil, err
+	defer stopNATS()
+	if err := seed(ctx, db, dbi.d, f.rows); err != nil {
+		return nil, fmt.Errorf("seeding: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	b, err := backendFor(f, dbi, db, log)
@@ -283,6 +379,24 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 		return nil, err
 	}
 	defer b.close()
+	var results interface {
+		loadtest.ResultSource
+		loadtest.StreamSource
+	}
+	if b.results != nil {
+		results = b.results
+	} else {
+		sink, err := sqlsink.New(db, dbi.d, sqlsink.Options{Prefix: f.prefix})
+		if err != nil {
+			return nil, err
+		}
+		// Before the nodes write to them: tables created by many processes
+		// at once race on PostgreSQL's catalog.
+		if err := sink.CreateSchema(ctx); err != nil {
+			return nil, err
+		}
+		results = sink
+	}
 	opts, _ := f.kit(true, log)
 	run, err := coordinate.NewRun(ctx, b.b, opts)
 	if err != nil {
@@ -326,11 +440,7 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 		printNodes(w, nodes, st, run.Timeline().Find(timing.CoordLost), fleet)
 		return nil, fmt.Errorf("the run did not start: %w", err)
 	}
-	src, err := fleetStream(b.b, results)
-	if err != nil {
-		return nil, err
-	}
-	lv, err := followFleet(ctx, w, f, run, sig, nodes, src, page)
+	lv, err := followFleet(ctx, w, f, run, sig, nodes, results, page)
 	if err != nil {
 		return nil, err
 	}
@@ -481,7 +591,7 @@ func startNodes(ctx context.Context, f flags, dbi database, b backend, nodes []s
 		if b.inProcess {
 			fl.wg.Go(func() {
 				log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs, mu: &fl.mu}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-				err := runNode(ctx, nf, dbi, b.b, log)
+				err := runNode(ctx, nf, dbi, b, log)
 				fl.mu.Lock()
 				fl.errs[id] = err
 				fl.mu.Unlock()
@@ -495,6 +605,11 @@ func startNodes(ctx context.Context, f flags, dbi database, b backend, nodes []s
 			args = append(args, "-reference")
 		}
 		cmd := exec.CommandContext(ctx, exe, args...)
+		if f.nats != "" {
+			// In the environment, not the arguments, which every user of
+			// the host can read (ps): the URL may hold credentials.
+			cmd.Env = append(os.Environ(), natsURLEnv+"="+f.nats)
+		}
 		cmd.Stdout = &lockedWriter{w: logs, mu: &fl.mu}
 		cmd.Stderr = cmd.Stdout
 		if err := cmd.Start(); err != nil {
@@ -657,9 +772,16 @@ func report(w io.Writer, f flags, dbi database, coord string, m *loadtest.Result
 	return nil
 }
 
+// natsURLEnv passes the NATS URL from the orchestrator to its node
+// processes.
+const natsURLEnv = "STARTLINE_DISTRIBUTED_NATS"
+
 // worker is one node process: it opens the database and the coordinator
 // backend -coord names, and runs a node.
 func worker(ctx context.Context, f flags) error {
+	if f.nats == "" {
+		f.nats = os.Getenv(natsURLEnv)
+	}
 	dbi, err := pick(f.dsn, "")
 	if err != nil {
 		return err
@@ -675,12 +797,12 @@ func worker(ctx context.Context, f flags) error {
 		return err
 	}
 	defer b.close()
-	return runNode(ctx, f, dbi, b.b, log)
+	return runNode(ctx, f, dbi, b, log)
 }
 
 // runNode runs one node: a loadtest Runner coordinated through b, whose
-// result goes to the results store on the database.
-func runNode(ctx context.Context, f flags, dbi database, b coordinate.Backend, log *slog.Logger) error {
+// result goes to b's results store, or the one on the database.
+func runNode(ctx context.Context, f flags, dbi database, b backend, log *slog.Logger) error {
 	db, err := sql.Open(dbi.driver, dbi.dsn)
 	if err != nil {
 		return err
@@ -693,25 +815,33 @@ func runNode(ctx context.Context, f flags, dbi database, b coordinate.Backend, l
 	if err != nil {
 		return err
 	}
-	coord, err := coordinate.NewClient(b, opts)
+	coord, err := coordinate.NewClient(b.b, opts)
 	if err != nil {
 		return err
 	}
-	results, err := sqlsink.New(db, dbi.d, sqlsink.Options{Prefix: f.prefix})
-	if err != nil {
-		return err
+	var results interface {
+		loadtest.Sink
+		loadtest.StreamStore
 	}
-	// The orchestrator created the tables; the Sink's check that they
-	// exist (DDL) is made now, not in results.test_start, between the
-	// node's ready report and its wait for T.
-	if err := results.CreateSchema(ctx); err != nil {
-		return err
+	if b.results != nil {
+		results = struct {
+			loadtest.Sink
+			loadtest.StreamStore
+		}{loadtest.ResultSink(b.results), b.results}
+	} else {
+		sink, err := sqlsink.New(db, dbi.d, sqlsink.Options{Prefix: f.prefix})
+		if err != nil {
+			return err
+		}
+		// The orchestrator created the tables; the Sink's check that they
+		// exist (DDL) is made now, not in results.test_start, between the
+		// node's ready report and its wait for T.
+		if err := sink.CreateSchema(ctx); err != nil {
+			return err
+		}
+		results = sink
 	}
 	table, err := dbi.d.Ident(itemsTable)
-	if err != nil {
-		return err
-	}
-	stream, err := fleetStream(b, results)
 	if err != nil {
 		return err
 	}
@@ -719,7 +849,7 @@ func runNode(ctx context.Context, f flags, dbi database, b coordinate.Backend, l
 		RunID: f.run, Node: f.node, Pool: p, Coordinator: coord,
 		Workers: f.conns, Warmup: f.warmup, Duration: f.duration,
 		Sinks:             []loadtest.Sink{results},
-		Stream:            stream,
+		Stream:            results,
 		WritesAfterSignal: f.reference,
 		Logger:            log,
 		Workload: loadtest.Workload{Operations: []loadtest.Operation{

@@ -6,7 +6,9 @@
 //
 // By default the workers run a closed loop (each starts its next query when
 // the last one ends); -rate runs an arrival-rate test instead, with latency
-// measured from each query's scheduled start. -warmup steady ends the warmup
+// measured from each query's scheduled start, and the report says what was
+// offered against what was achieved, and when the database fell behind;
+// -drain-warmup drains the warmup's backlog before the measured window. -warmup steady ends the warmup
 // when throughput and latency have settled. -threshold checks the measured
 // window and makes the program exit with status 1 when one fails. A
 // progress line is drawn on standard error while the run is on.
@@ -14,6 +16,7 @@
 //	go run ./examples/quickstart
 //	go run ./examples/quickstart -workers 16 -warmup 1s -duration 10s -json result.json
 //	go run ./examples/quickstart -rate 2000 -warmup steady -threshold 'p99<50ms' -threshold 'error_rate<0.01'
+//	go run ./examples/quickstart -rate 50000 -drain-warmup -threshold 'achieved_ratio>=0.99'
 package main
 
 import (
@@ -83,6 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&warmup, "warmup", `warmup before the measured window: a duration, or "steady" to warm up until throughput and latency settle (at most 30s)`)
 	duration := fs.Duration("duration", 5*time.Second, "length of the measured window")
 	rate := fs.Float64("rate", 0, "arrival rate in queries per second, instead of a closed loop (must be positive)")
+	drainWarmup := fs.Bool("drain-warmup", false, "with -rate: drain the warmup's backlog before the measured window opens (a warmup.drain span on the timeline)")
 	var thresholds listFlag
 	fs.Var(&thresholds, "threshold", "a threshold on the measured window, such as 'p99<50ms', 'error_rate<0.01', 'throughput>1000' or 'point_select:p99<20ms' (repeatable)")
 	progress := fs.Bool("progress", true, "draw a progress line on standard error while the run is on")
@@ -148,6 +152,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// Set even when zero or negative, so that New says what is wrong.
 		cfg.Rate, cfg.Arrival = *rate, loadtest.ArrivalConstant
 	}
+	cfg.DrainWarmup = *drainWarmup // New refuses it without -rate
 	if warmup.steady {
 		cfg.Warmup, cfg.Steady = 0, &loadtest.Steady{Tolerance: 0.25, Max: 30 * time.Second}
 	}

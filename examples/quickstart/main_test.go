@@ -60,9 +60,34 @@ func TestQuickstartRejectsBadFlags(t *testing.T) {
 		{"-threshold", "p42<1ms"},
 		{"-workers", "0"},
 		{"-warmup", "soon"},
+		{"-drain-warmup"}, // without -rate
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), append([]string{"-rows", "10", "-progress=false"}, args...), &stdout, &stderr)
 		assert.Error(t, err, "%v", args)
 	}
+}
+
+// TestQuickstartArrivalRate runs an arrival-rate test with -drain-warmup:
+// the report says what was offered against what was achieved, the pacer's
+// lag apart from the queueing, and the JSON holds the schedule's counts.
+func TestQuickstartArrivalRate(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "result.json")
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{
+		"-rows", "2000", "-workers", "2", "-rate", "200", "-warmup", "200ms", "-duration", "500ms", "-drain-warmup",
+		"-progress=false", "-json", out,
+	}, &stdout, &stderr)
+	require.NoError(t, err, "stderr: %s", stderr.String())
+	for _, want := range []string{"measure: offered 100 (200.0/s)", "pacer lag (scheduled -> released)", "warmup.drain"} {
+		assert.Contains(t, stdout.String(), want)
+	}
+	res, err := loadtest.ReadResultFile(out)
+	require.NoError(t, err)
+	m := res.Phases.Measure
+	require.NotNil(t, m.Schedule)
+	assert.EqualValues(t, 100, m.Offered, "500ms at 200/s")
+	assert.Equal(t, m.Offered, m.Ops+m.Dropped)
+	assert.NotNil(t, m.SchedLag)
+	assert.NotEmpty(t, res.Timeline.Find(timing.WarmupDrain))
 }

@@ -65,6 +65,13 @@ func (p *Proxy) Latency(t testing.TB, d, jitter time.Duration) {
 	p.add(t, "latency", "downstream", fmt.Sprintf(`{"latency":%d,"jitter":%d}`, d.Milliseconds(), jitter.Milliseconds()))
 }
 
+// LatencyUp delays data from the client by d, plus or minus jitter: with
+// Latency, a path slow each way, and as asymmetric as one likes.
+func (p *Proxy) LatencyUp(t testing.TB, d, jitter time.Duration) {
+	t.Helper()
+	p.add(t, "latency", "upstream", fmt.Sprintf(`{"latency":%d,"jitter":%d}`, d.Milliseconds(), jitter.Milliseconds()))
+}
+
 // Bandwidth limits data from the server to kbps kilobytes per second.
 func (p *Proxy) Bandwidth(t testing.TB, kbps int) {
 	t.Helper()

@@ -59,6 +59,14 @@ func TestFaultsOnPostgres(t *testing.T) {
 		require.NoError(t, ping(c, 5*time.Second))
 		assert.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond, "the latency is added")
 	})
+	t.Run("latency each way", func(t *testing.T) {
+		p.Latency(t, 60*time.Millisecond, 0)
+		p.LatencyUp(t, 60*time.Millisecond, 0)
+		defer p.Clear()
+		start := time.Now()
+		require.NoError(t, ping(c, 5*time.Second))
+		assert.GreaterOrEqual(t, time.Since(start), 120*time.Millisecond, "the latency is added both ways")
+	})
 	t.Run("stall", func(t *testing.T) {
 		p.Stall(t)
 		err := ping(c, 200*time.Millisecond)

@@ -30,6 +30,21 @@ type window struct {
 	Label string
 }
 
+// vmark is a vertical line across the plot with a label: the knee of a
+// capacity search.
+type vmark struct {
+	X     float64
+	Label string
+	Left  bool // the label goes left of the line, not to run past the edge
+}
+
+// dot is one marked value, such as a capacity step.
+type dot struct {
+	X, Y  float64
+	Class string
+	Title string
+}
+
 type chart struct {
 	Title         string
 	Width, Height float64
@@ -40,6 +55,8 @@ type chart struct {
 	XLabel        string
 	Series        []series
 	Windows       []window
+	Marks         []vmark
+	Dots          []dot
 	Empty         string // why there is nothing to plot, if so
 }
 
@@ -61,28 +78,40 @@ func (c *chart) yAxis(hi float64, label func(float64) string) linear {
 }
 
 // timeCharts draws throughput and latency over the run from its intervals,
-// with the warmup and measure windows shaded.
-func timeCharts(res *loadtest.Result) (tput, lat chart) {
+// with the warmup and measure windows shaded; for an arrival-rate run, the
+// offered rate beside the achieved throughput, and the backlog (nil for a
+// closed loop).
+func timeCharts(res *loadtest.Result) (tput, lat chart, backlog *chart) {
 	tput = newChart("Throughput (successful operations per second)")
 	lat = newChart("Latency over time (p50 and p99)")
 	ivs := res.Intervals
 	if len(ivs) == 0 {
 		tput.Empty = "This result has no intervals."
 		lat.Empty = tput.Empty
-		return tput, lat
+		return tput, lat, nil
 	}
 	var end time.Duration
-	var maxT float64
+	var maxT, maxB float64
 	var maxL time.Duration
+	open := false
 	for _, g := range byStart(ivs) {
 		end = max(end, g.start+g.dur)
-		maxT = max(maxT, g.tput)
+		maxT = max(maxT, g.tput, g.offered)
+		maxB = max(maxB, float64(g.backlog))
+		open = open || g.load
 		if g.lat != nil {
 			maxL = max(maxL, g.lat.P99)
 		}
 	}
+	charts := []*chart{&tput, &lat}
+	if open {
+		tput.Title = "Offered and achieved throughput (operations per second)"
+		b := newChart("Backlog (operations scheduled, not yet begun, at each interval's end)")
+		backlog = &b
+		charts = append(charts, backlog)
+	}
 	xt, xtop := niceTicks(0, end.Seconds(), 10)
-	for _, c := range []*chart{&tput, &lat} {
+	for _, c := range charts {
 		x := linear{0, xtop, c.X0, c.X1}
 		for _, v := range xt {
 			c.XTicks = append(c.XTicks, tick{X: x.at(v), Label: seconds(v)})
@@ -94,11 +123,25 @@ func timeCharts(res *loadtest.Result) (tput, lat chart) {
 	yt := tput.yAxis(maxT, func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) })
 	yl := lat.yAxis(float64(maxL), func(v float64) string { return timing.FormatDuration(time.Duration(v)) })
 
-	var pt, p50, p99 pathBuilder
+	var pt, po, pb, p50, p99 pathBuilder
+	var yb linear
+	if backlog != nil {
+		yb = backlog.yAxis(maxB, func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) })
+	}
 	for _, g := range byStart(ivs) {
 		mid := x.at((g.start + g.dur/2).Seconds())
 		if g.dur > 0 { // a last, empty interval has no rate
 			pt.point(mid, yt.at(g.tput))
+			if g.load {
+				po.point(mid, yt.at(g.offered))
+				if g.over {
+					tput.Dots = append(tput.Dots, dot{X: mid, Y: yt.at(g.tput), Class: "d-over",
+						Title: "overloaded: achieved " + strconv.FormatFloat(g.tput, 'f', 1, 64) + "/s of " + strconv.FormatFloat(g.offered, 'f', 1, 64) + "/s offered"})
+				}
+			}
+		}
+		if g.load {
+			pb.point(x.at((g.start + g.dur).Seconds()), yb.at(float64(g.backlog)))
 		}
 		if g.lat == nil { // no latency to show
 			p50.gap()
@@ -109,11 +152,16 @@ func timeCharts(res *loadtest.Result) (tput, lat chart) {
 		p99.point(mid, yl.at(float64(g.lat.P99)))
 	}
 	tput.Series = []series{{D: pt.String(), Class: "s-tput", Name: "throughput"}}
+	if backlog != nil {
+		tput.Series[0].Name = "achieved"
+		tput.Series = append(tput.Series, series{D: po.String(), Class: "s-offered", Name: "offered"})
+		backlog.Series = []series{{D: pb.String(), Class: "s-backlog", Name: "backlog"}}
+	}
 	lat.Series = []series{
 		{D: p50.String(), Class: "s-p50", Name: "p50"},
 		{D: p99.String(), Class: "s-p99", Name: "p99"},
 	}
-	return tput, lat
+	return tput, lat, backlog
 }
 
 // point is one interval of the time charts.
@@ -121,6 +169,12 @@ type point struct {
 	start, dur time.Duration
 	tput       float64
 	lat        *loadtest.Latency // nil when no operation succeeded
+	// Arrival rate: the interval has a Load (load), what it offered, its
+	// backlog at the end, and whether it was overloaded.
+	load    bool
+	offered float64
+	backlog int64
+	over    bool
 }
 
 // byStart folds the entries of one interval (one per phase, around the
@@ -139,6 +193,9 @@ func byStart(ivs []loadtest.Interval) []point {
 		p := &out[len(out)-1]
 		p.dur = max(p.dur, iv.Duration)
 		p.tput += iv.Throughput
+		if l := iv.Load; l != nil {
+			p.load, p.offered, p.backlog, p.over = true, p.offered+l.OfferedPerS, l.BacklogEnd, p.over || l.Overloaded
+		}
 		if ok := iv.Ops - iv.Errors; ok > most {
 			p.lat, most = &iv.Latency, ok
 		}

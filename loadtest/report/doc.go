@@ -27,7 +27,10 @@
 //     a 1,000-node result under 2 MB. [WriteFleetHTML] writes the fleet
 //     view alone, as a fragment for a page that embeds it;
 //   - throughput and p50/p99 latency over time, from the result's
-//     intervals, with the warmup and measure windows shaded;
+//     intervals, with the warmup and measure windows shaded; for an
+//     arrival-rate run, the offered rate beside the achieved throughput on
+//     one chart (overloaded intervals marked), the backlog on another, and
+//     each window or operation that did not keep up said in words;
 //   - the measured latency distribution, from the measure phase's
 //     histogram, as a percentile plot;
 //   - the phase and per-operation statistics;
@@ -35,6 +38,11 @@
 //     each operation's statements (loadtest.ServerSplit): a stacked bar of
 //     the mean time queued, compiling, executing and in the client, and
 //     the p50 and p99 of each part.
+//
+// [WriteCapacityHTML] writes the page of a capacity search
+// (loadtest.SearchCapacity): achieved throughput and latency against the
+// offered rate, each step a dot, the capacity found marked, and the table
+// of the steps.
 //
 // Every label (run ids, node names, operation names, error messages) is
 // escaped by html/template.

@@ -22,9 +22,9 @@ func ExampleWriteIntervalsCSV() {
 	}}}
 	_ = report.WriteIntervalsCSV(os.Stdout, res)
 	// Output:
-	// run_id,node,start_ns,duration_ns,phase,operation,ops,errors,throughput_per_s,min_ns,mean_ns,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,late,dropped
-	// r1,host-1,1000000000,1000000000,measure,,120,2,118,0,0,2000000,0,9000000,0,0,0,0
-	// r1,host-1,1000000000,1000000000,measure,select,120,2,118,0,0,0,0,0,0,0,,
+	// run_id,node,start_ns,duration_ns,phase,operation,ops,errors,throughput_per_s,min_ns,mean_ns,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,late,dropped,offered_per_s,backlog_start,backlog_end,overloaded
+	// r1,host-1,1000000000,1000000000,measure,,120,2,118,0,0,2000000,0,9000000,0,0,0,0,,,,
+	// r1,host-1,1000000000,1000000000,measure,select,120,2,118,0,0,0,0,0,0,0,,,,,,
 }
 
 // The fleet view of a merged result alone, for a page that embeds it: one

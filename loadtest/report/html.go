@@ -21,6 +21,9 @@ var pageSource string
 //go:embed fleet.html.tmpl
 var fleetSource string
 
+//go:embed capacity.html.tmpl
+var capacitySource string
+
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"num": num,
 	"dur": timing.FormatDuration,
@@ -28,7 +31,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"sub": func(a, b any) float64 { return float(a) - float(b) },
 	"mul": func(a, b any) float64 { return float(a) * float(b) },
 	"div": func(a, b any) float64 { return float(a) / float(b) },
-}).Parse(pageSource + fleetSource))
+}).Parse(pageSource + fleetSource + capacitySource))
 
 // float converts the numbers a template holds, for arithmetic on
 // coordinates.
@@ -89,6 +92,8 @@ type section struct {
 	Waterfall  waterfall
 	Throughput chart
 	Latency    chart
+	Backlog    *chart   // arrival rate only
+	Overload   []string // arrival rate: each window or operation that did not keep up, in words
 	Dist       chart
 	Phases     table
 	Ops        table
@@ -134,7 +139,8 @@ func buildSection(res *loadtest.Result) section {
 		Phases:  table{Header: "phase", Rows: []statsRow{row("warmup", res.Phases.Warmup), row("measure", res.Phases.Measure)}},
 		Ops:     table{Header: "operation (measure)"},
 	}
-	s.Throughput, s.Latency = timeCharts(res)
+	s.Throughput, s.Latency, s.Backlog = timeCharts(res)
+	s.Overload = overloadNotes(res)
 	s.Thresholds = thresholds(res)
 	if s.Fleet = buildFleet(res); s.Fleet == nil {
 		s.Waterfall = buildWaterfall(res.Timeline)
@@ -175,4 +181,29 @@ func WriteHTML(w io.Writer, results ...*loadtest.Result) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
+}
+
+// overloadNotes says, for an arrival-rate run, which windows and
+// operations did not keep up with what they were offered.
+func overloadNotes(res *loadtest.Result) []string {
+	var out []string
+	say := func(name string, s loadtest.Stats) {
+		if s.Schedule == nil || !s.Overloaded {
+			return
+		}
+		note := fmt.Sprintf("%s is overloaded: the system achieved %.1f/s of the %.1f/s offered (%.1f%%)",
+			name, s.Throughput, s.OfferedPerS, 100*s.AchievedRatio)
+		if grew := s.BacklogEnd - s.BacklogStart; grew > 0 {
+			note += fmt.Sprintf(", and its backlog grew from %d to %d operations", s.BacklogStart, s.BacklogEnd)
+		}
+		out = append(out, note+"; latencies include the wait.")
+	}
+	say("The warmup", res.Phases.Warmup)
+	say("The measured window", res.Phases.Measure)
+	if len(res.Operations) > 1 {
+		for _, name := range slices.Sorted(maps.Keys(res.Operations)) {
+			say("Operation "+name, res.Operations[name])
+		}
+	}
+	return out
 }

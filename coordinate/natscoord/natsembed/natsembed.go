@@ -148,15 +148,20 @@ func (s *Server) Shutdown() {
 // find their streams and buckets as they were.
 func (s *Server) Restart() error {
 	s.Shutdown()
-	var err error
-	// The port may linger for a moment after the listener closed.
-	for range 50 {
-		if err = s.start(); err == nil {
-			return nil
+	// The port may linger for a moment after the listener closed: wait
+	// (a little) until it can be bound, then start once.
+	addr := "127.0.0.1:" + strconv.Itoa(s.port)
+	for end := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		l, err := net.Listen("tcp", addr)
+		if err == nil {
+			l.Close()
+			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		if time.Now().After(end) {
+			return fmt.Errorf("natsembed: restarting: port %d is taken: %w", s.port, err)
+		}
 	}
-	return err
+	return s.start()
 }
 
 // Stop shuts the server down and removes a temporary store. No goroutine

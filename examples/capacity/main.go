@@ -1,0 +1,209 @@
+// Command capacity searches for the highest arrival rate at which a query
+// meets a service level objective: it runs arrival-rate steps on one warm
+// pool (each with its own warmup and measured window), stepping the rate
+// up until a step fails, then bisecting between the last rate that passed
+// and the first that failed. A step passes when its measured window holds
+// every -slo threshold, achieves at least -min-achieved of the rate it
+// offered (throughput counts what completed inside the window), errs less
+// than -max-error-rate and is not overloaded (its backlog did not grow).
+//
+// It prints a table of the steps, by rate, and the capacity found, and can
+// write the search as JSON ({"capacity": {"max_rate": ..., "steps": [...]}})
+// and as an HTML page whose charts draw latency and achieved throughput
+// against the offered rate, with the knee marked.
+//
+// Without -dsn it runs on an embedded SQLite database, with no server.
+//
+//	go run ./examples/capacity
+//	go run ./examples/capacity -dsn postgres://postgres@127.0.0.1:5432/test -query 'SELECT pg_sleep(0.01)' -workers 4 -slo 'p99<50ms' -json capacity.json -html capacity.html
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the embedded database, pure Go
+
+	"github.com/startline/startline/internal/cli"
+	"github.com/startline/startline/loadtest"
+	"github.com/startline/startline/loadtest/report"
+	"github.com/startline/startline/pool"
+	"github.com/startline/startline/pool/pgxnative"
+	"github.com/startline/startline/pool/sqlpool"
+)
+
+func main() { cli.Main("capacity", run) }
+
+// listFlag collects a repeated flag; each value may hold several items
+// separated by commas.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
+}
+
+type options struct {
+	dsn, query           string
+	workers, steps       int
+	slo                  listFlag
+	warmup, duration     time.Duration
+	budget               time.Duration
+	start, factor        float64
+	precision            float64
+	minAchieved, maxErrs float64
+	jsonPath, htmlPath   string
+	progress             bool
+}
+
+func parse(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("capacity", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.dsn, "dsn", "", "PostgreSQL DSN (URL or key=value); empty runs on an embedded SQLite database")
+	fs.StringVar(&o.query, "query", "SELECT 1", "the query each operation runs")
+	fs.IntVar(&o.workers, "workers", 4, "workers (goroutines), each with its own connection")
+	fs.Var(&o.slo, "slo", "a threshold every passing step holds, such as 'p99<50ms' (repeatable, or comma-separated)")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "each step's warmup, at the step's rate")
+	fs.DurationVar(&o.duration, "duration", 3*time.Second, "each step's measured window; keep it much longer than the latency the SLO allows")
+	fs.IntVar(&o.steps, "steps", loadtest.DefaultCapacitySteps, "the most steps to run")
+	fs.DurationVar(&o.budget, "budget", 3*time.Minute, "the most time to search for; 0 means no bound but -steps")
+	fs.Float64Var(&o.start, "start", 100, "the first rate, in operations per second")
+	fs.Float64Var(&o.factor, "factor", loadtest.DefaultCapacityFactor, "the rate's factor from one coarse step to the next")
+	fs.Float64Var(&o.precision, "precision", loadtest.DefaultCapacityPrecision, "stop bisecting when the failing rate is within this fraction above the passing one")
+	fs.Float64Var(&o.minAchieved, "min-achieved", loadtest.DefaultMinAchieved, "the least share of the offered rate a passing step achieves")
+	fs.Float64Var(&o.maxErrs, "max-error-rate", loadtest.DefaultMaxErrorRate, "the error rate a passing step stays below")
+	fs.StringVar(&o.jsonPath, "json", "", "write the search as JSON to this file")
+	fs.StringVar(&o.htmlPath, "html", "", "write the search as an HTML page to this file")
+	fs.BoolVar(&o.progress, "progress", true, "print each step on standard error as it ends")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.query == "" {
+		return o, errors.New("-query is empty")
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	p, closePool, err := openPool(ctx, o.dsn, o.workers)
+	if err != nil {
+		return err
+	}
+	defer closePool()
+
+	cfg := loadtest.Config{
+		Pool:        p,
+		Workers:     o.workers,
+		Warmup:      o.warmup,
+		Duration:    o.duration,
+		Interval:    min(time.Second, o.duration/2),
+		MaxInFlight: 100_000, // an overloaded step queues what it cannot serve rather than drop it
+		Drain:       max(loadtest.DefaultDrain, 2*(o.warmup+o.duration)),
+		Workload: loadtest.Workload{Operations: []loadtest.Operation{
+			loadtest.QueryOp("query", 1, o.query, nil),
+		}},
+	}
+	search := loadtest.CapacitySearch{
+		SLO: o.slo, Start: o.start, Factor: o.factor, Precision: o.precision, MaxSteps: o.steps, Budget: o.budget,
+		MinAchieved: o.minAchieved, MaxErrorRate: o.maxErrs,
+	}
+	if o.slo == nil {
+		search.SLO = []string{}
+	}
+	if o.progress {
+		n := 0
+		search.OnStep = func(s loadtest.CapacityStep) {
+			n++
+			verdict := "pass"
+			if !s.Pass {
+				verdict = "FAIL " + strings.Join(s.Failed, ", ")
+			}
+			fmt.Fprintf(stderr, "step %d (%s): offered %.1f/s, achieved %.1f/s, p99 %v, backlog %d -> %d: %s\n",
+				n, s.Kind, s.OfferedPerS, s.ThroughputPerS, s.Latency.P99.Round(time.Microsecond), s.BacklogStart, s.BacklogEnd, verdict)
+		}
+	}
+	c, err := loadtest.SearchCapacity(ctx, cfg, search)
+	if c == nil {
+		return err
+	}
+	if werr := c.WriteText(stdout); werr != nil {
+		return werr
+	}
+	if o.jsonPath != "" {
+		b, jerr := json.MarshalIndent(struct {
+			Capacity *loadtest.Capacity `json:"capacity"`
+		}{c}, "", "  ")
+		if jerr != nil {
+			return jerr
+		}
+		if jerr := os.WriteFile(o.jsonPath, append(b, '\n'), 0o644); jerr != nil {
+			return jerr
+		}
+	}
+	if o.htmlPath != "" {
+		if herr := writeHTML(o.htmlPath, c); herr != nil {
+			return herr
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		return nil // interrupted: what was found is printed
+	}
+	return err
+}
+
+func writeHTML(path string, c *loadtest.Capacity) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := report.WriteCapacityHTML(f, c); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// openPool opens a PostgreSQL pool of conns connections on dsn, or, when
+// dsn is empty, an embedded SQLite database in a temporary directory.
+func openPool(ctx context.Context, dsn string, conns int) (pool.Pool, func(), error) {
+	if dsn != "" {
+		p, err := pgxnative.Open(ctx, dsn, pgxnative.Options{MaxConns: int32(max(conns, 1))})
+		if err != nil {
+			return nil, nil, err
+		}
+		return p, func() { _ = p.Close() }, nil
+	}
+	dir, err := os.MkdirTemp("", "startline-capacity-")
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "capacity.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	p := sqlpool.New(db, sqlpool.Options{})
+	return p, func() { _ = p.Close(); os.RemoveAll(dir) }, nil
+}
