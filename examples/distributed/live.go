@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -23,6 +24,24 @@ import (
 // arrive, prints one line per fleet interval, checks -threshold on the
 // merged measured window (and aborts every node under -abort-on-fail), and
 // at the end keeps what a lost node streamed in the merged result.
+
+// checkLive checks the flags of the fleet, live, before anything starts.
+func checkLive(f flags) error {
+	for _, th := range f.thresholds {
+		if _, err := loadtest.ParseThreshold(th); err != nil {
+			return fmt.Errorf("-threshold: %w", err)
+		}
+	}
+	switch {
+	case f.abortOnFail && len(f.thresholds) == 0:
+		return errors.New("-abort-on-fail: give the thresholds to abort on with -threshold")
+	case f.abortGrace < 0:
+		return fmt.Errorf("-abort-grace: must not be negative, got %s", f.abortGrace)
+	case f.abortGrace > 0 && !f.abortOnFail:
+		return errors.New("-abort-grace: only means something with -abort-on-fail")
+	}
+	return nil
+}
 
 // listFlag is a repeatable string flag.
 type listFlag []string

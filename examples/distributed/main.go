@@ -345,6 +345,9 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 	if _, err := f.kit(true, nil); err != nil {
 		return nil, err
 	}
+	if err := checkLive(f); err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp("", "startline-distributed-")
 	if err != nil {
 		return nil, err
