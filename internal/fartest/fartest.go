@@ -110,7 +110,9 @@ func proxies(tb testing.TB, upstream string, paths []Path) []*faults.Proxy {
 func start(tb testing.TB, h Harness, paths []Path, px []*faults.Proxy, lead time.Duration) Outcome {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	opts := coordinate.Options{Heartbeat: 100 * time.Millisecond, Poll: 100 * time.Millisecond, WaitTimeout: time.Minute}
+	// A node is lost after two seconds of silence, not the default three
+	// beats: on a loaded machine a beat through a 20ms proxy can come late.
+	opts := coordinate.Options{Heartbeat: 100 * time.Millisecond, Poll: 100 * time.Millisecond, MissedBeats: 20, WaitTimeout: time.Minute}
 	if h.Options != nil {
 		h.Options(&opts)
 	}
