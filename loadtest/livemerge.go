@@ -44,7 +44,8 @@ type LiveOptions struct {
 	// the fleet's intervals; zero means the start of the first record read.
 	Start time.Time
 	// Thresholds are checked on the merged measured window at every fleet
-	// interval, and on the merged result at the end (see ParseThreshold).
+	// interval, and on the merged result at the end (see ParseThreshold);
+	// achieved_ratio and backlog only at the end.
 	Thresholds []string
 	// AbortOnFail makes a threshold that fails during the run stop it:
 	// OnAbort is called once, with the threshold. A threshold is not
