@@ -44,7 +44,8 @@ type LiveOptions struct {
 	// the fleet's intervals; zero means the start of the first record read.
 	Start time.Time
 	// Thresholds are checked on the merged measured window at every fleet
-	// interval, and on the merged result at the end (see ParseThreshold).
+	// interval, and on the merged result at the end (see ParseThreshold);
+	// achieved_ratio and backlog only at the end.
 	Thresholds []string
 	// AbortOnFail makes a threshold that fails during the run stop it:
 	// OnAbort is called once, with the threshold. A threshold is not
@@ -110,6 +111,8 @@ type bucket struct {
 	target   float64
 	late     int64
 	dropped  int64
+	load     *Load   // arrival rate: the nodes' loads added up
+	tput     float64 // arrival rate: the nodes' throughputs added up
 	nodes    map[string]bool
 	ops      map[string]*liveStats
 	complete bool
@@ -428,6 +431,16 @@ func (m *LiveMerge) add(rec *StreamRecord, hists map[string]*sparseHist) error {
 	b.target += iv.Target
 	b.late += iv.Late
 	b.dropped += iv.Dropped
+	if l := iv.Load; l != nil {
+		if b.load == nil {
+			b.load = &Load{}
+		}
+		b.load.Offered += l.Offered
+		b.load.BacklogStart += l.BacklogStart
+		b.load.BacklogEnd += l.BacklogEnd
+		b.load.Overloaded = b.load.Overloaded || l.Overloaded
+		b.tput += iv.Throughput
+	}
 	b.nodes[rec.Node] = true
 	for _, name := range slices.Sorted(maps.Keys(rec.Operations)) {
 		st := rec.Operations[name]
@@ -647,6 +660,17 @@ func (m *LiveMerge) interval(b *bucket) Interval {
 	}
 	s := all.stats(b.dur)
 	iv.Ops, iv.Errors, iv.Throughput, iv.Latency = s.Ops, s.Errors, s.Throughput, s.Latency
+	if b.load != nil {
+		// What completed inside the interval, as each node counted it
+		// (the last one's operations include those completed after the
+		// window, which its throughput leaves out). Overloaded if a node
+		// was, or if the fleet's sums say so.
+		iv.Throughput = b.tput
+		l := *b.load
+		l.judge(iv.Throughput, b.dur, DefaultOverloadTolerance)
+		l.Overloaded = l.Overloaded || b.load.Overloaded
+		iv.Load = &l
+	}
 	return iv
 }
 
@@ -658,6 +682,12 @@ func (m *LiveMerge) check(now time.Time) *thresholdStop {
 	}
 	res := m.measuredResult()
 	for _, t := range m.thresholds {
+		if numberMetrics[t.Metric] {
+			// achieved_ratio and backlog need the schedule's counts, which
+			// the streamed intervals do not add up to exactly: they are
+			// checked on the merged result at the end, never live.
+			continue
+		}
 		if r := t.Check(res); !r.OK {
 			m.stop = &thresholdStop{res: r, at: now, in: m.measured}
 			return m.stop
@@ -724,6 +754,12 @@ func fleetLine(fi FleetInterval) string {
 	f := timing.FormatDuration
 	line := fmt.Sprintf("fleet %-7s %6s  nodes %d running, %d lost  %8.0f ops/s  p50 %-8s p99 %-8s errors %d",
 		fi.Phase, f(fi.Elapsed), fi.Nodes, fi.Lost, fi.Throughput, f(fi.Latency.P50), f(fi.Latency.P99), fi.Errors)
+	if l := fi.Load; l != nil {
+		line += fmt.Sprintf("  offered %.0f/s  backlog %d", l.OfferedPerS, l.BacklogEnd)
+		if l.Overloaded {
+			line += "  OVERLOADED: not keeping up"
+		}
+	}
 	return strings.TrimRight(line, " ")
 }
 

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/startline/startline/coordinate"
 	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/timing"
 )
@@ -292,4 +294,61 @@ func TestScheduleMerges(t *testing.T) {
 	assert.True(t, ms.Overloaded, "one process did not keep up")
 	assert.InDelta(t, float64(ms.Offered)/ms.Duration.Seconds(), ms.OfferedPerS, 1e-6)
 	assert.Equal(t, a.Operations["a"].Offered+b.Operations["a"].Offered, m.Operations["a"].Offered)
+}
+
+// TestScheduleLiveMerge: a fleet's streamed intervals carry their load,
+// added up across nodes in the fleet's intervals; thresholds on the
+// schedule are checked on the merged result at the end, never live (the
+// streamed intervals do not add up to the window's counts exactly), so an
+// overloaded fleet is not aborted by them but fails them at the end.
+func TestScheduleLiveMerge(t *testing.T) {
+	t.Parallel()
+	mem := new(loadtest.MemoryStream)
+	local := coordinate.NewLocal(coordinate.LocalOptions{})
+	nodes := []string{"n0", "n1"}
+	aborted := make(chan string, 1)
+	m, err := loadtest.NewLiveMerge(loadtest.LiveOptions{RunID: "live-schedule", Nodes: nodes, Interval: 100 * time.Millisecond,
+		Thresholds: []string{"achieved_ratio>=0.99", "backlog<1"}, AbortOnFail: true, AbortGrace: 100 * time.Millisecond,
+		OnAbort: func(r loadtest.ThresholdResult) { aborted <- r.Name }})
+	require.NoError(t, err)
+	fctx, stopFollow := context.WithCancel(context.Background())
+	followed := make(chan error, 1)
+	go func() { followed <- m.Follow(fctx, mem) }()
+	results := make([]*loadtest.Result, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		cfg := scheduleConfig(2*capacity, 0, 500*time.Millisecond)
+		cfg.RunID, cfg.Node, cfg.Coordinator, cfg.Stream = "live-schedule", n, local, mem
+		cfg.Interval = 100 * time.Millisecond
+		r, err := loadtest.New(cfg)
+		require.NoError(t, err)
+		wg.Go(func() { results[i], _ = r.Run(context.Background()) })
+	}
+	_, err = local.StartWhenReady(context.Background(), coordinate.Readiness{Nodes: len(nodes)}, 20*time.Millisecond)
+	require.NoError(t, err)
+	wg.Wait()
+	stopFollow()
+	require.NoError(t, <-followed)
+	select {
+	case name := <-aborted:
+		t.Fatalf("aborted live by %s", name)
+	default:
+	}
+	merged, err := m.Finish(context.Background(), mem, timing.Timeline{Node: "orchestrator", Anchor: results[0].StartedAt}, results, nil)
+	require.NoError(t, err)
+	require.Len(t, merged.Thresholds, 2)
+	assert.False(t, merged.Thresholds[0].OK, "overloaded: %+v", merged.Thresholds[0])
+	assert.False(t, merged.Thresholds[1].OK)
+	require.NotNil(t, merged.Phases.Measure.Schedule)
+	assert.Equal(t, results[0].Phases.Measure.Offered+results[1].Phases.Measure.Offered, merged.Phases.Measure.Offered)
+	var loads int
+	var offered int64
+	for _, iv := range merged.Intervals {
+		if iv.Phase == timing.Measure && iv.Load != nil {
+			loads++
+			offered += iv.Offered
+		}
+	}
+	assert.Positive(t, loads, "the fleet's intervals carry the load")
+	assert.Equal(t, merged.Phases.Measure.Offered, offered, "the fleet's intervals' offered add up to the merged window's")
 }
