@@ -108,7 +108,7 @@ func TestRecorderConcurrent(t *testing.T) {
 func TestPhases(t *testing.T) {
 	ps := timing.Phases()
 	assert.Equal(t, timing.PoolInit, ps[0].Phase)
-	assert.Len(t, ps, 23)
+	assert.Len(t, ps, 24)
 	seen := map[timing.Phase]bool{}
 	for i, p := range ps {
 		assert.Equal(t, i, p.Order, "%s", p.Phase)
