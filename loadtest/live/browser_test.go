@@ -1,14 +1,12 @@
 package live_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"html"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -29,37 +27,12 @@ import (
 	"github.com/startline/startline/timing"
 )
 
-// chromium returns the path of the headless browser, or skips t (fails it
-// when services are required).
-func chromium(t *testing.T) string {
-	t.Helper()
-	path := os.Getenv("STARTLINE_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(path); err != nil {
-		if testenv.Required() {
-			t.Fatalf("chromium is required (STARTLINE_REQUIRE_SERVICES=1) but not found at %s: %v", path, err)
-		}
-		t.Skipf("chromium not found at %s (%v): install Debian's chromium package, or set STARTLINE_CHROMIUM", path, err)
-	}
-	return path
-}
-
+// runChromium runs the browser with only the test's server resolving: a
+// load from elsewhere fails.
 func runChromium(t *testing.T, bin string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir=" + t.TempDir(),
-		// Only the test's server resolves: a load from elsewhere fails.
-		"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"}
-	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	require.NoError(t, cmd.Run(), "chromium: %s", errb.String())
-	return out.String()
+	out, _ := testenv.RunChromium(t, bin, "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", args...)
+	return out
 }
 
 // The probe, added to the page for the test only: errors, and every
@@ -134,7 +107,7 @@ func readProbe(t *testing.T, dom, origin string) {
 // numbers of /result.json. Screenshots of both go to the folder
 // STARTLINE_LIVE_SCREENSHOTS names, if set.
 func TestLivePageInChromium(t *testing.T) {
-	bin := chromium(t)
+	bin := testenv.Chromium(t)
 	dir := os.Getenv("STARTLINE_LIVE_SCREENSHOTS")
 	if dir == "" {
 		dir = t.TempDir()

@@ -2,17 +2,14 @@ package report_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"html"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,23 +17,6 @@ import (
 	"github.com/startline/startline/internal/testenv"
 	"github.com/startline/startline/loadtest/report"
 )
-
-// chromium returns the path of the headless browser, or skips t (fails it
-// when services are required: .ci/run installs Debian's chromium).
-func chromium(t *testing.T) string {
-	t.Helper()
-	path := os.Getenv("STARTLINE_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(path); err != nil {
-		if testenv.Required() {
-			t.Fatalf("chromium is required (STARTLINE_REQUIRE_SERVICES=1) but not found at %s: %v", path, err)
-		}
-		t.Skipf("chromium not found at %s (%v): install Debian's chromium package, or set STARTLINE_CHROMIUM; set STARTLINE_REQUIRE_SERVICES=1 to fail instead", path, err)
-	}
-	return path
-}
 
 // The probe is added to a copy of the report for the test only (the report
 // itself has no script). The first part, at the top of <head>, collects
@@ -70,24 +50,15 @@ type probe struct {
 	Errors                                  []string
 }
 
+// runChromium runs the browser with no name resolving: any fetch would
+// show as an error.
 func runChromium(t *testing.T, bin string, args ...string) (stdout, stderr string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a hung browser must not hang the tests
-	defer cancel()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir=" + t.TempDir(),
-		// Any name lookup fails, so a fetch would show as an error.
-		"--host-resolver-rules=MAP * ~NOTFOUND"}
-	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	require.NoError(t, cmd.Run(), "chromium: %s", errb.String())
-	return out.String(), errb.String()
+	return testenv.RunChromium(t, bin, "MAP * ~NOTFOUND", args...)
 }
 
 func TestReportInChromium(t *testing.T) {
-	bin := chromium(t)
+	bin := testenv.Chromium(t)
 	a, b := synth(t, 6, 30), synth(t, 3, 10)
 	b.RunID = `<b>second</b>`
 	var buf bytes.Buffer
@@ -124,7 +95,7 @@ func TestReportScreenshot(t *testing.T) {
 	if out == "" {
 		t.Skip("set STARTLINE_REPORT_SCREENSHOT=FILE.png to save a screenshot of a report")
 	}
-	bin := chromium(t)
+	bin := testenv.Chromium(t)
 	var buf bytes.Buffer
 	require.NoError(t, report.WriteHTML(&buf, synth(t, 24, 120)))
 	path := filepath.Join(t.TempDir(), "report.html")
@@ -144,7 +115,7 @@ func TestReportScreenshot(t *testing.T) {
 // fleet-N.html), for people to look at. The page's size and the time from
 // navigation to its load event and layout are logged (see PERFORMANCE.md).
 func TestFleetReportInChromium(t *testing.T) {
-	bin := chromium(t)
+	bin := testenv.Chromium(t)
 	dir := os.Getenv("STARTLINE_REPORT_SCREENSHOTS")
 	if dir == "" {
 		dir = t.TempDir()
