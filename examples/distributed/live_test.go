@@ -115,18 +115,7 @@ func testKilledNode(t *testing.T, coord string) {
 			return n
 		}
 	}
-	type outcome struct {
-		out string
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		var out bytes.Buffer
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		_, err := orchestrate(ctx, &out, f)
-		done <- outcome{out.String(), err}
-	}()
+	done := orchestrateAsync(f)
 	// Mid-measure: w01 has streamed two measured intervals.
 	for end := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
 		if measured() >= 2 {

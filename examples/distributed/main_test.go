@@ -250,18 +250,7 @@ func lost(t *testing.T, policy string, lead time.Duration) (string, error) {
 	db, err := sql.Open("sqlite", f.dsn)
 	require.NoError(t, err)
 	defer db.Close()
-	type outcome struct {
-		out string
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		var out bytes.Buffer
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		_, err := orchestrate(ctx, &out, f)
-		done <- outcome{out.String(), err}
-	}()
+	done := orchestrateAsync(f)
 	for end := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		var status string
 		_ = db.QueryRow("SELECT status FROM "+f.prefix+"runs WHERE run_id = ?", f.run).Scan(&status)
@@ -300,4 +289,26 @@ func TestLostBeforeTContinues(t *testing.T) {
 	assert.Regexp(t, `(?m)^  w01: lost`, out)
 	assert.Regexp(t, `(?m)^  w00: done$`, out)
 	assert.NotRegexp(t, `measure: 0 ops`, out)
+}
+
+// outcome is how an orchestration run in the background ended, and what
+// it printed.
+type outcome struct {
+	out string
+	err error
+}
+
+// orchestrateAsync runs the orchestrator with f in the background, bounded
+// by two minutes, so that a test can act on the run meanwhile (kill a
+// node, read the coordinator).
+func orchestrateAsync(f flags) <-chan outcome {
+	done := make(chan outcome, 1)
+	go func() {
+		var out bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		_, err := orchestrate(ctx, &out, f)
+		done <- outcome{out.String(), err}
+	}()
+	return done
 }

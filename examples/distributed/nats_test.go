@@ -162,18 +162,7 @@ func TestLostBeforeTAbortsNATS(t *testing.T) {
 	watch, err := natscoord.New(natscoord.Options{URL: f.nats, RunID: f.run})
 	require.NoError(t, err)
 	defer watch.Close()
-	type outcome struct {
-		out string
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		var out bytes.Buffer
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		_, err := orchestrate(ctx, &out, f)
-		done <- outcome{out.String(), err}
-	}()
+	done := orchestrateAsync(f)
 	for end := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		r, err := watch.Run(context.Background())
 		if err == nil && r.Status == coordinate.RunStarted {
