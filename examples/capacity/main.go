@@ -168,8 +168,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return herr
 		}
 	}
-	if errors.Is(err, context.Canceled) {
-		return nil // interrupted: what was found is printed
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Interrupted: what was found is printed. (A step's own error can
+		// wrap a cancellation too, such as a warm-up that cancelled its
+		// other connections after one failed: that is not an interrupt.)
+		return nil
 	}
 	return err
 }
@@ -200,8 +203,18 @@ func openPool(ctx context.Context, dsn string, conns int) (pool.Pool, func(), er
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "capacity.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "capacity.db")+"?_pragma=busy_timeout(5000)")
+	if err == nil {
+		// WAL once, on one connection, before the pool warms its own at
+		// once: switching the journal takes a lock that busy_timeout does
+		// not wait for, and two connections switching it together failed
+		// with SQLITE_BUSY. The mode stays in the file.
+		_, err = db.ExecContext(ctx, "PRAGMA journal_mode=WAL")
+	}
 	if err != nil {
+		if db != nil {
+			db.Close()
+		}
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
