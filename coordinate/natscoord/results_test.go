@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"strconv"
 	"testing"
 	"time"
 
@@ -78,36 +77,4 @@ func keys(m map[string][]byte) []string {
 		out = append(out, k)
 	}
 	return out
-}
-
-// The live merge reads from a seq on, and the records below it are given
-// up; a later read from an earlier seq (the rebuild of a lost node, from
-// 0) reads the stream again, whole.
-func TestStreamReadAgainFromTheStart(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	run := runID()
-	t.Cleanup(func() {
-		b := backend(t, embedded.ClientURL(), run, false)
-		_ = b.Drop(context.Background())
-	})
-	node, orch := results(t), results(t)
-	got, err := orch.Records(ctx, run, 0)
-	require.NoError(t, err, "before any node streamed")
-	require.Empty(t, got)
-	for seq := range int64(600) { // more than one fetch's batch
-		require.NoError(t, node.PutRecord(ctx, run, "a", seq, []byte(strconv.FormatInt(seq, 10))))
-	}
-	require.NoError(t, node.PutRecord(ctx, run, "a", 7, []byte("7")), "sent again: stored once")
-	got, err = orch.Records(ctx, run, 590)
-	require.NoError(t, err)
-	require.Len(t, got, 10)
-	got, err = orch.Records(ctx, run, 595)
-	require.NoError(t, err)
-	require.Len(t, got, 5, "kept from the last read")
-	got, err = orch.Records(ctx, run, 0)
-	require.NoError(t, err)
-	require.Len(t, got, 600, "every record, once")
-	require.Equal(t, "0", string(got[0]))
-	require.ErrorIs(t, node.PutRecord(ctx, run, "", 0, nil), coordinate.ErrInvalid)
 }

@@ -2,6 +2,7 @@ package natscoord_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -69,4 +70,16 @@ func TestStreamIncremental(t *testing.T) {
 	assert.ElementsMatch(t, [][]byte{[]byte("0"), []byte("1"), []byte("2"), []byte("3"), []byte("4")}, got, "the whole stream, each record once")
 	_, err = orch.Records(ctx, "bad run id", 0)
 	assert.ErrorIs(t, err, natscoord.ErrInvalid)
+	assert.ErrorIs(t, node.PutRecord(ctx, run, "", 0, nil), natscoord.ErrInvalid, "a record without its node")
+
+	// More than one fetch's batch, read from a seq on, then whole again.
+	for seq := range int64(600) {
+		require.NoError(t, node.PutRecord(ctx, run, "b", seq, []byte(strconv.FormatInt(seq, 10))))
+	}
+	got, err = orch.Records(ctx, run, 590)
+	require.NoError(t, err)
+	assert.Len(t, got, 10, "b's 590-599 (a's records are below 590)")
+	got, err = orch.Records(ctx, run, 0)
+	require.NoError(t, err)
+	assert.Len(t, got, 605, "every record of both nodes, once")
 }
