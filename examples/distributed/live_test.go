@@ -116,12 +116,21 @@ func testKilledNode(t *testing.T, coord string) {
 		}
 	}
 	done := orchestrateAsync(f)
-	// Mid-measure: w01 has streamed two measured intervals.
-	for end := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		if measured() >= 2 {
-			break
+	// Mid-measure: w01 has streamed two measured intervals. A run that
+	// ends first, or a stream that never shows them, fails with what the
+	// orchestrator printed.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for end := time.Now().Add(time.Minute); measured() < 2; {
+		select {
+		case o := <-done:
+			t.Fatalf("the run ended before w01 streamed two measured intervals (%d): err %v\n%s", measured(), o.err, o.out)
+		case <-tick.C:
 		}
-		require.False(t, time.Now().After(end), "w01 streamed no measured interval")
+		if time.Now().After(end) {
+			o := <-done
+			t.Fatalf("w01 streamed %d measured intervals in a minute: err %v\n%s", measured(), o.err, o.out)
+		}
 	}
 	killNode(t, f.run, "w01")
 	o := <-done
