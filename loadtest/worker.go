@@ -323,6 +323,10 @@ func (w *Worker) first(ctx context.Context, p *plan, r release, start time.Durat
 func (w *Worker) loop(ctx context.Context, p *plan, now time.Duration) time.Duration {
 	gen, end, measureAt := w.gen, w.end, w.measureAt
 	rec, ops, multi := p.rec, p.ops, p.multi
+	// Kept in locals: what does not change within the loop (the trail,
+	// whether the session tags), and the fault state, which only settle
+	// changes. Each is a load from w per operation otherwise.
+	trail, tagging, failing := w.trail, w.tagger != nil, w.failing
 	phase := inMeasure
 	if now < measureAt {
 		phase = inWarmup
@@ -339,19 +343,22 @@ func (w *Worker) loop(ctx context.Context, p *plan, now time.Duration) time.Dura
 			op = p.pick(w.rand)
 			run, t = ops[op].Run, &tl[op]
 		}
-		w.tag(p, op)
+		if tagging {
+			w.tag(p, op)
+		}
 		err := run(ctx, w)
 		n := rec.Now()
-		if w.trail != nil {
-			w.trail.add(phase, op, n-now, err != nil)
+		if trail != nil {
+			trail.add(phase, op, n-now, err != nil)
 		}
 		// tally.record, by hand: the compiler does not inline it. A
 		// success after failures also ends a fault span.
-		if d := n - now; err == nil && d <= t.max && t.lat.n < batchLen && !w.failing {
+		if d := n - now; err == nil && !failing && d <= t.max && t.lat.n < batchLen {
 			t.lat.batch[t.lat.n] = int64(d)
 			t.lat.n++
 		} else {
 			w.settle(p, t, d, now, n, err)
+			failing = w.failing
 			if err != nil && ctx.Err() != nil {
 				// The run was cancelled: stop now rather than fail every
 				// operation until the Runner's stop flag arrives.
