@@ -221,15 +221,14 @@ func searchFleet(ctx context.Context, w io.Writer, f flags, e env, nodes []strin
 	// (runFleet's): goroutines with -coord local, else processes.
 	sf := f
 	sf.serveSteps = true
+	// They start with the first step, so that a search that does not
+	// configure fails before any node starts.
 	nctx, cancelNodes := context.WithCancel(ctx)
 	defer cancelNodes()
-	fl, err := startNodes(nctx, sf, e.dbi, backend{inProcess: f.coordName(e.dbi) == "local"}, nodes)
-	if err != nil {
-		return nil, err
-	}
+	var fl *fleet
 	ended := false
 	defer func() {
-		if !ended {
+		if fl != nil && !ended {
 			cancelNodes()
 			fl.end()
 		}
@@ -248,6 +247,12 @@ func searchFleet(ctx context.Context, w io.Writer, f flags, e env, nodes []strin
 			st.BacklogStart, st.BacklogEnd, verdict, ss.Nodes, cmp.Or(ss.Coordinator, "?"), timing.FormatDuration(ss.Skew))
 	}
 	capacity, serr := loadtest.SearchCapacitySteps(ctx, f.run, search, func(ctx context.Context, st loadtest.CapacityStepRun) (*loadtest.Result, error) {
+		if fl == nil {
+			var err error
+			if fl, err = startNodes(nctx, sf, e.dbi, backend{inProcess: f.coordName(e.dbi) == "local"}, nodes); err != nil {
+				return nil, err
+			}
+		}
 		rf := sf
 		rf.run, rf.rate, rf.thresholds = st.RunID, st.Rate, st.Thresholds
 		m, err := runFleet(ctx, w, rf, e, nodes, fl)
@@ -265,13 +270,17 @@ func searchFleet(ctx context.Context, w io.Writer, f flags, e env, nodes []strin
 	if capacity == nil {
 		return nil, serr
 	}
-	ended = true
-	fl.end()
+	if fl != nil {
+		ended = true
+		fl.end()
+	}
 	fmt.Fprintln(w)
 	if err := capacity.WriteText(w); err != nil {
 		return last, err
 	}
-	fl.printLogs(w)
+	if fl != nil {
+		fl.printLogs(w)
+	}
 	if f.jsonPath != "" && last != nil {
 		if err := writeCapacityJSON(f.jsonPath, last, capacity, starts); err != nil {
 			return last, err

@@ -47,6 +47,34 @@
 //
 //	go run ./examples/distributed -workers 4 -duration 30s -threshold 'p99<5ms' -abort-on-fail -live 127.0.0.1:8080
 //
+// -rate R makes the run open-loop at R operations per second for the
+// fleet, split evenly over the nodes (each runs arrival-rate at R/-workers;
+// the merged result's offered_per_s and throughput_per_s add up the
+// nodes'). -query SQL replaces the point select by a query of your own
+// (one without parameters, such as 'SELECT pg_sleep(0.01)').
+//
+// The capacity search (capacity.go): -capacity looks for the highest fleet
+// rate at which every -slo holds (and the step achieves -min-achieved of
+// what it offered, errs less than -max-error-rate and is not overloaded),
+// stepping up from -start by -factor, then bisecting, for at most -steps
+// steps and -budget (the flags of examples/capacity). Each step is one
+// distributed run of its own, run id -run and ".step-N": every node
+// joins it on the coordinator backend, all start together at its T, and
+// the step is judged on the fleet's merged result. The node processes
+// live across the steps, their pools warm: the orchestrator writes each
+// step to their standard input (a line "step RUN-ID RATE", with the node's
+// share of the rate) and closes it when the search is over. The output
+// has one line per step (its verdict, and how many nodes which
+// coordinator started, with the start skew), then the table of the steps
+// by rate and the capacity found. -json FILE writes the last step's merged
+// result (as a single run's -json) with two fields added: "capacity" (the
+// search, as examples/capacity writes it: steps with offered_per_s,
+// throughput_per_s, latency_ns and pass; max_rate) and "step_starts" (per
+// step: run_id, the nodes merged, the coordinator, at_ns and skew_ns).
+//
+//	go run ./examples/distributed -workers 4 -capacity -slo 'p99<20ms' -json capacity.json
+//	go run ./examples/distributed -workers 4 -conns 2 -capacity -coord nats -dsn 'postgres://...' -query 'SELECT pg_sleep(0.01)' -slo 'p99<50ms'
+//
 // The same binary is the node: the orchestrator re-executes itself with
 // -role worker. A coordinator backend is one case in backendFor.
 package main
