@@ -30,7 +30,8 @@ type CapacitySearch struct {
 	// SLO are thresholds (as Config.Thresholds, for example "p99<50ms")
 	// that every passing step's measured window must hold, besides
 	// achieving MinAchieved of its offered rate with an error rate below
-	// MaxErrorRate and not being overloaded. Default: Config.Thresholds.
+	// MaxErrorRate and not being overloaded. Default: Config.Thresholds
+	// in SearchCapacity, none in SearchCapacitySteps.
 	SLO []string
 	// MinAchieved is the least achieved ratio (Load.AchievedRatio) of a
 	// passing step. Default: DefaultMinAchieved. The throughput a window
@@ -42,7 +43,7 @@ type CapacitySearch struct {
 	// DefaultMaxErrorRate.
 	MaxErrorRate float64
 	// Start is the first rate tried, in operations per second. Default:
-	// Config.Rate if set, else DefaultCapacityStart.
+	// Config.Rate if set (in SearchCapacity), else DefaultCapacityStart.
 	Start float64
 	// Factor multiplies the rate from one coarse step to the next until a
 	// step fails. Default: DefaultCapacityFactor; it must exceed 1.
