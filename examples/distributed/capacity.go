@@ -89,6 +89,7 @@ type nodeStep struct {
 	run  string
 	rate float64
 	b    backend
+	err  error // a line that did not parse: the node ends with it
 }
 
 // line is the step as the orchestrator writes it to a node process.
@@ -97,7 +98,7 @@ func (s nodeStep) line() string {
 }
 
 // readSteps reads the steps of r, one a line, until its end or a line
-// "end"; a line that does not parse ends them too, with the error.
+// "end"; a line that does not parse ends them too, with its error.
 func readSteps(r io.Reader) <-chan nodeStep {
 	out := make(chan nodeStep)
 	go func() {
@@ -108,16 +109,17 @@ func readSteps(r io.Reader) <-chan nodeStep {
 			if len(fields) == 1 && fields[0] == "end" {
 				return
 			}
-			if len(fields) != 3 || fields[0] != "step" {
-				fmt.Fprintf(os.Stderr, "serve-steps: want \"step RUN-ID RATE\", got %q\n", sc.Text())
+			st := nodeStep{err: fmt.Errorf("-serve-steps: want a line \"step RUN-ID RATE\", got %q", sc.Text())}
+			if len(fields) == 3 && fields[0] == "step" {
+				rate, err := strconv.ParseFloat(fields[2], 64)
+				if err == nil && rate > 0 && !math.IsInf(rate, 0) {
+					st = nodeStep{run: fields[1], rate: rate}
+				}
+			}
+			out <- st
+			if st.err != nil {
 				return
 			}
-			rate, err := strconv.ParseFloat(fields[2], 64)
-			if err != nil || rate <= 0 {
-				fmt.Fprintf(os.Stderr, "serve-steps: step %s: bad rate %q\n", fields[1], fields[2])
-				return
-			}
-			out <- nodeStep{run: fields[1], rate: rate}
 		}
 	}()
 	return out
@@ -142,6 +144,9 @@ func serveSteps(ctx context.Context, f flags, dbi database, steps <-chan nodeSte
 		}
 		if !ok {
 			return nil
+		}
+		if st.err != nil {
+			return st.err
 		}
 		sf := f
 		sf.run, sf.rate = st.run, st.rate

@@ -191,3 +191,26 @@ func TestBadCapacityFlags(t *testing.T) {
 		assert.True(t, strings.Contains(err.Error(), tc.want), "%v, want %q", err, tc.want)
 	}
 }
+
+// TestReadSteps: a node reads its steps one a line, until "end" or the end
+// of its input; a line that does not parse ends them with an error.
+func TestReadSteps(t *testing.T) {
+	var got []nodeStep
+	for st := range readSteps(strings.NewReader(nodeStep{run: "r.step-1", rate: 12.5}.line() + "step r.step-2 25\nend\nstep r.step-3 50\n")) {
+		got = append(got, st)
+	}
+	require.Len(t, got, 2)
+	assert.Equal(t, "r.step-1", got[0].run)
+	assert.Equal(t, 12.5, got[0].rate)
+	assert.Equal(t, "r.step-2", got[1].run)
+	assert.Equal(t, 25.0, got[1].rate)
+
+	for _, bad := range []string{"step r.step-1\n", "step r.step-1 -3\n", "go r 1\n"} {
+		got = nil
+		for st := range readSteps(strings.NewReader(bad + "step r.step-2 25\n")) {
+			got = append(got, st)
+		}
+		require.Len(t, got, 1, "%q", bad)
+		assert.ErrorContains(t, got[0].err, "-serve-steps", "%q", bad)
+	}
+}
