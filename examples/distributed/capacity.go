@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/startline/startline/loadtest"
+	htmlreport "github.com/startline/startline/loadtest/report"
 	"github.com/startline/startline/timing"
 )
 
@@ -42,6 +43,7 @@ type capacityFlags struct {
 	precision            float64
 	minAchieved, maxErrs float64
 	confirm              bool
+	htmlPath             string
 }
 
 func (c *capacityFlags) register(fs *flag.FlagSet) {
@@ -54,6 +56,7 @@ func (c *capacityFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.precision, "precision", loadtest.DefaultCapacityPrecision, "with -capacity: stop bisecting when the failing rate is within this fraction above the passing one")
 	fs.Float64Var(&c.minAchieved, "min-achieved", loadtest.DefaultMinAchieved, "with -capacity: the least share of the offered rate a passing step achieves")
 	fs.Float64Var(&c.maxErrs, "max-error-rate", loadtest.DefaultMaxErrorRate, "with -capacity: the error rate a passing step stays below")
+	fs.StringVar(&c.htmlPath, "html", "", "with -capacity: write the search as an HTML page to this file (latency and achieved throughput against the offered rate, the knee marked)")
 	fs.BoolVar(&c.confirm, "confirm", true, "with -capacity: run a failing rate once more before taking it as failed (a stall of a shared machine is not the system's)")
 }
 
@@ -65,6 +68,8 @@ func (f flags) checkRate() error {
 		return fmt.Errorf("-rate: want a positive number of operations per second, got %v", f.rate)
 	case !f.capacity.on && len(f.capacity.slo) > 0:
 		return errors.New("-slo: only with -capacity (-threshold checks a single run)")
+	case !f.capacity.on && f.capacity.htmlPath != "":
+		return errors.New("-html: only with -capacity")
 	case !f.capacity.on:
 		return nil
 	case f.compare || f.reference:
@@ -291,6 +296,11 @@ func searchFleet(ctx context.Context, w io.Writer, f flags, e env, nodes []strin
 			return last, err
 		}
 	}
+	if c.htmlPath != "" {
+		if err := writeCapacityHTML(c.htmlPath, capacity); err != nil {
+			return last, err
+		}
+	}
 	return last, serr
 }
 
@@ -328,4 +338,17 @@ func writeCapacityJSON(path string, last *loadtest.Result, c *loadtest.Capacity,
 	}
 	out.WriteByte('\n')
 	return os.WriteFile(path, out.Bytes(), 0o644)
+}
+
+// writeCapacityHTML writes the search's page (report.WriteCapacityHTML).
+func writeCapacityHTML(path string, c *loadtest.Capacity) error {
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := htmlreport.WriteCapacityHTML(out, c); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

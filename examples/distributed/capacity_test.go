@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -113,7 +114,12 @@ func runCapacity(t *testing.T, f flags, coordinator string) capacityDoc {
 }
 
 func TestCapacitySQLite(t *testing.T) {
-	runCapacity(t, capacityTestFlags(t, ""), "sql")
+	f := capacityTestFlags(t, "")
+	f.capacity.htmlPath = filepath.Join(t.TempDir(), "capacity.html")
+	runCapacity(t, f, "sql")
+	page, err := os.ReadFile(f.capacity.htmlPath)
+	require.NoError(t, err)
+	assert.Contains(t, string(page), "Achieved against offered throughput")
 }
 
 func TestCapacityNATS(t *testing.T) {
@@ -183,6 +189,7 @@ func TestBadCapacityFlags(t *testing.T) {
 		{func(f *flags) { f.thresholds = listFlag{"p99<1s"} }, "-capacity: give the conditions with -slo"},
 		{func(f *flags) { f.capacity.slo = listFlag{"p98<1s"} }, "SLO[0]"},
 		{func(f *flags) { f.capacity.factor = 1 }, "Factor"},
+		{func(f *flags) { f.capacity.on, f.capacity.slo = false, nil; f.capacity.htmlPath = "x.html" }, "-html: only with -capacity"},
 	} {
 		f := capacityTestFlags(t, "")
 		tc.mod(&f)

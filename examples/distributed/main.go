@@ -71,6 +71,8 @@
 // search, as examples/capacity writes it: steps with offered_per_s,
 // throughput_per_s, latency_ns and pass; max_rate) and "step_starts" (per
 // step: run_id, the nodes merged, the coordinator, at_ns and skew_ns).
+// -html FILE draws the search (latency and achieved throughput against the
+// offered rate, the knee marked), as examples/capacity does.
 //
 //	go run ./examples/distributed -workers 4 -capacity -slo 'p99<20ms' -json capacity.json
 //	go run ./examples/distributed -workers 4 -conns 2 -capacity -coord nats -dsn 'postgres://...' -query 'SELECT pg_sleep(0.01)' -slo 'p99<50ms'
