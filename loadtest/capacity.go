@@ -84,7 +84,8 @@ type Capacity struct {
 	// Steps are the steps, in the order they ran.
 	Steps []CapacityStep `json:"steps"`
 	// Ended says why the search stopped: "converged" (the bisection's
-	// interval is within Precision), "steps", "budget", or "cancelled".
+	// interval is within Precision), "steps", "budget", "cancelled", or
+	// "error" (a step failed to run: the search's error says why).
 	Ended   string        `json:"ended"`
 	Elapsed time.Duration `json:"elapsed_ns"`
 }
@@ -244,6 +245,7 @@ func SearchCapacitySteps(ctx context.Context, base string, s CapacitySearch, run
 			err = errors.New("no result")
 		}
 		if err != nil {
+			c.Ended = "error"
 			if ctx.Err() != nil {
 				c.Ended = "cancelled"
 			}

@@ -247,6 +247,7 @@ func TestSearchCapacityStepsBounds(t *testing.T) {
 	require.ErrorIs(t, err, boom)
 	assert.ErrorContains(t, err, "capacity step 2 at 200/s")
 	assert.Len(t, c.Steps, 1)
+	assert.Equal(t, "error", c.Ended)
 
 	sys = &fixedSystem{capacity: 0.5, p99: time.Millisecond}
 	c, err = loadtest.SearchCapacitySteps(t.Context(), "b", loadtest.CapacitySearch{Start: 100, Precision: 0.05}, sys.step)

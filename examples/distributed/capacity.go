@@ -284,9 +284,11 @@ func searchFleet(ctx context.Context, w io.Writer, f flags, e env, nodes []strin
 		ended = true
 		fl.end()
 	}
-	fmt.Fprintln(w)
-	if err := capacity.WriteText(w); err != nil {
-		return last, err
+	if len(capacity.Steps) > 0 {
+		fmt.Fprintln(w)
+		if err := capacity.WriteText(w); err != nil {
+			return last, err
+		}
 	}
 	if fl != nil {
 		fl.printLogs(w)
