@@ -30,7 +30,8 @@ type CapacitySearch struct {
 	// SLO are thresholds (as Config.Thresholds, for example "p99<50ms")
 	// that every passing step's measured window must hold, besides
 	// achieving MinAchieved of its offered rate with an error rate below
-	// MaxErrorRate and not being overloaded. Default: Config.Thresholds.
+	// MaxErrorRate and not being overloaded. Default: Config.Thresholds
+	// in SearchCapacity, none in SearchCapacitySteps.
 	SLO []string
 	// MinAchieved is the least achieved ratio (Load.AchievedRatio) of a
 	// passing step. Default: DefaultMinAchieved. The throughput a window
@@ -42,7 +43,7 @@ type CapacitySearch struct {
 	// DefaultMaxErrorRate.
 	MaxErrorRate float64
 	// Start is the first rate tried, in operations per second. Default:
-	// Config.Rate if set, else DefaultCapacityStart.
+	// Config.Rate if set (in SearchCapacity), else DefaultCapacityStart.
 	Start float64
 	// Factor multiplies the rate from one coarse step to the next until a
 	// step fails. Default: DefaultCapacityFactor; it must exceed 1.
@@ -83,7 +84,8 @@ type Capacity struct {
 	// Steps are the steps, in the order they ran.
 	Steps []CapacityStep `json:"steps"`
 	// Ended says why the search stopped: "converged" (the bisection's
-	// interval is within Precision), "steps", "budget", or "cancelled".
+	// interval is within Precision), "steps", "budget", "cancelled", or
+	// "error" (a step failed to run: the search's error says why).
 	Ended   string        `json:"ended"`
 	Elapsed time.Duration `json:"elapsed_ns"`
 }
@@ -136,8 +138,17 @@ type CapacityStep struct {
 // run (a step that runs and misses the SLO is not an error); with it comes
 // what was found up to then. Cancelling ctx ends the search with the steps
 // so far and ctx's error.
+//
+// SearchCapacity is SearchCapacitySteps with steps that are Runs of cfg in
+// this process; a fleet's search runs each step across its processes.
 func SearchCapacity(ctx context.Context, cfg Config, s CapacitySearch) (*Capacity, error) {
-	s, conds, err := s.withDefaults(cfg)
+	if s.Start == 0 && cfg.Rate > 0 {
+		s.Start = cfg.Rate
+	}
+	if s.SLO == nil {
+		s.SLO = cfg.Thresholds
+	}
+	s, conds, err := s.withDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -152,9 +163,70 @@ func SearchCapacity(ctx context.Context, cfg Config, s CapacitySearch) (*Capacit
 	// Checked once, at the first rate, so that a bad Config fails before
 	// any step runs.
 	cfg.Rate = s.Start
-	cfg.RunID = base + ".step-1"
+	cfg.RunID = CapacityStepRunID(base, 1)
 	if _, err := New(cfg); err != nil {
 		return nil, err
+	}
+	return SearchCapacitySteps(ctx, base, s, func(ctx context.Context, st CapacityStepRun) (*Result, error) {
+		cfg.Rate, cfg.RunID = st.Rate, st.RunID
+		r, err := New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return r.Run(ctx)
+	})
+}
+
+// CapacityStepRun is a step a capacity search asks its step function to
+// run: one arrival-rate run, with its own warmup and measured window, at
+// Rate.
+type CapacityStepRun struct {
+	// Index is the step's number, from 1 (the N of RunID's ".step-N").
+	Index int
+	// Kind is the step's CapacityStep.Kind: "coarse", "bisect" or
+	// "confirm".
+	Kind string
+	// Rate is the arrival rate to offer, in operations per second (over
+	// the whole fleet, for a step that runs on several processes).
+	Rate float64
+	// RunID is the step's run id: CapacityStepRunID of the search's base
+	// and Index.
+	RunID string
+	// Thresholds are the conditions the step is judged on, as thresholds
+	// (Config.Thresholds), for the step's Runs to report with their
+	// result. The verdict checks them on the Result the step function
+	// returns, whatever its Thresholds say: a merged result is judged on
+	// its merged figures.
+	Thresholds []string
+}
+
+// CapacityStepFunc runs one step of a capacity search and returns its
+// result: a Result of a Run in this process, or of several processes'
+// Runs merged (MergeWith, LiveMerge.Finish). An error ends the search.
+type CapacityStepFunc func(ctx context.Context, step CapacityStepRun) (*Result, error)
+
+// CapacityStepRunID is the run id of step n (from 1) of the search whose
+// run id is base.
+func CapacityStepRunID(base string, n int) string { return base + ".step-" + strconv.Itoa(n) }
+
+// SearchCapacitySteps searches, as SearchCapacity does, for the highest
+// rate whose step passes, with run running each step: it chooses the
+// rates, judges each step on the Result run returns (a pass holds the
+// conditions, checked on that Result, and is not overloaded) and returns
+// what it found. base names the steps' run ids
+// (CapacityStepRunID). s.Start defaults to DefaultCapacityStart and s.SLO
+// to none. The error is a configuration error of s, or run's error for a
+// step, with what was found up to then.
+func SearchCapacitySteps(ctx context.Context, base string, s CapacitySearch, run CapacityStepFunc) (*Capacity, error) {
+	s, conds, err := s.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	parsed := make([]Threshold, len(conds))
+	for i, c := range conds {
+		if parsed[i], err = ParseThreshold(c); err != nil {
+			return nil, &ConfigError{Field: "CapacitySearch.SLO", Reason: err.Error()}
+		}
 	}
 
 	c := &Capacity{Knee: -1, Conditions: slices.Concat(conds, []string{"overloaded=false"})}
@@ -166,21 +238,20 @@ func SearchCapacity(ctx context.Context, cfg Config, s CapacitySearch) (*Capacit
 			c.Ended = "budget"
 			return false, errStop
 		}
-		cfg.Rate = rate
-		cfg.RunID = base + ".step-" + strconv.Itoa(len(c.Steps)+1)
-		r, err := New(cfg)
-		if err != nil {
-			return false, err
-		}
+		n := len(c.Steps) + 1
 		t0 := time.Now()
-		res, err := r.Run(ctx)
+		res, err := run(ctx, CapacityStepRun{Index: n, Kind: kind, Rate: rate, RunID: CapacityStepRunID(base, n), Thresholds: slices.Clone(conds)})
+		if err == nil && res == nil {
+			err = errors.New("no result")
+		}
 		if err != nil {
+			c.Ended = "error"
 			if ctx.Err() != nil {
 				c.Ended = "cancelled"
 			}
-			return false, fmt.Errorf("loadtest: capacity step %d at %v/s: %w", len(c.Steps)+1, rate, err)
+			return false, fmt.Errorf("loadtest: capacity step %d at %v/s: %w", n, rate, err)
 		}
-		st := stepOf(kind, rate, res)
+		st := judge(kind, rate, res, parsed)
 		st.Elapsed = time.Since(t0)
 		longest = max(longest, st.Elapsed)
 		c.Steps = append(c.Steps, st)
@@ -244,7 +315,9 @@ func stopped(err error) error {
 	return err
 }
 
-func (s CapacitySearch) withDefaults(cfg Config) (CapacitySearch, []string, error) {
+// withDefaults fills in s's defaults and returns the conditions a passing
+// step holds, as thresholds: the SLO, MinAchieved and MaxErrorRate.
+func (s CapacitySearch) withDefaults() (CapacitySearch, []string, error) {
 	bad := func(field, format string, args ...any) (CapacitySearch, []string, error) {
 		return s, nil, &ConfigError{Field: "CapacitySearch." + field, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -267,9 +340,6 @@ func (s CapacitySearch) withDefaults(cfg Config) (CapacitySearch, []string, erro
 	}
 	if s.Start == 0 {
 		s.Start = DefaultCapacityStart
-		if cfg.Rate > 0 {
-			s.Start = cfg.Rate
-		}
 	}
 	if s.Factor == 0 {
 		s.Factor = DefaultCapacityFactor
@@ -286,23 +356,24 @@ func (s CapacitySearch) withDefaults(cfg Config) (CapacitySearch, []string, erro
 	if s.MaxSteps == 0 {
 		s.MaxSteps = DefaultCapacitySteps
 	}
-	slo := s.SLO
-	if slo == nil {
-		slo = cfg.Thresholds
-	}
-	for i, t := range slo {
+	for i, t := range s.SLO {
 		if _, err := ParseThreshold(t); err != nil {
 			return bad("SLO["+strconv.Itoa(i)+"]", "%v", err)
 		}
 	}
-	conds := append(slices.Clone(slo),
+	conds := append(slices.Clone(s.SLO),
 		"achieved_ratio>="+strconv.FormatFloat(s.MinAchieved, 'f', -1, 64),
 		"error_rate<"+strconv.FormatFloat(s.MaxErrorRate, 'f', -1, 64))
 	return s, conds, nil
 }
 
-// stepOf reads a step's figures from its result.
-func stepOf(kind string, rate float64, res *Result) CapacityStep {
+// judge is the verdict of a capacity search's step of kind at rate on its
+// result res (of one process, or merged): the step's figures from res's
+// measured window, and whether it passed, with the conditions it did not
+// hold. conds are the step's conditions, checked on res itself (not read
+// from res.Thresholds, which a merged result may not hold); a step that
+// is overloaded fails too.
+func judge(kind string, rate float64, res *Result, conds []Threshold) CapacityStep {
 	m := res.Phases.Measure
 	st := CapacityStep{Kind: kind, Rate: rate, RunID: res.RunID,
 		ThroughputPerS: m.Throughput, Latency: m.Latency, Ops: m.Ops, Errors: m.Errors, Pass: true}
@@ -313,7 +384,7 @@ func stepOf(kind string, rate float64, res *Result) CapacityStep {
 		st.OfferedPerS, st.AchievedRatio, st.CompletedAfter = sc.OfferedPerS, sc.AchievedRatio, sc.CompletedAfter
 		st.BacklogStart, st.BacklogEnd, st.Overloaded = sc.BacklogStart, sc.BacklogEnd, sc.Overloaded
 	}
-	for _, t := range res.Thresholds {
+	for _, t := range evaluate(conds, res) {
 		if !t.OK {
 			st.Pass, st.Failed = false, append(st.Failed, t.Name)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -136,4 +137,126 @@ func TestSearchCapacityConfirm(t *testing.T) {
 	assert.Equal(t, 200.0, c.Steps[3].Rate, "the coarse steps went on")
 	assert.Zero(t, c.FirstFail)
 	assert.Equal(t, "steps", c.Ended)
+}
+
+// fixedSystem is a step function of a system that serves at most capacity
+// operations per second with latency p99 below the knee and ten times it
+// above: each step's Result is built by hand from the rate, so the verdicts
+// and the rates the search chooses follow from it, with no clock.
+type fixedSystem struct {
+	capacity float64
+	p99      time.Duration
+	asked    []loadtest.CapacityStepRun
+}
+
+func (f *fixedSystem) step(_ context.Context, st loadtest.CapacityStepRun) (*loadtest.Result, error) {
+	f.asked = append(f.asked, st)
+	achieved := min(st.Rate, f.capacity)
+	p99 := f.p99
+	if st.Rate > f.capacity {
+		p99 *= 10
+	}
+	ops := int64(achieved)
+	res := &loadtest.Result{RunID: st.RunID}
+	res.Phases.Measure = loadtest.Stats{Ops: ops, Throughput: achieved, Duration: time.Second,
+		Latency: loadtest.Latency{P50: f.p99 / 2, P99: p99}}
+	res.Phases.Measure.Schedule = &loadtest.Schedule{Load: loadtest.Load{
+		Offered: int64(st.Rate), OfferedPerS: st.Rate, AchievedRatio: achieved / st.Rate,
+		Overloaded: achieved < 0.9*st.Rate,
+	}}
+	// What a Runner would say of its own thresholds: wrong on purpose, so
+	// that a verdict read from it rather than checked shows.
+	res.Thresholds = []loadtest.ThresholdResult{{Name: "p99<20ms", OK: true}}
+	return res, nil
+}
+
+// TestSearchCapacitySteps: the search chooses the rates and judges each
+// step on the Result its step function returns: coarse steps double from
+// Start until one fails, then bisect between the highest pass and the
+// lowest fail; each step is asked for with its index, kind, run id and
+// conditions.
+func TestSearchCapacitySteps(t *testing.T) {
+	t.Parallel()
+	sys := &fixedSystem{capacity: 300, p99: 5 * time.Millisecond}
+	c, err := loadtest.SearchCapacitySteps(t.Context(), "fleet", loadtest.CapacitySearch{
+		SLO: []string{"p99<20ms"}, Start: 100, Factor: 2, Precision: 0.1, MaxSteps: 10,
+	}, sys.step)
+	require.NoError(t, err)
+	var rates []float64
+	var kinds []string
+	var pass []bool
+	for _, s := range c.Steps {
+		rates, kinds, pass = append(rates, s.Rate), append(kinds, s.Kind), append(pass, s.Pass)
+	}
+	// 100 and 200 pass, 400 fails (p99 50ms, achieved 75%); then 300
+	// passes, 350 fails, 325 fails: within 10% of 300.
+	assert.Equal(t, []float64{100, 200, 400, 300, 350, 325}, rates)
+	assert.Equal(t, []string{"coarse", "coarse", "coarse", "bisect", "bisect", "bisect"}, kinds)
+	assert.Equal(t, []bool{true, true, false, true, false, false}, pass)
+	assert.Equal(t, 300.0, c.MaxRate)
+	assert.Equal(t, 3, c.Knee)
+	assert.Equal(t, 325.0, c.FirstFail)
+	assert.Equal(t, "converged", c.Ended)
+	assert.Equal(t, []string{"p99<20ms", "achieved_ratio>=0.99", "error_rate<0.001", "overloaded=false"}, c.Conditions)
+	assert.Equal(t, []string{"p99<20ms", "achieved_ratio>=0.99", "overloaded"}, c.Steps[2].Failed,
+		"checked on the result, not read from its Thresholds")
+	assert.Equal(t, []string{"p99<20ms", "achieved_ratio>=0.99"}, c.Steps[5].Failed, "overloaded only below 90%")
+
+	require.Len(t, sys.asked, len(c.Steps))
+	for i, st := range sys.asked {
+		assert.Equal(t, i+1, st.Index)
+		assert.Equal(t, c.Steps[i].Kind, st.Kind)
+		assert.Equal(t, c.Steps[i].Rate, st.Rate)
+		assert.Equal(t, loadtest.CapacityStepRunID("fleet", i+1), st.RunID)
+		assert.Equal(t, "fleet.step-"+strconv.Itoa(i+1), c.Steps[i].RunID)
+		assert.Equal(t, c.Conditions[:3], st.Thresholds)
+	}
+	assert.Equal(t, 300.0, c.Steps[3].OfferedPerS)
+	assert.Equal(t, 300.0, c.Steps[4].ThroughputPerS)
+}
+
+// TestSearchCapacityStepsBounds: MaxSteps ends a search, Confirm reruns a
+// failing rate, a step function's error ends it with the steps so far, and
+// a rate that fails from the start bisects down to nothing.
+func TestSearchCapacityStepsBounds(t *testing.T) {
+	t.Parallel()
+	sys := &fixedSystem{capacity: 1000, p99: time.Millisecond}
+	c, err := loadtest.SearchCapacitySteps(t.Context(), "b", loadtest.CapacitySearch{Start: 100, MaxSteps: 3}, sys.step)
+	require.NoError(t, err)
+	assert.Len(t, c.Steps, 3)
+	assert.Equal(t, "steps", c.Ended)
+	assert.Equal(t, 400.0, c.MaxRate)
+	assert.Zero(t, c.FirstFail, "no rate failed")
+
+	sys = &fixedSystem{capacity: 150, p99: time.Millisecond}
+	c, err = loadtest.SearchCapacitySteps(t.Context(), "b", loadtest.CapacitySearch{Start: 100, MaxSteps: 4, Confirm: true}, sys.step)
+	require.NoError(t, err)
+	require.Len(t, c.Steps, 4)
+	assert.Equal(t, []string{"coarse", "coarse", "confirm", "bisect"}, []string{c.Steps[0].Kind, c.Steps[1].Kind, c.Steps[2].Kind, c.Steps[3].Kind})
+	assert.Equal(t, 200.0, c.Steps[2].Rate, "the failing rate again")
+	assert.Equal(t, 150.0, c.Steps[3].Rate)
+
+	boom := errors.New("a node did not start")
+	n := 0
+	c, err = loadtest.SearchCapacitySteps(t.Context(), "b", loadtest.CapacitySearch{Start: 100}, func(ctx context.Context, st loadtest.CapacityStepRun) (*loadtest.Result, error) {
+		if n++; n == 2 {
+			return nil, boom
+		}
+		return sys.step(ctx, st)
+	})
+	require.ErrorIs(t, err, boom)
+	assert.ErrorContains(t, err, "capacity step 2 at 200/s")
+	assert.Len(t, c.Steps, 1)
+	assert.Equal(t, "error", c.Ended)
+
+	sys = &fixedSystem{capacity: 0.5, p99: time.Millisecond}
+	c, err = loadtest.SearchCapacitySteps(t.Context(), "b", loadtest.CapacitySearch{Start: 100, Precision: 0.05}, sys.step)
+	require.NoError(t, err)
+	assert.Equal(t, -1, c.Knee)
+	assert.Zero(t, c.MaxRate)
+	assert.Less(t, c.FirstFail, 5.0)
+	assert.Equal(t, "converged", c.Ended)
+
+	_, err = loadtest.SearchCapacitySteps(t.Context(), "b", loadtest.CapacitySearch{SLO: []string{"p98<1s"}}, sys.step)
+	assert.ErrorIs(t, err, loadtest.ErrInvalidConfig)
 }

@@ -121,7 +121,10 @@
 // SearchCapacity runs arrival-rate steps on one warm pool to find the
 // highest rate at which an SLO holds: coarse steps up, then a bisection
 // between the last rate that passed and the first that failed, bounded by
-// a step count and a time budget (examples/capacity).
+// a step count and a time budget (examples/capacity). SearchCapacitySteps
+// is the same search with the caller's step function: a fleet runs each
+// step across its processes, started together, and the step is judged on
+// the merged result (examples/distributed -capacity).
 //
 // Config.Stages ramp and hold the concurrency or the rate; the
 // orchestrator's scale events change it during a run. Every change is a

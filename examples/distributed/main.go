@@ -47,6 +47,36 @@
 //
 //	go run ./examples/distributed -workers 4 -duration 30s -threshold 'p99<5ms' -abort-on-fail -live 127.0.0.1:8080
 //
+// -rate R makes the run open-loop at R operations per second for the
+// fleet, split evenly over the nodes (each runs arrival-rate at R/-workers;
+// the merged result's offered_per_s and throughput_per_s add up the
+// nodes'). -query SQL replaces the point select by a query of your own
+// (one without parameters, such as 'SELECT pg_sleep(0.01)').
+//
+// The capacity search (capacity.go): -capacity looks for the highest fleet
+// rate at which every -slo holds (and the step achieves -min-achieved of
+// what it offered, errs less than -max-error-rate and is not overloaded),
+// stepping up from -start by -factor, then bisecting, for at most -steps
+// steps and -budget (the flags of examples/capacity). Each step is one
+// distributed run of its own, run id -run and ".step-N": every node
+// joins it on the coordinator backend, all start together at its T, and
+// the step is judged on the fleet's merged result. The node processes
+// live across the steps, their pools warm: the orchestrator writes each
+// step to their standard input (a line "step RUN-ID RATE", with the node's
+// share of the rate) and closes it when the search is over. The output
+// has one line per step (its verdict, and how many nodes which
+// coordinator started, with the start skew), then the table of the steps
+// by rate and the capacity found. -json FILE writes the last step's merged
+// result (as a single run's -json) with two fields added: "capacity" (the
+// search, as examples/capacity writes it: steps with offered_per_s,
+// throughput_per_s, latency_ns and pass; max_rate) and "step_starts" (per
+// step: run_id, the nodes merged, the coordinator, at_ns and skew_ns).
+// -html FILE draws the search (latency and achieved throughput against the
+// offered rate, the knee marked), as examples/capacity does.
+//
+//	go run ./examples/distributed -workers 4 -capacity -slo 'p99<20ms' -json capacity.json
+//	go run ./examples/distributed -workers 4 -conns 2 -capacity -coord nats -dsn 'postgres://...' -query 'SELECT pg_sleep(0.01)' -slo 'p99<50ms'
+//
 // The same binary is the node: the orchestrator re-executes itself with
 // -role worker. A coordinator backend is one case in backendFor.
 package main
@@ -67,6 +97,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -113,6 +144,11 @@ type flags struct {
 	abortOnFail bool
 	abortGrace  time.Duration
 	live        string
+	// The arrival rate and the capacity search (see capacity.go).
+	rate       float64
+	query      string
+	serveSteps bool
+	capacity   capacityFlags
 }
 
 func main() {
@@ -139,6 +175,10 @@ func main() {
 	flag.BoolVar(&f.abortOnFail, "abort-on-fail", false, "abort every node as soon as a -threshold fails on the merged window so far")
 	flag.DurationVar(&f.abortGrace, "abort-grace", 0, "with -abort-on-fail: measure this long before a threshold may abort the run")
 	flag.StringVar(&f.live, "live", "", "serve the live page of the run on this address (host:port): nodes, waterfall, throughput and latency as they come")
+	flag.Float64Var(&f.rate, "rate", 0, "the fleet's arrival rate, in operations per second, split evenly over the nodes (0: each worker runs its operations back to back)")
+	flag.StringVar(&f.query, "query", "", "the query each operation runs, without parameters (default: a point select of a row of the seeded table)")
+	flag.BoolVar(&f.serveSteps, "serve-steps", false, "worker role: run the steps the orchestrator writes to standard input, one a line (set by the orchestrator with -capacity)")
+	f.capacity.register(flag.CommandLine)
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -337,7 +377,9 @@ func (f flags) kit(orchestrator bool, log *slog.Logger) (coordinate.Options, err
 }
 
 // orchestrate seeds the table, creates the run, starts the nodes, starts
-// them together, waits for them, collects and merges their results.
+// them together, waits for them, collects and merges their results. With
+// -capacity it runs a capacity search instead, each step a run of its own
+// (see searchFleet).
 func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, error) {
 	if f.workers <= 0 || f.conns <= 0 {
 		return nil, fmt.Errorf("-workers (%d) and -conns (%d) must be positive", f.workers, f.conns)
@@ -346,6 +388,9 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 		return nil, err
 	}
 	if err := checkLive(f); err != nil {
+		return nil, err
+	}
+	if err := f.checkRate(); err != nil {
 		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "startline-distributed-")
@@ -373,7 +418,35 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 	if err := seed(ctx, db, dbi.d, f.rows); err != nil {
 		return nil, fmt.Errorf("seeding: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	e := env{dbi: dbi, db: db, log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	nodes := make([]string, f.workers)
+	for i := range nodes {
+		nodes[i] = fmt.Sprintf("w%02d", i)
+	}
+	if f.capacity.on {
+		return searchFleet(ctx, w, f, e, nodes)
+	}
+	return runFleet(ctx, w, f, e, nodes, nil)
+}
+
+// env is what every run of one orchestrator shares: the database and the
+// log.
+type env struct {
+	dbi database
+	db  *sql.DB
+	log *slog.Logger
+}
+
+// runFleet runs f.run across nodes: it creates the run on its coordinator
+// backend, starts the nodes (fl nil: node processes, or goroutines, that
+// run it and end), or hands the run to the nodes of fl, which live across
+// the steps of a capacity search, starts them together, waits for them,
+// and collects and merges their results. A single run (fl nil) prints its
+// report, writes -json and fails on a failed -threshold; a step leaves
+// that to the search.
+func runFleet(ctx context.Context, w io.Writer, f flags, e env, nodes []string, fl *fleet) (*loadtest.Result, error) {
+	dbi, db, log := e.dbi, e.db, e.log
+	single := fl == nil
 	b, err := backendFor(f, dbi, db, log)
 	if err != nil {
 		return nil, err
@@ -403,10 +476,6 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 		return nil, err
 	}
 
-	nodes := make([]string, f.workers)
-	for i := range nodes {
-		nodes[i] = fmt.Sprintf("w%02d", i)
-	}
 	page, err := serveLive(w, f.live, f, run, nodes)
 	if err != nil {
 		return nil, err
@@ -414,9 +483,19 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 	defer page.done(run, nodes, nil) // on the way out of an error
 	nctx, cancelNodes := context.WithCancel(ctx)
 	defer cancelNodes()
-	fleet, err := startNodes(nctx, f, dbi, b, nodes)
-	if err != nil {
+	if single {
+		if fl, err = startNodes(nctx, f, dbi, b, nodes); err != nil {
+			return nil, err
+		}
+	} else if err := fl.step(nctx, nodeStep{run: f.run, rate: f.nodeRate(), b: b}); err != nil {
 		return nil, err
+	}
+	// wait waits for the node processes of a single run to end; those of a
+	// search live on.
+	wait := func() {
+		if single {
+			fl.wait()
+		}
 	}
 
 	lead := f.lead
@@ -435,9 +514,9 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 	sig, err := run.StartWhenReady(rctx, coordinate.Readiness{Nodes: f.workers}, lead)
 	if err != nil {
 		cancelNodes()
-		fleet.wait()
+		wait()
 		st, _ := run.Nodes(context.Background())
-		printNodes(w, nodes, st, run.Timeline().Find(timing.CoordLost), fleet)
+		printNodes(w, nodes, st, run.Timeline().Find(timing.CoordLost), fl)
 		return nil, fmt.Errorf("the run did not start: %w", err)
 	}
 	src := results
@@ -448,7 +527,7 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 	// Watch the nodes until they leave: a node lost before T withdraws the
 	// start (under -on-lost abort), one lost after it aborts the run.
 	st, doneErr := run.AwaitDone(rctx)
-	fleet.wait()
+	wait()
 	lerr := lv.stop()
 	var collect, lostIDs []string
 	for _, s := range st {
@@ -467,7 +546,7 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 	}
 	kept := rebuilt(merged, lostIDs)
 	page.done(run, nodes, merged)
-	if merged != nil {
+	if merged != nil && single {
 		if err := report(w, f, dbi, run.Name(), merged); err != nil {
 			return nil, err
 		}
@@ -484,14 +563,17 @@ func orchestrate(ctx context.Context, w io.Writer, f flags) (*loadtest.Result, e
 	if lerr != nil {
 		fmt.Fprintf(w, "fleet: reading the stream: %v\n", lerr)
 	}
-	if failed(st, len(nodes), kept, f.onLost) || doneErr != nil || cerr != nil || fleet.failed(kept) {
-		printNodes(w, nodes, st, run.Timeline().Find(timing.CoordLost), fleet)
+	if failed(st, len(nodes), kept, f.onLost) || doneErr != nil || cerr != nil || fl.failed(kept) {
+		printNodes(w, nodes, st, run.Timeline().Find(timing.CoordLost), fl)
 		if stop, ok := lv.merge.Stopped(); ok {
 			return merged, fmt.Errorf("run aborted: threshold %s failed (measured %s)", stop.Name, stop.Measured())
 		}
 		return merged, runError(doneErr, cerr, run.Lost())
 	}
-	fleet.printLogs(w)
+	if !single {
+		return merged, nil
+	}
+	fl.printLogs(w)
 	if merged != nil {
 		if bad := merged.FailedThresholds(); len(bad) > 0 {
 			return merged, fmt.Errorf("%d of %d thresholds failed", len(bad), len(merged.Thresholds))
@@ -573,13 +655,19 @@ type fleet struct {
 	mu   sync.Mutex
 	logs map[string]*bytes.Buffer // each node's standard error (or its error)
 	errs map[string]error
+	// The nodes of a capacity search read their steps from these: a
+	// process's standard input, or a goroutine's channel (see step).
+	stdin map[string]io.WriteCloser
+	steps map[string]chan nodeStep
 }
 
 // startNodes starts a node for each of nodes: a process running this
 // command with -role worker, or, for a backend that does not cross
-// processes, a goroutine over b.
+// processes, a goroutine over b. With f.serveSteps the nodes run the
+// steps they are handed (fleet.step) rather than f.run.
 func startNodes(ctx context.Context, f flags, dbi database, b backend, nodes []string) (*fleet, error) {
-	fl := &fleet{logs: map[string]*bytes.Buffer{}, errs: map[string]error{}}
+	fl := &fleet{logs: map[string]*bytes.Buffer{}, errs: map[string]error{},
+		stdin: map[string]io.WriteCloser{}, steps: map[string]chan nodeStep{}}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -588,11 +676,20 @@ func startNodes(ctx context.Context, f flags, dbi database, b backend, nodes []s
 		logs := new(bytes.Buffer)
 		fl.logs[id] = logs
 		nf := f
-		nf.role, nf.node, nf.dsn = "worker", id, dbi.dsn
+		nf.role, nf.node, nf.dsn, nf.rate = "worker", id, dbi.dsn, f.nodeRate()
 		if b.inProcess {
+			steps := make(chan nodeStep, 1)
+			if f.serveSteps {
+				fl.steps[id] = steps
+			}
 			fl.wg.Go(func() {
 				log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs, mu: &fl.mu}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-				err := runNode(ctx, nf, dbi, b, log)
+				var err error
+				if f.serveSteps {
+					err = serveSteps(ctx, nf, dbi, steps, nil, log)
+				} else {
+					err = runNode(ctx, nf, dbi, b, log)
+				}
 				fl.mu.Lock()
 				fl.errs[id] = err
 				fl.mu.Unlock()
@@ -605,6 +702,14 @@ func startNodes(ctx context.Context, f flags, dbi database, b backend, nodes []s
 		if f.reference {
 			args = append(args, "-reference")
 		}
+		if f.query != "" {
+			args = append(args, "-query", f.query)
+		}
+		if f.serveSteps {
+			args = append(args, "-serve-steps")
+		} else if nf.rate > 0 {
+			args = append(args, "-rate", strconv.FormatFloat(nf.rate, 'g', -1, 64))
+		}
 		cmd := exec.CommandContext(ctx, exe, args...)
 		if f.nats != "" {
 			// In the environment, not the arguments, which every user of
@@ -613,6 +718,13 @@ func startNodes(ctx context.Context, f flags, dbi database, b backend, nodes []s
 		}
 		cmd.Stdout = &lockedWriter{w: logs, mu: &fl.mu}
 		cmd.Stderr = cmd.Stdout
+		if f.serveSteps {
+			in, err := cmd.StdinPipe()
+			if err != nil {
+				return nil, fmt.Errorf("starting node %s: %w", id, err)
+			}
+			fl.stdin[id] = in
+		}
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("starting node %s: %w", id, err)
 		}
@@ -793,6 +905,9 @@ func worker(ctx context.Context, f flags) error {
 		return err
 	}
 	defer db.Close()
+	if f.serveSteps {
+		return serveSteps(ctx, f, dbi, readSteps(os.Stdin), func(f flags) (backend, error) { return backendFor(f, dbi, db, log) }, log)
+	}
 	b, err := backendFor(f, dbi, db, log)
 	if err != nil {
 		return err
@@ -804,14 +919,40 @@ func worker(ctx context.Context, f flags) error {
 // runNode runs one node: a loadtest Runner coordinated through b, whose
 // result goes to b's results store, or the one on the database.
 func runNode(ctx context.Context, f flags, dbi database, b backend, log *slog.Logger) error {
-	db, err := sql.Open(dbi.driver, dbi.dsn)
+	n, err := openNode(f, dbi)
 	if err != nil {
 		return err
 	}
+	defer n.close()
+	return n.run(ctx, f, b, log)
+}
+
+// node is a node's database connections: the pool its workload runs on
+// and the results tables. They live across the steps of a capacity
+// search, so that the pool stays warm.
+type node struct {
+	dbi  database
+	db   *sql.DB
+	pool *sqlpool.Pool
+	sink *sqlsink.Sink // made at the first run that stores its result on the database
+}
+
+func openNode(f flags, dbi database) (*node, error) {
+	db, err := sql.Open(dbi.driver, dbi.dsn)
+	if err != nil {
+		return nil, err
+	}
 	db.SetMaxOpenConns(f.conns + 4) // the workload's, plus the coordinator's and the results'
 	db.SetMaxIdleConns(f.conns + 4)
-	p := sqlpool.New(db, sqlpool.Options{})
-	defer p.Close()
+	return &node{dbi: dbi, db: db, pool: sqlpool.New(db, sqlpool.Options{})}, nil
+}
+
+func (n *node) close() { _ = n.pool.Close() }
+
+// run runs the node's part of run f.run, at f.rate (the node's own share
+// of the fleet's) if it is set, coordinated through b.
+func (n *node) run(ctx context.Context, f flags, b backend, log *slog.Logger) error {
+	dbi := n.dbi
 	opts, err := f.kit(false, log)
 	if err != nil {
 		return err
@@ -830,39 +971,61 @@ func runNode(ctx context.Context, f flags, dbi database, b backend, log *slog.Lo
 			loadtest.StreamStore
 		}{loadtest.ResultSink(b.results), b.results}
 	} else {
-		sink, err := sqlsink.New(db, dbi.d, sqlsink.Options{Prefix: f.prefix})
-		if err != nil {
-			return err
+		if n.sink == nil {
+			sink, err := sqlsink.New(n.db, dbi.d, sqlsink.Options{Prefix: f.prefix})
+			if err != nil {
+				return err
+			}
+			// The orchestrator created the tables; the Sink's check that
+			// they exist (DDL) is made now, not in results.test_start,
+			// between the node's ready report and its wait for T.
+			if err := sink.CreateSchema(ctx); err != nil {
+				return err
+			}
+			n.sink = sink
 		}
-		// The orchestrator created the tables; the Sink's check that they
-		// exist (DDL) is made now, not in results.test_start, between the
-		// node's ready report and its wait for T.
-		if err := sink.CreateSchema(ctx); err != nil {
-			return err
-		}
-		results = sink
+		results = n.sink
 	}
-	table, err := dbi.d.Ident(itemsTable)
+	op, err := f.operation(dbi)
 	if err != nil {
 		return err
 	}
-	r, err := loadtest.New(loadtest.Config{
-		RunID: f.run, Node: f.node, Pool: p, Coordinator: coord,
+	cfg := loadtest.Config{
+		RunID: f.run, Node: f.node, Pool: n.pool, Coordinator: coord,
 		Workers: f.conns, Warmup: f.warmup, Duration: f.duration,
 		Sinks:             []loadtest.Sink{results},
 		Stream:            results,
 		WritesAfterSignal: f.reference,
 		Logger:            log,
-		Workload: loadtest.Workload{Operations: []loadtest.Operation{
-			loadtest.QueryOp("point_select", 1, "SELECT id, value FROM "+table+" WHERE id = "+dbi.d.Placeholder(1),
-				func(w *loadtest.Worker, buf []any) []any { return append(buf, 1+w.Rand().IntN(f.rows)) }),
-		}},
-	})
+		Workload:          loadtest.Workload{Operations: []loadtest.Operation{op}},
+	}
+	if f.rate > 0 {
+		cfg.Rate = f.rate
+		// An overloaded step queues what it cannot serve rather than drop
+		// it, and waits for it: its latencies count from the schedule.
+		cfg.MaxInFlight = 100_000
+		cfg.Drain = max(loadtest.DefaultDrain, 2*(f.warmup+f.duration))
+	}
+	r, err := loadtest.New(cfg)
 	if err != nil {
 		return err
 	}
 	_, err = r.Run(ctx)
 	return err
+}
+
+// operation is the workload's one operation: -query, or a point select
+// of a random row of the seeded table.
+func (f flags) operation(dbi database) (loadtest.Operation, error) {
+	if f.query != "" {
+		return loadtest.QueryOp("query", 1, f.query, nil), nil
+	}
+	table, err := dbi.d.Ident(itemsTable)
+	if err != nil {
+		return loadtest.Operation{}, err
+	}
+	return loadtest.QueryOp("point_select", 1, "SELECT id, value FROM "+table+" WHERE id = "+dbi.d.Placeholder(1),
+		func(w *loadtest.Worker, buf []any) []any { return append(buf, 1+w.Rand().IntN(f.rows)) }), nil
 }
 
 // itemsTable is the table the workload reads.
