@@ -194,8 +194,9 @@ type member struct {
 
 // sighting is when a member first saw the start, and the run's StartSeq.
 type sighting struct {
-	seq int64
-	at  time.Time // reference clock
+	seq   int64
+	at    time.Time // on this process's clock
+	start time.Time // T, on this process's clock
 }
 
 var (
@@ -232,10 +233,11 @@ func (m *member) local(t time.Time) time.Time {
 }
 
 // leadClock returns the instants, random and sorted, at which a member that
-// saw the start at now reads the reference clock again before until
-// (Options.LeadClockSamples); none without a Clock or a lead to speak of.
+// saw the start at now reads the reference clock again in the first half
+// of the time to until (Options.LeadClockSamples); none without a Clock or
+// a lead to speak of.
 func (m *member) leadClock(now, until time.Time) []time.Time {
-	n, span := m.c.opts.LeadClockSamples, until.Add(-leadClockMargin).Sub(now)
+	n, span := m.c.opts.LeadClockSamples, min(until.Sub(now)/2, until.Add(-leadClockMargin).Sub(now))
 	if m.c.clock == nil || n <= 0 || span <= 0 {
 		return nil
 	}
@@ -370,7 +372,7 @@ func (m *member) Wait(ctx context.Context) (Signal, error) {
 					started = true
 					sig, rec = m.signal(r), r
 					holdUntil = sig.At.Add(-spinWindow)
-					m.sightOnce.Do(func() { m.begin <- sighting{seq: r.StartSeq, at: m.refNow()} })
+					m.sightOnce.Do(func() { m.begin <- sighting{seq: r.StartSeq, at: time.Now(), start: sig.At} })
 					if clockAt = m.leadClock(time.Now(), holdUntil); len(clockAt) > 0 {
 						ctimer.Reset(time.Until(clockAt[0]))
 					}
@@ -623,7 +625,22 @@ func (m *member) deliver() {
 		return
 	case s = <-m.begin:
 	}
-	m.recordSeen(s.at)
+	// The writes that follow the sighting wait until a random instant of
+	// the third quarter of the lead: a fleet that saw the start at once
+	// would otherwise send them all while the start is still reaching its
+	// last nodes, and the sighting is then converted with the offset that
+	// Wait's readings of the clock in the first half refined.
+	if d := time.Until(s.start); d > 0 {
+		t := time.NewTimer(d/2 + rand.N(d/4+1))
+		select {
+		case <-m.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+	off, _ := m.ClockOffset()
+	m.recordSeen(s.at.Add(m.c.opts.ClockSkew - off))
 	c := m.c
 	var wake <-chan struct{}
 	if sub := c.watch(m.ctx, TopicEvents, m.id); sub != nil {

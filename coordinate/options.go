@@ -52,11 +52,14 @@ type Options struct {
 	ClockSamples int
 	// LeadClockSamples is how many more times a member reads the
 	// reference clock once it has seen the start, at random instants
-	// spread over the lead before T, keeping a reading whose bound is
-	// tighter than the one it has (and converting T again with it). At
-	// Join every node of a fleet reads the clock at about the same time,
-	// and the readings queue behind each other; in the lead the fleet
-	// waits, and spread readings meet no queue. Default:
+	// spread over the first half of the lead before T, keeping a reading
+	// whose bound is tighter than the one it has (and converting T, and
+	// its sighting of the start, with it). At Join every node of a fleet
+	// reads the clock at about the same time, and the readings queue
+	// behind each other; in the lead the fleet waits, and spread readings
+	// meet no queue. The member's other writes after the sighting (the
+	// sighting itself, its first read of the events) wait for the third
+	// quarter of the lead, so as not to meet them. Default:
 	// DefaultLeadClockSamples; negative means none.
 	LeadClockSamples int
 	// MaxScale bounds the concurrency: Send refuses a scale target above
