@@ -183,8 +183,8 @@ type NodeRecord struct {
 // Clock is implemented by a Backend whose reference clock is not this
 // process's own: a database's clock, or the orchestrator's, read by
 // request and reply. The kit reads it Options.ClockSamples times at Join
-// (and at NewRun) and keeps the reading with the least round trip (see
-// MeasureClock). A Backend without a Clock shares this process's clock:
+// (and at NewRun), Options.LeadClockSamples times more in the lead before
+// T, and keeps the reading with the least round trip (see MeasureClock). A Backend without a Clock shares this process's clock:
 // offset and bound are zero.
 type Clock interface {
 	// ReadClock reads the reference clock once, and says its resolution.
@@ -221,6 +221,20 @@ type Subscription interface {
 	// Close ends the subscription and releases what it holds; no goroutine
 	// of it outlives Close. It is safe to call more than once.
 	Close() error
+}
+
+// RunCarrier is implemented by a Subscription of TopicRun whose wake-ups
+// carry the run's record: a member woken by it takes the record from the
+// wake-up instead of reading it (a thousand members woken by one change
+// then send the backend no request). A member still reads the record
+// itself when it begins to wait and at every poll, so that a write it was
+// not woken for is seen as it would be without a subscription.
+type RunCarrier interface {
+	// Run returns the record the latest wake-up carried, if it is a later
+	// write than every record the backend returned before (by RunStore.Run
+	// or by a RunCarrier of it), and true; otherwise false: the kit reads
+	// the record.
+	Run() (RunRecord, bool)
 }
 
 // Errors a Backend returns, wrapped with its details.

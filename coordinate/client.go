@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -168,11 +169,13 @@ const eventBuffer = 16
 
 // member is a Member of a Client.
 type member struct {
-	c             *Client
-	id            string
+	c   *Client
+	id  string
+	rec *timing.Recorder // nil: no marks
+
+	clockMu       sync.Mutex // guards offset and bound, refined in the lead
 	offset, bound time.Duration
-	rec           *timing.Recorder // nil: no marks
-	runSub        Subscription     // nil: the run is polled
+	runSub        Subscription // nil: the run is polled
 
 	ctx    context.Context // ends with Leave
 	cancel context.CancelFunc
@@ -191,8 +194,9 @@ type member struct {
 
 // sighting is when a member first saw the start, and the run's StartSeq.
 type sighting struct {
-	seq int64
-	at  time.Time // reference clock
+	seq   int64
+	at    time.Time // on this process's clock
+	start time.Time // T, on this process's clock
 }
 
 var (
@@ -202,11 +206,20 @@ var (
 
 // ClockOffset returns how far this host's clock runs ahead of the
 // reference clock, and the bound on that estimate, as measured at Join.
-func (m *member) ClockOffset() (offset, bound time.Duration) { return m.offset, m.bound }
+// Readings taken in the lead before T (Options.LeadClockSamples) replace
+// it when their bound is tighter.
+func (m *member) ClockOffset() (offset, bound time.Duration) {
+	m.clockMu.Lock()
+	defer m.clockMu.Unlock()
+	return m.offset, m.bound
+}
 
 // refNow is now on the reference clock: this host's clock (this
 // process's, run Options.ClockSkew ahead) less the offset.
-func (m *member) refNow() time.Time { return time.Now().Add(m.c.opts.ClockSkew - m.offset) }
+func (m *member) refNow() time.Time {
+	off, _ := m.ClockOffset()
+	return time.Now().Add(m.c.opts.ClockSkew - off)
+}
 
 // local converts a time on the reference clock to this process's clock:
 // the host's clock (the reference one plus the offset) less the simulated
@@ -215,13 +228,52 @@ func (m *member) local(t time.Time) time.Time {
 	if t.IsZero() {
 		return t
 	}
-	return t.Add(m.offset - m.c.opts.ClockSkew)
+	off, _ := m.ClockOffset()
+	return t.Add(off - m.c.opts.ClockSkew)
+}
+
+// leadClock returns the instants, random and sorted, at which a member that
+// saw the start at now reads the reference clock again in the first half
+// of the time to until (Options.LeadClockSamples); none without a Clock or
+// a lead to speak of.
+func (m *member) leadClock(now, until time.Time) []time.Time {
+	n, span := m.c.opts.LeadClockSamples, min(until.Sub(now)/2, until.Add(-leadClockMargin).Sub(now))
+	if m.c.clock == nil || n <= 0 || span <= 0 {
+		return nil
+	}
+	at := make([]time.Time, n)
+	for i := range at {
+		at[i] = now.Add(rand.N(span))
+	}
+	slices.SortFunc(at, time.Time.Compare)
+	return at
+}
+
+// leadClockMargin is how long before the end of the hold the last reading
+// of the clock in the lead may begin.
+const leadClockMargin = 2 * time.Millisecond
+
+// reclock reads the reference clock once, within until, and keeps the
+// reading if its bound is tighter than the member's.
+func (m *member) reclock(ctx context.Context, until time.Time) {
+	rctx, cancel := context.WithDeadline(ctx, until)
+	defer cancel()
+	off, bound, err := measureClock(rctx, m.c.clock, 1, m.c.opts.ClockSkew)
+	if err != nil {
+		return // the reading of Join stands
+	}
+	m.clockMu.Lock()
+	defer m.clockMu.Unlock()
+	if bound < m.bound {
+		m.offset, m.bound = off, bound
+	}
 }
 
 // Wait reports the node ready (if it was only joined: a node that waits is
 // ready), then reads the run's record until it says STARTED or ABORTED: at
-// once when the backend signals a change, else every Poll (plus jitter).
-// Failed reads are retried Retries times, one poll apart, and the
+// once when the backend signals a change (taking the record the wake-up
+// carries, if the subscription is a RunCarrier), else every Poll (plus
+// jitter). Failed reads are retried Retries times, one poll apart, and the
 // WaitTimeout bounds the wait for the start.
 //
 // Once the start is published, Wait holds on to it until just before T
@@ -229,7 +281,8 @@ func (m *member) local(t time.Time) time.Time {
 // record: an orchestrator that withdraws the start before T (a node was
 // lost, a stop or abort was sent) makes Wait fail with ErrAborted, so that
 // no node runs into its warmup. A withdrawal that comes later reaches the
-// members as an abort event.
+// members as an abort event. Meanwhile it reads the reference clock again
+// (Options.LeadClockSamples) and converts T with the tightest reading.
 func (m *member) Wait(ctx context.Context) (Signal, error) {
 	c := m.c
 	m.mu.Lock()
@@ -250,69 +303,106 @@ func (m *member) Wait(ctx context.Context) (Signal, error) {
 		defer cancel()
 	}
 	var wake <-chan struct{}
+	var carrier RunCarrier // nil: every wake-up reads the record
 	if m.runSub != nil {
 		wake = m.runSub.C()
+		carrier, _ = m.runSub.(RunCarrier)
 	}
+	woke := false    // the last pause ended with a wake-up
+	reclock := false // the last pause ended for a reading of the clock
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	ctimer := time.NewTimer(time.Hour) // the next reading of the clock in the lead
+	ctimer.Stop()
+	defer ctimer.Stop()
 	var sig Signal
+	var rec RunRecord       // the started run
 	var holdUntil time.Time // once started: T less the spin window
+	var clockAt []time.Time // the readings of the clock still to take in the lead
 	started, failures := false, 0
 	for {
 		if started && !time.Now().Before(holdUntil) {
 			return sig, nil
 		}
-		// Once the start is known the wait timeout no longer applies, and
-		// no read may make Wait late: each is cut off where the hold ends.
-		rctx, cancelRead := wctx, context.CancelFunc(func() {})
-		if started {
-			rctx, cancelRead = context.WithDeadline(ctx, holdUntil)
-		}
-		r, err := c.b.Run(rctx)
-		cancelRead()
-		next := c.interval()
-		switch {
-		case err != nil && rctx.Err() == nil:
-			failures++
+		if reclock {
+			reclock = false
+			m.reclock(ctx, holdUntil)
+			// T on this host's clock moves with the offset, and the hold
+			// with it.
+			sig.At, sig.Published = m.local(rec.At), m.local(rec.Published)
+			holdUntil = sig.At.Add(-spinWindow)
+			timer.Reset(min(c.interval(), max(time.Until(holdUntil), 0)))
+			if clockAt = clockAt[1:]; len(clockAt) > 0 {
+				ctimer.Reset(time.Until(clockAt[0]))
+			}
+		} else {
+			// Once the start is known the wait timeout no longer applies, and
+			// no read may make Wait late: each is cut off where the hold ends.
+			rctx, cancelRead := wctx, context.CancelFunc(func() {})
 			if started {
-				break // the start is known: a read that fails cannot withdraw it
+				rctx, cancelRead = context.WithDeadline(ctx, holdUntil)
 			}
-			c.opts.Logger.Warn("coordinate: reading the run failed", "node", m.id, "attempt", failures, "err", err)
-			if failures > c.opts.Retries {
-				return Signal{}, fmt.Errorf("coordinate: %s: node %q: reading the run failed %d times in a row: %w", timing.CoordWait, m.id, failures, err)
+			var r RunRecord
+			var err error
+			carried := false
+			if woke && carrier != nil {
+				r, carried = carrier.Run()
 			}
-		case err != nil: // the wait ended: reported below
-		case r.Status == RunAborted:
-			return Signal{}, abortedError(fmt.Sprintf("%s: node %q", timing.CoordWait, m.id), r.Reason)
-		case r.Status == RunStarted:
-			failures = 0
-			if !started {
-				started = true
-				sig = m.signal(r)
-				holdUntil = sig.At.Add(-spinWindow)
-				m.sightOnce.Do(func() { m.begin <- sighting{seq: r.StartSeq, at: m.refNow()} })
+			if !carried {
+				r, err = c.b.Run(rctx)
 			}
-		default:
-			failures = 0
-			if r.Status != RunWaiting {
-				m.badRun.warn(c.opts.Logger, "run records", "status", "ignoring the run's unknown status", "node", m.id, "status", string(r.Status))
+			cancelRead()
+			next := c.interval()
+			switch {
+			case err != nil && rctx.Err() == nil:
+				failures++
+				if started {
+					break // the start is known: a read that fails cannot withdraw it
+				}
+				c.opts.Logger.Warn("coordinate: reading the run failed", "node", m.id, "attempt", failures, "err", err)
+				if failures > c.opts.Retries {
+					return Signal{}, fmt.Errorf("coordinate: %s: node %q: reading the run failed %d times in a row: %w", timing.CoordWait, m.id, failures, err)
+				}
+			case err != nil: // the wait ended: reported below
+			case r.Status == RunAborted:
+				return Signal{}, abortedError(fmt.Sprintf("%s: node %q", timing.CoordWait, m.id), r.Reason)
+			case r.Status == RunStarted:
+				failures = 0
+				if !started {
+					started = true
+					sig, rec = m.signal(r), r
+					holdUntil = sig.At.Add(-spinWindow)
+					m.sightOnce.Do(func() { m.begin <- sighting{seq: r.StartSeq, at: time.Now(), start: sig.At} })
+					if clockAt = m.leadClock(time.Now(), holdUntil); len(clockAt) > 0 {
+						ctimer.Reset(time.Until(clockAt[0]))
+					}
+				}
+			default:
+				failures = 0
+				if r.Status != RunWaiting {
+					m.badRun.warn(c.opts.Logger, "run records", "status", "ignoring the run's unknown status", "node", m.id, "status", string(r.Status))
+				}
 			}
+			if started {
+				hold := time.Until(holdUntil)
+				if hold <= 0 {
+					return sig, nil
+				}
+				next = min(next, hold)
+			}
+			timer.Reset(next)
 		}
-		if started {
-			hold := time.Until(holdUntil)
-			if hold <= 0 {
-				return sig, nil
-			}
-			next = min(next, hold)
-		}
-		timer.Reset(next)
 		done := wctx.Done()
 		if started {
 			done = ctx.Done()
 		}
+		woke = false
 		select {
 		case <-timer.C:
+		case <-ctimer.C:
+			reclock = true
 		case <-wake:
+			woke = true
 		case <-done:
 			if ctx.Err() != nil {
 				return Signal{}, fmt.Errorf("coordinate: %s: node %q waiting for the start signal: %w", timing.CoordWait, m.id, ctx.Err())
@@ -355,7 +445,8 @@ func (m *member) waitTimeout(ctx context.Context) error {
 		var sts []NodeStatus
 		for _, n := range nodes {
 			if n.Bad == nil {
-				sts = append(sts, n.status(m.offset))
+				off, _ := m.ClockOffset()
+				sts = append(sts, n.status(off))
 			}
 		}
 		rule := Readiness{Nodes: r.Want, Expect: r.Expect}
@@ -534,7 +625,22 @@ func (m *member) deliver() {
 		return
 	case s = <-m.begin:
 	}
-	m.recordSeen(s.at)
+	// The writes that follow the sighting wait until a random instant of
+	// the third quarter of the lead: a fleet that saw the start at once
+	// would otherwise send them all while the start is still reaching its
+	// last nodes, and the sighting is then converted with the offset that
+	// Wait's readings of the clock in the first half refined.
+	if d := time.Until(s.start); d > 0 {
+		t := time.NewTimer(d/2 + rand.N(d/4+1))
+		select {
+		case <-m.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+	off, _ := m.ClockOffset()
+	m.recordSeen(s.at.Add(m.c.opts.ClockSkew - off))
 	c := m.c
 	var wake <-chan struct{}
 	if sub := c.watch(m.ctx, TopicEvents, m.id); sub != nil {

@@ -49,8 +49,9 @@
 // ([Options.MaxScale]), control events applied in Seq order exactly once,
 // with records that are not valid skipped and logged once without moving
 // the member's cursor, and the clock offset (several readings of the
-// reference clock, the one with the least round trip kept: offset = local
-// midpoint - reference reading, bound = round trip/2 + the reference
+// reference clock at Join, and [Options.LeadClockSamples] more spread over
+// the lead before T, the one with the least round trip kept: offset =
+// local midpoint - reference reading, bound = round trip/2 + the reference
 // clock's resolution).
 //
 // The lead from the publication of the start to T must outlast the

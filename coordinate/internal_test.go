@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -95,5 +96,89 @@ func TestClip(t *testing.T) {
 	got := clip(long)
 	if len(got) > maxClip+3 || !strings.HasSuffix(got, "...") || !strings.HasPrefix(long, strings.TrimSuffix(got, "...")) {
 		t.Errorf("clip of %d bytes = %q", len(long), got)
+	}
+}
+
+// slowAtFirst is a Memory whose clock (this process's, skewed) answers its
+// first slow reads after a delay each way, and the later ones at once.
+type slowAtFirst struct {
+	*Memory
+	skew  time.Duration
+	slow  int
+	delay time.Duration
+	mu    sync.Mutex
+	reads int
+}
+
+func (c *slowAtFirst) ReadClock(context.Context) (time.Time, time.Duration, error) {
+	c.mu.Lock()
+	c.reads++
+	slow := c.reads <= c.slow
+	c.mu.Unlock()
+	if slow {
+		time.Sleep(c.delay)
+	}
+	now := time.Now().Add(-c.skew)
+	if slow {
+		time.Sleep(c.delay)
+	}
+	return now, time.Microsecond, nil
+}
+
+// TestLeadClockSamples: readings in the lead whose round trip is shorter
+// than those of Join tighten the bound, the offset stays within it, and T
+// is converted with it; with LeadClockSamples negative none is taken.
+func TestLeadClockSamples(t *testing.T) {
+	for _, lead := range []int{3, -1} {
+		ctx := context.Background()
+		mem := NewMemory()
+		clk := &slowAtFirst{Memory: mem, skew: 40 * time.Millisecond, slow: 2, delay: 5 * time.Millisecond}
+		opts := Options{ClockSamples: 2, LeadClockSamples: lead}
+		o, err := NewRun(ctx, mem, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := NewClient(clk, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := c.Join(ctx, Node{ID: "n1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, joinBound := m.(Clocked).ClockOffset()
+		done := make(chan error, 1)
+		var sig Signal
+		go func() {
+			var err error
+			sig, err = m.Wait(ctx)
+			done <- err
+		}()
+		pub, err := o.StartWhenReady(ctx, Readiness{Nodes: 1}, 200*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		off, bound := m.(Clocked).ClockOffset()
+		if d := (off - clk.skew).Abs(); d > bound {
+			t.Errorf("lead %d: offset %v is %v off, outside its bound %v", lead, off, d, bound)
+		}
+		if got, want := sig.At, pub.At.Add(off); !got.Equal(want) {
+			t.Errorf("lead %d: T %v on the member's clock, want the published one plus the offset, %v", lead, got, want)
+		}
+		clk.mu.Lock()
+		reads := clk.reads
+		clk.mu.Unlock()
+		switch {
+		case lead > 0 && (bound >= joinBound || reads != 2+lead):
+			t.Errorf("lead %d: bound %v after the lead (%v at Join), %d readings; want tighter, %d", lead, bound, joinBound, reads, 2+lead)
+		case lead < 0 && (bound != joinBound || reads != 2):
+			t.Errorf("lead %d: bound %v (%v at Join), %d readings; want the same, 2", lead, bound, joinBound, reads)
+		}
+		if err := m.Leave(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

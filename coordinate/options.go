@@ -14,8 +14,10 @@ const (
 	DefaultPoll         = 100 * time.Millisecond
 	DefaultRetries      = 5
 	DefaultClockSamples = 7
-	DefaultMissedBeats  = 3
-	DefaultMaxScale     = 10_000
+	// DefaultLeadClockSamples: see Options.LeadClockSamples.
+	DefaultLeadClockSamples = 4
+	DefaultMissedBeats      = 3
+	DefaultMaxScale         = 10_000
 )
 
 // MaxClockSkew bounds Options.ClockSkew either way.
@@ -48,6 +50,18 @@ type Options struct {
 	// ClockSamples is how many times the reference clock is read to
 	// measure the offset (see MeasureClock). Default: DefaultClockSamples.
 	ClockSamples int
+	// LeadClockSamples is how many more times a member reads the
+	// reference clock once it has seen the start, at random instants
+	// spread over the first half of the lead before T, keeping a reading
+	// whose bound is tighter than the one it has (and converting T, and
+	// its sighting of the start, with it). At Join every node of a fleet
+	// reads the clock at about the same time, and the readings queue
+	// behind each other; in the lead the fleet waits, and spread readings
+	// meet no queue. The member's other writes after the sighting (the
+	// sighting itself, its first read of the events) wait for the third
+	// quarter of the lead, so as not to meet them. Default:
+	// DefaultLeadClockSamples; negative means none.
+	LeadClockSamples int
 	// MaxScale bounds the concurrency: Send refuses a scale target above
 	// it, and a member ignores, with a warning, a target read from the
 	// backend that is not in 1..MaxScale (0..MaxScale for the run's
@@ -154,6 +168,7 @@ func (o Options) withDefaults() (Options, error) {
 	o.WaitTimeout = cmp.Or(o.WaitTimeout, DefaultWaitTimeout)
 	o.Retries = cmp.Or(o.Retries, DefaultRetries)
 	o.ClockSamples = cmp.Or(o.ClockSamples, DefaultClockSamples)
+	o.LeadClockSamples = cmp.Or(o.LeadClockSamples, DefaultLeadClockSamples)
 	o.MaxScale = cmp.Or(o.MaxScale, DefaultMaxScale)
 	o.MissedBeats = cmp.Or(o.MissedBeats, DefaultMissedBeats)
 	if o.Logger == nil {

@@ -398,6 +398,34 @@ func (s *stalling) Run(ctx context.Context) (coordinate.RunRecord, error) {
 	return r, err
 }
 
+// Watch passes the run's record that a wake-up carries on as Run does: a
+// started one makes every later read hang.
+func (s *stalling) Watch(ctx context.Context, topic coordinate.Topic) (coordinate.Subscription, error) {
+	sub, err := s.mortal.Watch(ctx, topic)
+	if rc, ok := sub.(coordinate.RunCarrier); ok {
+		return stallingSub{Subscription: sub, rc: rc, s: s}, err
+	}
+	return sub, err
+}
+
+// stallingSub is a RunCarrier of a stalling backend.
+type stallingSub struct {
+	coordinate.Subscription
+	rc coordinate.RunCarrier
+	s  *stalling
+}
+
+func (w stallingSub) Run() (coordinate.RunRecord, bool) {
+	if w.s.stalled.Load() {
+		return coordinate.RunRecord{}, false
+	}
+	r, ok := w.rc.Run()
+	if ok && r.Status == coordinate.RunStarted {
+		w.s.stalled.Store(true)
+	}
+	return r, ok
+}
+
 // victim joins node id through a backend the test can kill.
 func (e *env) victim(id string) (coordinate.Member, *mortal) {
 	e.t.Helper()

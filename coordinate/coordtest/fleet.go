@@ -62,14 +62,17 @@ const fleetOpen = 32
 //     orchestrator on its own clock), the median, 99th percentile and
 //     largest over the members;
 //   - skew-ns: the spread of the instants at which the members return
-//     from SleepUntil(T): the last one's less the first one's;
+//     from SleepUntil(T): the last one's less the first one's; and
+//     first-after-t-ns and last-after-t-ns, how long after T (on the
+//     orchestrator's clock, which is this host's) the first and the last
+//     returned (negative: before T, by an offset's error);
 //   - lead-ns: the lead published (Lead raised to the run's MinLead), and
 //     late: how many members saw the start after T;
-//   - offset-max-ns, bound-p50-ns and bound-max-ns: the largest measured
-//     clock offset (in absolute value), and the median and largest bound
-//     of the members, as they stand after the start. They all
-//     run on this host's clock, so every offset is an error of the
-//     measurement, and part of the skew;
+//   - offset-max-ns, offset-err-p99-ns, bound-p50-ns and bound-max-ns:
+//     the largest measured clock offset (in absolute value) and its 99th
+//     percentile, and the median and largest bound of the members, as
+//     they stand after the start. They all run on this host's clock, so
+//     every offset is an error of the measurement, and part of the skew;
 //   - what Meter returns.
 //
 // The backends are opened before the first Join, and closed after the
@@ -252,19 +255,22 @@ func fleetOnce(b *testing.B, n int, f Fleet) map[string]float64 {
 	out["seen-p99-ns"] = float64(quantile(seen, 0.99))
 	out["seen-max-ns"] = float64(seen[len(seen)-1])
 	out["skew-ns"] = float64(hi.Sub(lo))
+	out["first-after-t-ns"] = float64(lo.Sub(sig.At))
+	out["last-after-t-ns"] = float64(hi.Sub(sig.At))
 	out["lead-ns"] = float64(sig.At.Sub(sig.Published))
 	out["late"] = float64(late)
-	var offMax time.Duration
-	var bounds []time.Duration
+	var offs, bounds []time.Duration
 	for _, m := range ms {
 		if c, ok := m.(coordinate.Clocked); ok {
 			off, bound := c.ClockOffset()
-			offMax, bounds = max(offMax, off.Abs()), append(bounds, bound)
+			offs, bounds = append(offs, off.Abs()), append(bounds, bound)
 		}
 	}
 	if len(bounds) > 0 {
+		slices.Sort(offs)
 		slices.Sort(bounds)
-		out["offset-max-ns"] = float64(offMax)
+		out["offset-max-ns"] = float64(offs[len(offs)-1])
+		out["offset-err-p99-ns"] = float64(quantile(offs, 0.99))
 		out["bound-p50-ns"] = float64(quantile(bounds, 0.5))
 		out["bound-max-ns"] = float64(bounds[len(bounds)-1])
 	}

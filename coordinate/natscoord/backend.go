@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -89,7 +90,12 @@ type Backend struct {
 	repl    int
 	log     *slog.Logger
 	clock   *nats.Subscription
-	link    *link // nil for a connection of the caller's
+	clockNC *nats.Conn // the connection serving the clock, if dialled apart
+	link    *link      // nil for a connection of the caller's
+
+	// runRev is the highest revision of the run's record that Run read or
+	// a watch's Run returned: a watch returns only a newer one.
+	runRev atomic.Uint64
 
 	mu     sync.Mutex
 	kv     jetstream.KeyValue // nil until the bucket is found
@@ -240,11 +246,25 @@ func New(opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("natscoord: %w", err)
 	}
 	if b.serve {
-		b.clock, err = b.nc.Subscribe(n.clock, func(m *nats.Msg) {
+		// The clock is served on a connection of its own when this
+		// Backend dials: the heartbeats and node writes the orchestrator
+		// watches on its connection would otherwise queue the members'
+		// clock requests, and a reading that waited is a wider bound.
+		cnc := b.nc
+		if b.own {
+			b.clockNC, err = connect(opts.URL, ConnectOptions{Name: cmpOr(opts.Name, "startline "+opts.RunID) + " clock",
+				Timeout: b.timeout, ReconnectWait: opts.ReconnectWait, Logger: b.log}, nil)
+			if err != nil {
+				b.Close()
+				return nil, err
+			}
+			cnc = b.clockNC
+		}
+		b.clock, err = cnc.Subscribe(n.clock, func(m *nats.Msg) {
 			_ = m.Respond(strconv.AppendInt(nil, time.Now().UnixNano(), 10))
 		})
 		if err == nil {
-			err = b.nc.FlushTimeout(b.timeout)
+			err = cnc.FlushTimeout(b.timeout)
 		}
 		if err != nil {
 			b.Close()
@@ -366,6 +386,9 @@ func (b *Backend) Close() error {
 	}
 	if b.clock != nil {
 		_ = b.clock.Unsubscribe()
+	}
+	if b.clockNC != nil {
+		b.clockNC.Close()
 	}
 	if b.own && b.nc != nil {
 		b.nc.Close()
@@ -490,8 +513,11 @@ func (b *Backend) stream(ctx context.Context) (jetstream.Stream, error) {
 
 // create creates the run's bucket and stream (or opens them if they exist).
 func (b *Backend) create(ctx context.Context) (jetstream.KeyValue, error) {
+	// Every stored write of the run's key is republished, with its
+	// revision, on the subject the members' watches listen to (Watch).
 	kv, err := b.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b.n.bucket, History: 1,
-		Description: "startline run " + b.n.run, Storage: jetstream.FileStorage, Replicas: b.repl})
+		Description: "startline run " + b.n.run, Storage: jetstream.FileStorage, Replicas: b.repl,
+		RePublish: &jetstream.RePublish{Source: "$KV." + b.n.bucket + "." + runKey, Destination: b.n.runRec}})
 	if errors.Is(err, jetstream.ErrBucketExists) {
 		kv, err = b.js.KeyValue(ctx, b.n.bucket)
 	}
@@ -675,6 +701,7 @@ func (b *Backend) readRun(ctx context.Context) (coordinate.RunRecord, uint64, er
 	if err != nil {
 		return r, 0, fmt.Errorf("natscoord: reading run %q: %w", b.n.run, err)
 	}
+	b.advance(e.Revision())
 	return r, e.Revision(), nil
 }
 
@@ -966,14 +993,21 @@ func (b *Backend) ReadClock(ctx context.Context) (time.Time, time.Duration, erro
 }
 
 // Watch implements coordinate.Watcher with a core subscription on the
-// subject the records are written to: the run's key, the events' subject,
-// the nodes' keys (not their beats). A wake-up that the subscription misses
-// (during a reconnect) costs a poll interval.
+// subject the records are written to: the events' subject, the nodes' keys
+// (not their beats); for the run's record, the subject the bucket's stream
+// republishes each write of it on once stored, with its revision, so that
+// the wake-up carries the record (coordinate.RunCarrier) and a member need
+// not read it. A wake-up that the subscription misses (during a reconnect)
+// costs a poll interval.
 func (b *Backend) Watch(ctx context.Context, topic coordinate.Topic) (coordinate.Subscription, error) {
+	w := &watch{c: make(chan struct{}, 1)}
 	var subj string
+	var handler nats.MsgHandler
+	var out coordinate.Subscription = w
 	switch topic {
 	case coordinate.TopicRun:
-		subj = "$KV." + b.n.bucket + "." + runKey
+		rw := &runWatch{watch: w, b: b}
+		subj, handler, out = b.n.runRec, rw.take, rw
 	case coordinate.TopicEvents:
 		subj = b.n.events
 	case coordinate.TopicNodes:
@@ -981,16 +1015,19 @@ func (b *Backend) Watch(ctx context.Context, topic coordinate.Topic) (coordinate
 	default:
 		return nil, nil
 	}
-	w := &watch{c: make(chan struct{}, 1)}
-	w.echo = time.AfterFunc(time.Hour, w.wake)
-	w.echo.Stop()
-	sub, err := b.nc.Subscribe(subj, func(*nats.Msg) {
-		w.wake()
-		// A core subscriber can hear a write before the stream has stored
-		// it (the stream takes it from its own queue), and a read made at
-		// once may miss it: wake the reader again a little later.
-		w.echo.Reset(echoAfter)
-	})
+	if handler == nil {
+		w.echo = time.AfterFunc(time.Hour, w.wake)
+		w.echo.Stop()
+		handler = func(*nats.Msg) {
+			w.wake()
+			// A core subscriber can hear a write before the stream has
+			// stored it (the stream takes it from its own queue), and a
+			// read made at once may miss it: wake the reader again a
+			// little later.
+			w.echo.Reset(echoAfter)
+		}
+	}
+	sub, err := b.nc.Subscribe(subj, handler)
 	if err != nil {
 		return nil, fmt.Errorf("natscoord: watching %s: %w", subj, err)
 	}
@@ -1002,7 +1039,7 @@ func (b *Backend) Watch(ctx context.Context, topic coordinate.Topic) (coordinate
 		return nil, fmt.Errorf("natscoord: watching %s: %w", subj, err)
 	}
 	w.sub = sub
-	return w, nil
+	return out, nil
 }
 
 // echoAfter is how long after a wake-up a watch wakes its reader again.
@@ -1012,7 +1049,7 @@ const echoAfter = 10 * time.Millisecond
 type watch struct {
 	c    chan struct{}
 	sub  *nats.Subscription
-	echo *time.Timer // the second wake-up, echoAfter after the last
+	echo *time.Timer // the second wake-up, echoAfter after the last; nil for none
 	once sync.Once
 }
 
@@ -1030,7 +1067,70 @@ func (w *watch) wake() {
 func (w *watch) Close() error {
 	w.once.Do(func() {
 		_ = w.sub.Unsubscribe()
-		w.echo.Stop()
+		if w.echo != nil {
+			w.echo.Stop()
+		}
 	})
 	return nil
+}
+
+// runWatch is the watch of the run's record: it keeps the latest record the
+// bucket's stream republished (stored, at its revision) for Run.
+type runWatch struct {
+	*watch
+	b *Backend
+
+	mu  sync.Mutex
+	rec coordinate.RunRecord
+	rev uint64 // 0: none kept
+}
+
+var _ coordinate.RunCarrier = (*runWatch)(nil)
+
+// take keeps the record of a republished write and wakes the reader. A
+// deletion, or a message without a revision or with a value that does not
+// decode, is not kept: the reader reads the record (and meets the error)
+// itself.
+func (w *runWatch) take(m *nats.Msg) {
+	defer w.wake()
+	rev, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if err != nil || rev == 0 || m.Header.Get("KV-Operation") != "" {
+		return
+	}
+	r, err := decodeRun(m.Data)
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if rev > w.rev {
+		w.rec, w.rev = r, rev
+	}
+}
+
+// Run implements coordinate.RunCarrier: the latest republished record, if
+// its revision is above every one the Backend returned before (by Run or
+// by a watch); otherwise false, and the kit reads the record.
+func (w *runWatch) Run() (coordinate.RunRecord, bool) {
+	w.mu.Lock()
+	r, rev := w.rec, w.rev
+	w.mu.Unlock()
+	if rev == 0 || !w.b.advance(rev) {
+		return coordinate.RunRecord{}, false
+	}
+	return r, true
+}
+
+// advance raises the highest revision of the run's record returned to rev,
+// and reports whether rev was above it.
+func (b *Backend) advance(rev uint64) bool {
+	for {
+		cur := b.runRev.Load()
+		if rev <= cur {
+			return false
+		}
+		if b.runRev.CompareAndSwap(cur, rev) {
+			return true
+		}
+	}
 }

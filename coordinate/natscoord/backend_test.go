@@ -244,3 +244,64 @@ func TestWatchCoalesces(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, nilSub)
 }
+
+// TestRunWatchCarriesTheRecord: the run's watch carries each stored write
+// of the record, the orchestrator's and one made straight into the bucket,
+// once; not one the member has already read.
+func TestRunWatchCarriesTheRecord(t *testing.T) {
+	ctx := context.Background()
+	o, m, run := created(t)
+	sub, err := m.Watch(ctx, coordinate.TopicRun)
+	require.NoError(t, err)
+	defer sub.Close()
+	rc, ok := sub.(coordinate.RunCarrier)
+	require.True(t, ok, "the run's watch is not a RunCarrier")
+	r, err := m.Run(ctx)
+	require.NoError(t, err)
+	require.Equal(t, coordinate.RunWaiting, r.Status)
+	_, ok = rc.Run()
+	require.False(t, ok, "a record carried before any write")
+	woken := func() {
+		t.Helper()
+		select {
+		case <-sub.C():
+		case <-time.After(10 * time.Second):
+			t.Fatal("no wake-up after a write of the run")
+		}
+	}
+
+	r.Status, r.At, r.Published = coordinate.RunStarted, time.Now().Add(time.Hour), time.Now()
+	require.NoError(t, o.PutRun(ctx, r, coordinate.RunWaiting))
+	woken()
+	got, ok := rc.Run()
+	require.True(t, ok, "the start was not carried")
+	require.Equal(t, coordinate.RunStarted, got.Status)
+	require.True(t, got.At.Equal(r.At))
+	_, ok = rc.Run()
+	require.False(t, ok, "the same record carried twice")
+
+	// Straight into the bucket, as a hostile writer would.
+	nc, err := nats.Connect(embedded.ClientURL())
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	kv, err := js.KeyValue(ctx, "startline_"+strings.ReplaceAll(strings.ReplaceAll(run, "_", "__"), ".", "_d"))
+	require.NoError(t, err)
+	_, err = kv.Put(ctx, "run", []byte(`{"status":"STARTED","reason":"direct"}`))
+	require.NoError(t, err)
+	woken()
+	got, ok = rc.Run()
+	require.True(t, ok, "a direct write was not carried")
+	require.Equal(t, "direct", got.Reason)
+
+	// A write the member has read itself is not carried again.
+	_, err = kv.Put(ctx, "run", []byte(`{"status":"STARTED","reason":"read"}`))
+	require.NoError(t, err)
+	woken()
+	r, err = m.Run(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "read", r.Reason)
+	_, ok = rc.Run()
+	require.False(t, ok, "a record carried that the member had read")
+}

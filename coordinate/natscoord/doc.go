@@ -16,7 +16,10 @@
 //     JSON (written by the orchestrator, compare and set on its revision);
 //     key node.<id>, each node's record (its id in base64url, which key
 //     names accept whatever the id holds); key beat.<id>, the node's last
-//     heartbeat alone, so that a beat never overwrites a state;
+//     heartbeat alone, so that a beat never overwrites a state; the
+//     bucket's stream republishes every stored write of key "run", with
+//     its revision (header Nats-Sequence), on subject startline.<run>.run,
+//     which the members watch (RePublish, which server 2.9 has);
 //   - stream startline_ev_<run> on subject startline.<run>.events: the
 //     control events, one message each, numbered by the stream's sequence
 //     (assigned by the server: a hostile publisher can add junk, not
@@ -24,9 +27,11 @@
 //     last sequence it applied;
 //   - subject startline.<run>.clock: the orchestrator's Backend (with
 //     Options.ServeClock) answers each request with its clock in Unix
-//     nanoseconds; the kit reads it several times at Join and keeps the
-//     reading with the least round trip (bound: half of it plus a
-//     microsecond);
+//     nanoseconds, on a connection of its own when it dials (so that the
+//     nodes' writes it watches do not queue the requests); the kit reads it
+//     several times at Join and a few times more, spread, in the lead
+//     before T, and keeps the reading with the least round trip (bound:
+//     half of it plus a microsecond);
 //   - object store startline_res_<run> (see Results): each node's encoded
 //     result, one object per node, chunked, so that a result may exceed the
 //     server's largest message;
@@ -59,9 +64,13 @@
 // reads the clock Options.ClockSamples times (7 by default), creates its
 // record, and subscribes to the run's key and the events' subject (one
 // flush each). Reporting ready is three requests (read, update, read the
-// run). While it waits it reads the run's key once per wake-up (a core
-// subscription on the key's subject: a write wakes it at once) and per poll
-// interval, the fallback; each heartbeat is one put. Reading events is one
+// run). While it waits it is woken by a core subscription on the subject
+// the run's writes are republished on, once stored: the wake-up carries the
+// record and its revision (coordinate.RunCarrier), so that the start of a
+// thousand members is one message to each and no request (a revision not
+// above the last one read is not taken: the member reads the key). It
+// reads the key itself when it begins to wait and per poll interval, the
+// fallback; each heartbeat is one put. Reading events is one
 // stream info, then one get per new event.
 //
 // The orchestrator answers Nodes from a copy of the bucket that an ordered

@@ -21,6 +21,7 @@ type names struct {
 	stream  string // the JetStream stream of the control events
 	events  string // the events' subject
 	clock   string // the subject of the orchestrator's clock
+	runRec  string // the subject the bucket's stream republishes the run's record on
 	results string // the object store of the nodes' results
 	records string // the stream of the nodes' streamed intervals (Stream)
 	recSubj string // its subject
@@ -64,6 +65,7 @@ func namesFor(run string) (names, error) {
 		stream:  "startline_ev_" + t,
 		events:  "startline." + t + ".events",
 		clock:   "startline." + t + ".clock",
+		runRec:  "startline." + t + ".run",
 		results: "startline_res_" + t,
 		records: "startline_iv_" + t,
 		recSubj: "startline." + t + ".intervals",
