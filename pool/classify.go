@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -59,7 +61,8 @@ type Classifier interface {
 
 // Classify returns the kind of err without knowledge of any one driver.
 // Database errors are recognised by the methods their drivers give them
-// (SQLState for pgx and most drivers, Code for others), connection errors
+// (SQLState for pgx and most drivers, a Code method returning an integer
+// for others, such as SQLite's result codes), connection errors
 // by net.Error, driver.ErrBadConn, sql.ErrConnDone, io.EOF, the reset and
 // refused errnos, and by the SafeToRetry method with which pgx marks an
 // error that happened before the statement reached the server (a
@@ -93,11 +96,39 @@ func Classify(err error) ErrorKind {
 		errors.As(err, &retry) && retry.SafeToRetry():
 		return KindConnection
 	}
-	var coded interface{ Code() int }
-	if errors.As(err, &coded) {
+	if coded(err) {
 		return KindSQL
 	}
 	return KindOther
+}
+
+// coded reports whether an error in err's tree has a Code method without
+// arguments that returns an integer, of whatever named type: SQLite
+// drivers give their errors the result code so (ncruces/go-sqlite3's
+// Code() sqlite3.ErrorCode), and no one interface can name every such
+// type.
+func coded(err error) bool {
+	for err != nil {
+		if m := reflect.ValueOf(err).MethodByName("Code"); m.IsValid() {
+			if t := m.Type(); t.NumIn() == 0 && t.NumOut() == 1 && integer(t.Out(0).Kind()) {
+				return true
+			}
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			return slices.ContainsFunc(u.Unwrap(), coded)
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// integer reports whether k is a kind of integer.
+func integer(k reflect.Kind) bool {
+	return k >= reflect.Int && k <= reflect.Uint64
 }
 
 // SQLStateKind classifies a SQLSTATE. Most say the statement was rejected

@@ -15,9 +15,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/ncruces/go-sqlite3/driver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	_ "modernc.org/sqlite"
 
 	"github.com/startline/startline/internal/testenv"
 	"github.com/startline/startline/pool"
@@ -68,7 +68,7 @@ func TestClassifyPlainErrors(t *testing.T) {
 func TestClassifyRealDriverErrors(t *testing.T) {
 	ctx := context.Background()
 	t.Run("sqlite", func(t *testing.T) {
-		db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "c.db"))
+		db, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "c.db"))
 		require.NoError(t, err)
 		defer db.Close()
 		_, err = db.ExecContext(ctx, "SELECT * FROM missing")
