@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	_ "modernc.org/sqlite"
+	_ "github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/pool/dialect"
@@ -23,7 +23,7 @@ import (
 func Example() {
 	dir, _ := os.MkdirTemp("", "example")
 	defer os.RemoveAll(dir)
-	db, err := sql.Open("sqlite", filepath.Join(dir, "example.db"))
+	db, err := sql.Open("sqlite3", filepath.Join(dir, "example.db"))
 	if err != nil {
 		panic(err)
 	}

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/ncruces/go-sqlite3/driver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	_ "modernc.org/sqlite"
 
 	"github.com/startline/startline/coordinate"
 	"github.com/startline/startline/internal/testenv"
@@ -84,7 +84,7 @@ func seedItems(t *testing.T, db *sql.DB, table string, n int) {
 }
 
 func TestRunOnSQLite(t *testing.T) {
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "t.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(t.TempDir(), "t.db")+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 	require.NoError(t, err)
 	seedItems(t, db, "items", 5000)
 	p := sqlpool.New(db, sqlpool.Options{})

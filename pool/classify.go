@@ -6,7 +6,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"io"
-	"net"
+	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -59,12 +60,14 @@ type Classifier interface {
 
 // Classify returns the kind of err without knowledge of any one driver.
 // Database errors are recognised by the methods their drivers give them
-// (SQLState for pgx and most drivers, Code for others), connection errors
-// by net.Error, driver.ErrBadConn, sql.ErrConnDone, io.EOF, the reset and
-// refused errnos, and by the SafeToRetry method with which pgx marks an
-// error that happened before the statement reached the server (a
-// connection already closed, say). A SQLSTATE is read as [SQLStateKind]
-// reads it.
+// (SQLState for pgx and most drivers, a Code method returning an integer
+// for others, such as SQLite's result codes), timeouts by a Timeout
+// method that says so (net.Error's, os.ErrDeadlineExceeded's), connection
+// errors by the network's own errors (*net.OpError, net.ErrClosed, ...),
+// driver.ErrBadConn, sql.ErrConnDone, io.EOF, the reset and refused
+// errnos, and by the SafeToRetry method with which pgx marks an error that
+// happened before the statement reached the server (a connection already
+// closed, say). A SQLSTATE is read as [SQLStateKind] reads it.
 //
 // A *WarmError is classified by its first error: the others are often the
 // cancellation that the first failure caused.
@@ -73,9 +76,9 @@ func Classify(err error) ErrorKind {
 		return KindOther
 	}
 	err = firstCause(err)
-	var ne net.Error
+	var to interface{ Timeout() bool }
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &to) && to.Timeout():
 		return KindTimeout
 	case errors.Is(err, context.Canceled):
 		return KindCanceled
@@ -89,15 +92,67 @@ func Classify(err error) ErrorKind {
 	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, net.ErrClosed), errors.As(err, new(*net.OpError)),
+		inTree(err, netError),
 		errors.As(err, &retry) && retry.SafeToRetry():
 		return KindConnection
 	}
-	var coded interface{ Code() int }
-	if errors.As(err, &coded) {
+	if inTree(err, coded) {
 		return KindSQL
 	}
 	return KindOther
+}
+
+// inTree reports whether is holds for an error in err's tree.
+func inTree(err error, is func(error) bool) bool {
+	for err != nil {
+		if is(err) {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			return slices.ContainsFunc(u.Unwrap(), func(e error) bool { return inTree(e, is) })
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// netError reports whether e is one of package net's errors (*net.OpError,
+// *net.DNSError, ...) or net.ErrClosed (of internal/poll), told by its
+// type's package: pool does not import net, which would bring it and cgo
+// into every program that imports pool, the embedded quickstart's first
+// build among them.
+func netError(e error) bool {
+	t := reflect.TypeOf(e)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.PkgPath() {
+	case "net", "internal/poll":
+		return true
+	}
+	return false
+}
+
+// coded reports whether e has a Code method without arguments that
+// returns an integer, of whatever named type: SQLite drivers give their
+// errors the result code so (ncruces/go-sqlite3's Code() is an
+// sqlite3.ErrorCode), and no one interface can name every such type.
+func coded(e error) bool {
+	m := reflect.ValueOf(e).MethodByName("Code")
+	if !m.IsValid() {
+		return false
+	}
+	t := m.Type()
+	return t.NumIn() == 0 && t.NumOut() == 1 && integer(t.Out(0).Kind())
+}
+
+// integer reports whether k is a kind of integer.
+func integer(k reflect.Kind) bool {
+	return k >= reflect.Int && k <= reflect.Uint64
 }
 
 // SQLStateKind classifies a SQLSTATE. Most say the statement was rejected

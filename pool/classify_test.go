@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,9 +16,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/ncruces/go-sqlite3/driver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	_ "modernc.org/sqlite"
 
 	"github.com/startline/startline/internal/testenv"
 	"github.com/startline/startline/pool"
@@ -49,6 +50,10 @@ func TestClassifyPlainErrors(t *testing.T) {
 		{"eof", fmt.Errorf("read: %w", io.EOF), pool.KindConnection},
 		{"unexpected eof", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), pool.KindConnection},
 		{"net closed", fmt.Errorf("read: %w", net.ErrClosed), pool.KindConnection},
+		{"net op", fmt.Errorf("q: %w", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("gone")}), pool.KindConnection},
+		{"dns", &net.DNSError{Err: "no such host", Name: "db.invalid"}, pool.KindConnection},
+		{"i/o deadline", fmt.Errorf("read: %w", os.ErrDeadlineExceeded), pool.KindTimeout},
+		{"coded", fmt.Errorf("q: %w", codedError(1)), pool.KindSQL},
 		{"terminated backend", &pgconn.PgError{Severity: "FATAL", Code: "57P01"}, pool.KindConnection},
 		{"connection exception", &pgconn.PgError{Severity: "FATAL", Code: "08006"}, pool.KindConnection},
 		{"statement timeout", &pgconn.PgError{Severity: "ERROR", Code: "57014"}, pool.KindTimeout},
@@ -63,12 +68,19 @@ func TestClassifyPlainErrors(t *testing.T) {
 	}
 }
 
+// codedError is a driver error with a result code of a named integer
+// type, as SQLite drivers have.
+type codedError uint8
+
+func (e codedError) Error() string    { return "coded" }
+func (e codedError) Code() codedError { return e }
+
 // TestClassifyRealDriverErrors: errors as pgx, pgx's database/sql driver
 // and SQLite return them from real connections.
 func TestClassifyRealDriverErrors(t *testing.T) {
 	ctx := context.Background()
 	t.Run("sqlite", func(t *testing.T) {
-		db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "c.db"))
+		db, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "c.db"))
 		require.NoError(t, err)
 		defer db.Close()
 		_, err = db.ExecContext(ctx, "SELECT * FROM missing")

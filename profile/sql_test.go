@@ -11,9 +11,9 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/ncruces/go-sqlite3/driver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	_ "modernc.org/sqlite"
 
 	"github.com/startline/startline/internal/testenv"
 	"github.com/startline/startline/pool/dialect"
@@ -26,7 +26,7 @@ const itemRows = 10000
 // ids 101..10100, and returns it with the values of each column by id.
 func itemsDB(t testing.TB) (*sql.DB, map[string]map[any]bool) {
 	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "items.db"))
+	db, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "items.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	_, err = db.Exec(`CREATE TABLE items (
@@ -148,7 +148,7 @@ func TestSQLProfilerDefaultSampleAndEmptyTable(t *testing.T) {
 }
 
 func TestSQLProfilerManyTablesInParallel(t *testing.T) {
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "many.db"))
+	db, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "many.db"))
 	require.NoError(t, err)
 	defer db.Close()
 	var specs []profile.TableSpec
@@ -184,7 +184,7 @@ func TestSQLProfilerManyTablesInParallel(t *testing.T) {
 func TestSQLProfilerRejectsBadSpecsBeforeAnySQL(t *testing.T) {
 	// A closed DB fails any query with "sql: database is closed"; getting
 	// a SpecError instead shows validation ran first.
-	db, err := sql.Open("sqlite", ":memory:")
+	db, err := sql.Open("sqlite3", ":memory:")
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 	p := &profile.SQLProfiler{DB: db, Dialect: dialect.SQLite}

@@ -21,7 +21,7 @@ import (
 func Example() {
 	dir, _ := os.MkdirTemp("", "sqlcoord-example-")
 	defer os.RemoveAll(dir)
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "coord.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, "coord.db")+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 	if err != nil {
 		panic(err)
 	}

@@ -232,7 +232,7 @@ func FuzzTablesPrefix(f *testing.F) {
 		"a;DROP TABLE t;--", "a`_", `a"_`, "a'_", "é_", ".", "a..b_", strings.Repeat("p", 58), strings.Repeat("p", 200)} {
 		f.Add(s)
 	}
-	h, err := sql.Open("sqlite", "file:"+f.TempDir()+"/fuzz.db")
+	h, err := sql.Open("sqlite3", "file:"+f.TempDir()+"/fuzz.db")
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func FuzzRunID(f *testing.F) {
 	for _, s := range []string{"run-1", "", "-x", "a b", "a'b", "a;DROP TABLE x", strings.Repeat("r", 64), strings.Repeat("r", 65), "é", "a\n"} {
 		f.Add(s)
 	}
-	h, err := sql.Open("sqlite", "file:"+f.TempDir()+"/fuzz.db")
+	h, err := sql.Open("sqlite3", "file:"+f.TempDir()+"/fuzz.db")
 	if err != nil {
 		f.Fatal(err)
 	}

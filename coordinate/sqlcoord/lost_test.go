@@ -58,7 +58,7 @@ func runnerChildMain() int {
 		fmt.Println("sink:", err)
 		return 2
 	}
-	wdb, err := sql.Open("sqlite", ":memory:")
+	wdb, err := sql.Open("sqlite3", ":memory:")
 	if err != nil {
 		fmt.Println("open:", err)
 		return 2

@@ -15,9 +15,9 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/ncruces/go-sqlite3/driver"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-	_ "modernc.org/sqlite"
 
 	"github.com/startline/startline/coordinate"
 	"github.com/startline/startline/coordinate/sqlcoord"
@@ -56,8 +56,8 @@ func forEachDatabase(t *testing.T, fn func(t *testing.T, db database)) {
 }
 
 func sqliteDatabase(t *testing.T) database {
-	dsn := "file:" + t.TempDir() + "/coord.db?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)"
-	return database{"sqlite", "sqlite", dsn, dialect.SQLite}
+	dsn := "file:" + t.TempDir() + "/coord.db?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+	return database{"sqlite", "sqlite3", dsn, dialect.SQLite}
 }
 
 func postgresDatabase(t *testing.T) database {

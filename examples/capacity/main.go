@@ -31,7 +31,7 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the embedded database, pure Go
+	_ "github.com/ncruces/go-sqlite3/driver" // the embedded database, pure Go
 
 	"github.com/startline/startline/internal/cli"
 	"github.com/startline/startline/loadtest"
@@ -203,7 +203,7 @@ func openPool(ctx context.Context, dsn string, conns int) (pool.Pool, func(), er
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "capacity.db")+"?_pragma=busy_timeout(5000)")
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, "capacity.db")+"?_pragma=busy_timeout(5000)")
 	if err == nil {
 		// WAL once, on one connection, before the pool warms its own at
 		// once: switching the journal takes a lock that busy_timeout does

@@ -80,7 +80,7 @@ func TestKilledNodeKeepsWhatItStreamed(t *testing.T) {
 
 func testKilledNode(t *testing.T, coord string) {
 	path := filepath.Join(t.TempDir(), "live.db")
-	f := testFlags(t, "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
+	f := testFlags(t, "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
 	f.workers, f.onLost, f.duration, f.warmup = 4, "continue", 6*time.Second, 200*time.Millisecond
 	f.coord = coord
 	// measured counts w01's measured intervals in the stream.
@@ -106,7 +106,7 @@ func testKilledNode(t *testing.T, coord string) {
 			return n
 		}
 	} else {
-		db, err := sql.Open("sqlite", f.dsn)
+		db, err := sql.Open("sqlite3", f.dsn)
 		require.NoError(t, err)
 		defer db.Close()
 		measured = func() int {

@@ -105,7 +105,7 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite"
+	_ "github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/startline/startline/coordinate"
 	"github.com/startline/startline/coordinate/natscoord"
@@ -210,12 +210,12 @@ func (db database) postgres() bool { return db.d == dialect.Postgres }
 func pick(dsn, dir string) (database, error) {
 	switch {
 	case dsn == "":
-		return database{"sqlite", "file:" + filepath.Join(dir, "distributed.db") +
-			"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)", dialect.SQLite}, nil
+		return database{"sqlite3", "file:" + filepath.Join(dir, "distributed.db") +
+			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)", dialect.SQLite}, nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		return database{"pgx", dsn, dialect.Postgres}, nil
 	case strings.HasPrefix(dsn, "file:"):
-		return database{"sqlite", dsn, dialect.SQLite}, nil
+		return database{"sqlite3", dsn, dialect.SQLite}, nil
 	case strings.Contains(dsn, "@tcp("):
 		return database{"mysql", dsn, dialect.MySQL}, nil
 	}

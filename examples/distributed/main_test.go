@@ -245,9 +245,9 @@ func lost(t *testing.T, policy string, lead time.Duration) (string, error) {
 		t.Skip("finds the node process in /proc")
 	}
 	path := filepath.Join(t.TempDir(), "lost.db")
-	f := testFlags(t, "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
+	f := testFlags(t, "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
 	f.onLost, f.lead = policy, lead
-	db, err := sql.Open("sqlite", f.dsn)
+	db, err := sql.Open("sqlite3", f.dsn)
 	require.NoError(t, err)
 	defer db.Close()
 	done := orchestrateAsync(f)

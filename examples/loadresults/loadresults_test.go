@@ -30,12 +30,12 @@ func TestLoadsFilesIdempotently(t *testing.T) {
 	dsn := filepath.Join(dir, "results.db")
 
 	var out bytes.Buffer
-	args := []string{"-driver", "sqlite", "-dsn", dsn, "-prefix", "lr_", file}
+	args := []string{"-driver", "sqlite3", "-dsn", dsn, "-prefix", "lr_", file}
 	require.NoError(t, run(context.Background(), args, &out))
 	require.NoError(t, run(context.Background(), args, &out))
 	assert.Contains(t, out.String(), "loaded "+file)
 
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sql.Open("sqlite3", dsn)
 	require.NoError(t, err)
 	defer db.Close()
 	var marks, results int

@@ -18,7 +18,7 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite"
+	_ "github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/startline/startline/internal/cli"
 	"github.com/startline/startline/loadtest/sqlsink"
@@ -33,7 +33,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("loadresults", flag.ContinueOnError)
-	driver := fs.String("driver", "sqlite", "database/sql driver: pgx, mysql or sqlite")
+	driver := fs.String("driver", "sqlite3", "database/sql driver: pgx, mysql or sqlite3")
 	dsn := fs.String("dsn", "", "data source name of the results database")
 	prefix := fs.String("prefix", sqlsink.DefaultPrefix, "table name prefix")
 	if err := fs.Parse(args); err != nil {

@@ -32,7 +32,7 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the embedded database, pure Go
+	_ "github.com/ncruces/go-sqlite3/driver" // the embedded database, pure Go
 
 	"github.com/startline/startline/coordinate"
 	"github.com/startline/startline/internal/cli"
@@ -106,8 +106,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "bench.db")+
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)")
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, "bench.db")+
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ import (
 func Example() {
 	dir, _ := os.MkdirTemp("", "sqlsink")
 	defer os.RemoveAll(dir)
-	db, err := sql.Open("sqlite", filepath.Join(dir, "results.db"))
+	db, err := sql.Open("sqlite3", filepath.Join(dir, "results.db"))
 	if err != nil {
 		panic(err)
 	}

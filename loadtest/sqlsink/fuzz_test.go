@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	_ "modernc.org/sqlite"
+	_ "github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/startline/startline/loadtest/sqlsink"
 	"github.com/startline/startline/pool/dialect"
@@ -26,7 +26,7 @@ func FuzzPrefix(f *testing.F) {
 		"SELECT_", "TABLE", strings.Repeat("p", 60), strings.Repeat("p", 200)} {
 		f.Add(s)
 	}
-	db, err := sql.Open("sqlite", "file:"+f.TempDir()+"/fuzz.db")
+	db, err := sql.Open("sqlite3", "file:"+f.TempDir()+"/fuzz.db")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -13,9 +13,9 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/ncruces/go-sqlite3/driver"
 	"github.com/snowflakedb/gosnowflake"
 	"github.com/stretchr/testify/require"
-	_ "modernc.org/sqlite"
 
 	"github.com/startline/startline/internal/testenv"
 	"github.com/startline/startline/loadtest"
@@ -36,7 +36,7 @@ type target struct {
 
 func sqliteDB(t *testing.T) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "results.db"))
+	db, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "results.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	return db

@@ -78,7 +78,7 @@ func testResults(t *testing.T, tg target) {
 func TestConcurrentWritersSQLite(t *testing.T) {
 	// SQLite has one writer at a time: the others wait for it, as a
 	// database shared by several processes is opened.
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "results.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(t.TempDir(), "results.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	testConcurrentWriters(t, target{"sqlite", db, dialect.SQLite})

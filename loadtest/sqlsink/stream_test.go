@@ -17,7 +17,7 @@ func TestStreamSQLite(t *testing.T) {
 	// Concurrent writers wait for each other, as a database shared by
 	// several processes is opened.
 	testStream(t, func(t *testing.T) target {
-		db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "stream.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+		db, err := sql.Open("sqlite3", "file:"+filepath.Join(t.TempDir(), "stream.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
 		require.NoError(t, err)
 		t.Cleanup(func() { db.Close() })
 		return target{"sqlite", db, dialect.SQLite}

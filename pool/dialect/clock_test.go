@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/ncruces/go-sqlite3/driver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	_ "modernc.org/sqlite"
 
 	"github.com/startline/startline/pool/dialect"
 )
@@ -27,7 +27,7 @@ func TestNowMicrosForEveryDialect(t *testing.T) {
 // TestNowMicrosSQLite reads SQLite's clock, which is this host's: it must
 // fall between two local readings, widened by its millisecond resolution.
 func TestNowMicrosSQLite(t *testing.T) {
-	db, err := sql.Open("sqlite", ":memory:")
+	db, err := sql.Open("sqlite3", ":memory:")
 	require.NoError(t, err)
 	defer db.Close()
 	expr, res := dialect.SQLite.NowMicros()

@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	_ "modernc.org/sqlite"
+	_ "github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/startline/startline/pool"
 	"github.com/startline/startline/pool/sqlpool"
 )
 
 func Example() {
-	db, err := sql.Open("sqlite", ":memory:")
+	db, err := sql.Open("sqlite3", ":memory:")
 	if err != nil {
 		panic(err)
 	}

@@ -163,7 +163,21 @@ func (s *Session) Query(ctx context.Context, query string, args ...any) (int64, 
 	if err != nil && s.conn != nil {
 		s.dropIfDead(ctx, err)
 	}
-	return n, err
+	return n, withCtxErr(ctx, err)
+}
+
+// withCtxErr adds ctx's error to err when ctx is done and err does not
+// already wrap it: a driver that interrupts a statement for a done context
+// may return its own error (SQLite's "interrupted"), which would otherwise
+// be counted as the statement's failure instead of the run's end.
+func withCtxErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w (%w)", err, cerr)
+	}
+	return err
 }
 
 func (s *Session) query(ctx context.Context, query string, args []any) (int64, error) {

@@ -12,9 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/ncruces/go-sqlite3/driver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	_ "modernc.org/sqlite"
 
 	"github.com/startline/startline/internal/testenv"
 	"github.com/startline/startline/pool"
@@ -26,7 +26,7 @@ const threeRows = "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3"
 
 func openSQLite(t *testing.T) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "test.db"))
+	db, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "test.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	return db
@@ -77,7 +77,7 @@ func TestWarmMaxOpenConnsTooLow(t *testing.T) {
 }
 
 func TestWarmDriverError(t *testing.T) {
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "missing", "dir", "test.db"))
+	db, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "missing", "dir", "test.db"))
 	require.NoError(t, err)
 	p := sqlpool.New(db, sqlpool.Options{})
 	defer p.Close()
@@ -151,6 +151,26 @@ func TestQueryCancelled(t *testing.T) {
 	cancel()
 	_, err = s.Query(ctx, threeRows)
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// TestQueryInterrupted cancels a query in flight on SQLite: the driver
+// interrupts it and returns its own error, which the session wraps with
+// the context's, so that the run's end is not counted as an SQL error.
+func TestQueryInterrupted(t *testing.T) {
+	p := sqlpool.New(openSQLite(t), sqlpool.Options{})
+	defer p.Close()
+	s, err := p.Session(context.Background())
+	require.NoError(t, err)
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := time.AfterFunc(20*time.Millisecond, cancel)
+	defer stop.Stop()
+	_, err = s.Query(ctx, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c")
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, pool.KindCanceled, pool.Classify(err))
+	n, err := s.Query(context.Background(), threeRows)
+	require.NoError(t, err, "the session works after the interrupt")
+	assert.EqualValues(t, 3, n)
 }
 
 // pgServer makes sqlpool pools over pgx stdlib, each with its own

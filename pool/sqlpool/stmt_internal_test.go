@@ -6,14 +6,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	_ "github.com/ncruces/go-sqlite3/driver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	_ "modernc.org/sqlite"
 )
 
 func TestStatementCache(t *testing.T) {
 	for _, noPrepare := range []bool{false, true} {
-		db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "test.db"))
+		db, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "test.db"))
 		require.NoError(t, err)
 		p := New(db, Options{NoPrepare: noPrepare})
 		ps, err := p.Session(context.Background())

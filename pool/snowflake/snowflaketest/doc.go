@@ -21,7 +21,7 @@
 //   - session close (/session?delete=true), token renewal
 //     (/session/token-request), query abort, heartbeat and telemetry
 //
-// Statements run against an embedded SQLite database (modernc.org/sqlite),
+// Statements run against an embedded SQLite database (github.com/ncruces/go-sqlite3),
 // after a light translation where Snowflake SQL differs: :N and ?
 // placeholders, CURRENT_TIMESTAMP() and SYSDATE(),
 // DATE_PART(EPOCH_MICROSECOND, SYSDATE()) and the other EPOCH_ parts of

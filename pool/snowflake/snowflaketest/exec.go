@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ncruces/go-sqlite3"
 )
 
 // Statement type ids the driver tells results apart by: a SELECT's rows are
@@ -782,10 +784,17 @@ func selectRows(ctx context.Context, db queryer, orig, q string, args []any) (*r
 	if err := rows.Err(); err != nil {
 		return nil, mapError(err)
 	}
+	if err := rows.Close(); err != nil {
+		return nil, mapError(err)
+	}
+	decls, err := declTypes(ctx, db, q, cols)
+	if err != nil {
+		return nil, mapError(err)
+	}
 	res := &result{typeID: typeSelect, affected: int64(len(data)), cols: make([]rowType, len(cols)), rows: data}
 	var listed []string
 	for i, c := range cols {
-		rt, ok := declaredType(c.Name(), c.DatabaseTypeName())
+		rt, ok := declaredType(c.Name(), decls[i])
 		if !ok {
 			if listed == nil {
 				listed = selectListTypes(orig, len(cols))
@@ -809,6 +818,39 @@ func selectRows(ctx context.Context, db queryer, orig, q string, args []any) (*r
 		}
 	}
 	return res, nil
+}
+
+// declTypes returns the declared types of q's result columns as SQLite's
+// schema has them (sqlite3_column_decltype), with their parameters:
+// NUMBER(18,2), TIMESTAMP_NTZ(3). database/sql's DatabaseTypeName gives
+// them without (the driver cuts the parentheses), so q is prepared again
+// on the driver's own connection, when any column has a declared type.
+func declTypes(ctx context.Context, db queryer, q string, cols []*sql.ColumnType) ([]string, error) {
+	decls := make([]string, len(cols))
+	if !slices.ContainsFunc(cols, func(c *sql.ColumnType) bool { return c.DatabaseTypeName() != "" }) {
+		return decls, nil
+	}
+	conn, ok := db.(*sql.Conn)
+	if !ok {
+		c, err := db.(*sql.DB).Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		conn = c
+	}
+	err := conn.Raw(func(dc any) error {
+		st, _, err := dc.(interface{ Raw() *sqlite3.Conn }).Raw().Prepare(q)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for i := range min(st.ColumnCount(), len(decls)) {
+			decls[i] = st.ColumnDeclType(i)
+		}
+		return nil
+	})
+	return decls, err
 }
 
 // mapError turns a SQLite error into Snowflake's code and SQLSTATE for the

@@ -19,8 +19,8 @@ import (
 	"sync"
 	"time"
 
+	_ "github.com/ncruces/go-sqlite3/driver" // the embedded database the statements run on
 	"github.com/snowflakedb/gosnowflake"
-	_ "modernc.org/sqlite" // the embedded database the statements run on
 )
 
 // Credentials a Server accepts when Options.Users is nil, and the account it
@@ -253,8 +253,8 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snowflaketest: %w", err)
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "snowflake.db")+
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, "snowflake.db")+
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("snowflaketest: open sqlite: %w", err)

@@ -305,6 +305,8 @@ func normalize(v any, rt *rowType) (any, *sqlError) {
 		return nil, convError(rt.Type, v)
 	case "boolean":
 		switch x := v.(type) {
+		case bool: // the driver decodes a column declared BOOLEAN itself
+			return x, nil
 		case int64:
 			return x != 0, nil
 		case float64:
