@@ -123,7 +123,8 @@ type nodeStream struct {
 	tl      timing.Timeline // its startup, from its first record
 	seen    map[int64]bool
 	next    int64     // every seq below it was read
-	last    time.Time // start of its latest interval
+	last    time.Time    // start of its latest interval
+	phase   timing.Phase // the phase of that interval
 	workers int
 }
 
@@ -412,7 +413,9 @@ func (m *LiveMerge) add(rec *StreamRecord, hists map[string]*sparseHist) error {
 	if m.origin.IsZero() {
 		m.origin = start
 	}
-	ns.last = later(ns.last, start)
+	if !start.Before(ns.last) {
+		ns.last, ns.phase = start, rec.Interval.Phase
+	}
 	ph := inWarmup
 	if rec.Interval.Phase == phaseNames[inMeasure] {
 		ph = inMeasure
@@ -469,13 +472,6 @@ func (m *LiveMerge) add(rec *StreamRecord, hists map[string]*sparseHist) error {
 		}
 	}
 	return nil
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // from is the seq from which the source is read next: the lowest that a
@@ -737,6 +733,20 @@ func (m *LiveMerge) Intervals() []FleetInterval {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return slices.Clone(m.done)
+}
+
+// Phase returns the phase (timing.Warmup or timing.Measure) of the latest
+// interval that node streamed, and false when none has arrived: what the
+// node is doing, as its stream says, for a live view (a node's
+// coordinator reports its state, not the moment its warmup ends).
+func (m *LiveMerge) Phase(node string) (timing.Phase, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ns := m.nodes[node]
+	if ns == nil || ns.last.IsZero() {
+		return "", false
+	}
+	return ns.phase, true
 }
 
 // Stopped returns the threshold that stopped the run, if one did.

@@ -71,6 +71,13 @@ func TestLiveMergeKeepsEveryStreamedInterval(t *testing.T) {
 		want += r.Phases.Measure.Ops
 	}
 	require.Positive(t, want)
+	for _, n := range nodes {
+		ph, ok := m.Phase(n)
+		assert.True(t, ok, n)
+		assert.Equal(t, timing.Measure, ph, "%s's latest interval was measured", n)
+	}
+	_, ok := m.Phase("n9")
+	assert.False(t, ok, "a node that streamed nothing has no phase")
 
 	// n2 died: its result never came; what it streamed is its result.
 	orch := timing.Timeline{Node: "orchestrator", Anchor: results[0].StartedAt,

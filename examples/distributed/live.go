@@ -199,11 +199,19 @@ func (p *livePage) update(run *coordinate.Run, nodes []string) {
 	for _, s := range st {
 		byID[s.ID] = s
 	}
+	m := p.merge.Load()
 	var out []live.Node
 	for _, id := range nodes {
 		n := live.Node{Name: id, State: "NOT JOINED"}
 		if s, ok := byID[id]; ok {
 			n.State, n.Phase = string(s.Status), s.Phase
+		}
+		// A running node's phase is its stream's: it says when the
+		// warmup gave way to the measured window.
+		if m != nil && n.State == string(coordinate.StatusRunning) {
+			if ph, ok := m.Phase(id); ok {
+				n.Phase = string(ph)
+			}
 		}
 		out = append(out, n)
 	}
@@ -214,7 +222,7 @@ func (p *livePage) update(run *coordinate.Run, nodes []string) {
 	for _, id := range nodes {
 		forming.Workers = append(forming.Workers, loadtest.WorkerTimeline{Node: id})
 	}
-	if m := p.merge.Load(); m != nil {
+	if m != nil {
 		forming = m.Forming(run.Timeline())
 	}
 	_ = p.srv.Timeline(forming) // a timeline that does not draw yet waits for the next

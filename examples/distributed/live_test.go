@@ -201,7 +201,7 @@ func TestLivePage(t *testing.T) {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	f := testFlags(t, "")
-	f.live, f.duration = addr, 3*time.Second
+	f.live, f.duration = addr, 4*time.Second
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -232,14 +232,25 @@ func TestLivePage(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
 	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	// An interval event, and a nodes event in which a running node is in
+	// its measured window (its stream says so).
 	var interval string
-	for sc.Scan() {
-		if sc.Text() == "event: interval" && sc.Scan() {
-			interval = sc.Text()
-			break
+	measuring := false
+	for (interval == "" || !measuring) && sc.Scan() {
+		switch sc.Text() {
+		case "event: interval":
+			if sc.Scan() && interval == "" {
+				interval = sc.Text()
+			}
+		case "event: nodes":
+			if sc.Scan() && strings.Contains(sc.Text(), `"state":"RUNNING","phase":"measure"`) {
+				measuring = true
+			}
 		}
 	}
 	resp.Body.Close()
+	assert.True(t, measuring, "the page showed a running node in its measured window")
 	require.True(t, strings.HasPrefix(interval, "data: {"), "an interval event: %q", interval)
 	var fi struct {
 		Phase string `json:"phase"`

@@ -19,7 +19,10 @@ type Node struct {
 	// State is the node's state as its coordinator reports it: WAITING,
 	// READY, RUNNING, DONE, FAILED, LOST...
 	State string `json:"state"`
-	// Phase is the phase it last reported, if any.
+	// Phase is the phase it is in, if known: the one it last reported
+	// to its coordinator, or (examples/distributed) while it runs, the
+	// phase of the latest interval it streamed (LiveMerge.Phase), which
+	// says when its warmup gave way to the measured window.
 	Phase string `json:"phase,omitempty"`
 }
 
