@@ -122,7 +122,7 @@ type bucket struct {
 type nodeStream struct {
 	tl      timing.Timeline // its startup, from its first record
 	seen    map[int64]bool
-	next    int64     // every seq below it was read
+	next    int64        // every seq below it was read
 	last    time.Time    // start of its latest interval
 	phase   timing.Phase // the phase of that interval
 	workers int
