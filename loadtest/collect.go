@@ -348,12 +348,13 @@ func (ru *run) finish() {
 	if n := len(c.pending); n > 0 && c.pending[n-1].to != nil {
 		// The pacer has stopped: what it offered and dropped until the
 		// end is final (it may have released the window's last operations
-		// after the collector read the counters at the end); the backlog
-		// stays as it was then.
+		// after the collector read the counters at the end); what had
+		// begun is as it was at the end, and the backlog follows.
 		last := &c.pending[n-1]
-		fin := *ru.plan.sample(-1)
-		fin.backlog = last.to.backlog
-		last.to = &fin
+		fin := ru.plan.sample(-1)
+		fin.begun = last.to.begun
+		fin.setBacklog()
+		last.to = fin
 	}
 	for _, m := range c.pending {
 		ru.emit(m)

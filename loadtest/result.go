@@ -190,8 +190,18 @@ func (ru *run) phaseStats(t *tally, ph, op int, d time.Duration, final *sample, 
 	if from == nil {
 		from = ru.plan.zeroSample()
 	}
-	if to == nil {
+	switch {
+	case to == nil:
 		to = final // the window did not end as planned
+	case ph == inMeasure:
+		// The pacer schedules nothing after the measured window, and
+		// may have released its last operations after the collector read
+		// the end: the counts are the final ones, with what had begun at
+		// the end.
+		end := *final
+		end.begun = to.begun
+		end.setBacklog()
+		to = &end
 	}
 	l := load(from, to, ph, op)
 	l.Offered = load(ru.plan.zeroSample(), final, ph, op).Offered

@@ -330,6 +330,10 @@ func (ru *run) startWorkers(runCtx context.Context) error {
 	p.boundary.Store(int64(never))
 	p.snapAt.Store(-1)
 	p.begun = make([]atomic.Int64, len(ops))
+	for i := range p.begunSnap {
+		p.begunSnap[i].counts = make([]atomic.Int64, len(ops))
+		p.begunSnap[i].at.Store(-1)
+	}
 	ru.plan = p
 	ru.col.init(len(ops))
 	ru.col.target = cfg.initialTarget()

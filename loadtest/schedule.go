@@ -66,20 +66,32 @@ func (l *Load) judge(achieved float64, d time.Duration, tol float64) {
 // the difference of the samples at their ends.
 type sample struct {
 	offered, dropped [2][]int64
+	begun            []int64 // as at the sample's instant (see plan.sample)
 	backlog          []int64
+}
+
+// setBacklog sets the backlog from the counts: offered - dropped - begun.
+func (s *sample) setBacklog() {
+	s.backlog = make([]int64, len(s.begun))
+	for i := range s.begun {
+		s.backlog[i] = max(0, s.offered[0][i]+s.offered[1][i]-s.dropped[0][i]-s.dropped[1][i]-s.begun[i])
+	}
 }
 
 // sample reads the counters at the interval boundary at (or now, when at
 // is negative): offered and dropped as the pacer copied them when it
 // passed at, if it did, else as they are (the pacer has not scheduled
-// anything since). begun is read first, so that a release between the
-// readings counts in the backlog rather than making it negative; it is
-// read now, so the backlog is as it was when the collector read it.
+// anything since); begun likewise as the first worker to begin an
+// operation at or after at copied it, if one did (see countBegun), else
+// as it is. begun is read first, so that a release between the readings
+// counts in the backlog rather than making it negative. So the backlog is
+// the one at at, to within the operations that workers were beginning at
+// that very instant, however late the collector reads it.
 func (p *plan) sample(at time.Duration) *sample {
 	n := len(p.ops)
-	s := &sample{backlog: make([]int64, n)}
+	s := &sample{begun: make([]int64, n)}
 	for i := range n {
-		s.backlog[i] = -p.begun[i].Load()
+		s.begun[i] = p.begun[i].Load()
 	}
 	for ph := range s.offered {
 		s.offered[ph], s.dropped[ph] = make([]int64, n), make([]int64, n)
@@ -96,9 +108,14 @@ func (p *plan) sample(at time.Duration) *sample {
 			}
 		}
 	}
-	for i := range n {
-		s.backlog[i] = max(0, s.backlog[i]+s.offered[0][i]+s.offered[1][i]-s.dropped[0][i]-s.dropped[1][i])
+	if at >= 0 {
+		if counts := p.begunAtInstant(at); counts != nil {
+			for i := range n {
+				s.begun[i] = counts[i].Load()
+			}
+		}
 	}
+	s.setBacklog()
 	return s
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -155,6 +156,54 @@ type plan struct {
 	boundary, snapAt atomic.Int64
 	snapOffered      [2][]atomic.Int64
 	snapDropped      [2][]atomic.Int64
+	// begun as it was at three instants that the collector samples: the
+	// interval boundary ahead, the measured window's start and its end
+	// (the boundary ahead lags when the collector does). The first worker
+	// to begin an operation at or after one of them copies the counts
+	// (under snapMu) before it counts its own, so that a collector that
+	// samples the instant late (a loaded machine) still gets the backlog
+	// as it was then, not less the operations begun since (at the end of
+	// a window that the system could not keep up with, the drain begins
+	// all of them).
+	snapMu    sync.Mutex
+	begunSnap [3]begunAt
+}
+
+// begunAt is the begun counts as they were at instant at (-1: none yet).
+type begunAt struct {
+	at     atomic.Int64
+	counts []atomic.Int64
+}
+
+// countBegun counts an operation of op that a worker begins at start,
+// first copying the counts for each instant it is the first beginning at
+// or after.
+func (p *plan) countBegun(op int, start time.Duration) {
+	for i, at := range [len(p.begunSnap)]int64{p.boundary.Load(), p.measureAt.Load(), p.endAt.Load()} { // see begunAtInstant
+		if sn := &p.begunSnap[i]; int64(start) >= at && sn.at.Load() != at {
+			p.snapMu.Lock()
+			if sn.at.Load() != at {
+				for j := range p.begun {
+					sn.counts[j].Store(p.begun[j].Load())
+				}
+				sn.at.Store(at)
+			}
+			p.snapMu.Unlock()
+		}
+	}
+	p.begun[op].Add(1)
+}
+
+// begunAtInstant returns the begun counts copied at instant at, or nil.
+// The window's end and start come first: they are known before they
+// pass, while a boundary the collector set late was copied late.
+func (p *plan) begunAtInstant(at time.Duration) []atomic.Int64 {
+	for _, i := range [...]int{2, 1, 0} {
+		if sn := &p.begunSnap[i]; sn.at.Load() == int64(at) {
+			return sn.counts
+		}
+	}
+	return nil
 }
 
 // snapshot copies the schedule's counts as they are at boundary b.
@@ -515,12 +564,12 @@ func (w *Worker) serve(ctx context.Context, p *plan) {
 		if p.gen.Load() != w.gen {
 			w.refresh(p)
 		}
-		p.begun[r.op].Add(1)
+		start := p.rec.Now()
+		p.countBegun(r.op, start)
 		if w.end == 0 {
 			p.inflight.Add(-1)
 			continue // stopped: what is queued is not run
 		}
-		start := p.rec.Now()
 		if !firstDone {
 			firstDone = true
 			w.first(ctx, p, r, start)
