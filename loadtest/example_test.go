@@ -120,3 +120,38 @@ func ExampleCapacity_WriteText() {
 	//       400.0       354.0     88.5%   210ms  457ms       0  23 -> 160  FAIL p99<50ms, achieved_ratio>=0.99, overloaded
 	// capacity: 375.0/s (the highest rate that passed; 400.0/s failed); conditions: [p99<50ms achieved_ratio>=0.99]; 3 steps in 29s, ended: converged
 }
+
+// A capacity search whose steps the caller runs: here a stand-in for a
+// fleet that serves at most 300 operations per second (a real step
+// function starts every process at the step's rate, together, and returns
+// their merged result). The search chooses the rates and judges each step
+// on the Result returned.
+func ExampleSearchCapacitySteps() {
+	run := func(_ context.Context, st loadtest.CapacityStepRun) (*loadtest.Result, error) {
+		achieved := min(st.Rate, 300)
+		res := &loadtest.Result{RunID: st.RunID}
+		res.Phases.Measure = loadtest.Stats{Ops: int64(achieved), Throughput: achieved, Duration: time.Second,
+			Latency: loadtest.Latency{P99: 5 * time.Millisecond}}
+		res.Phases.Measure.Schedule = &loadtest.Schedule{Load: loadtest.Load{
+			Offered: int64(st.Rate), OfferedPerS: st.Rate, AchievedRatio: achieved / st.Rate}}
+		return res, nil
+	}
+	c, err := loadtest.SearchCapacitySteps(context.Background(), "fleet", loadtest.CapacitySearch{
+		SLO: []string{"p99<20ms"}, Start: 100, Precision: 0.1,
+		OnStep: func(s loadtest.CapacityStep) {
+			fmt.Printf("%s %s at %.1f/s: achieved %.1f/s, pass %v\n", s.RunID, s.Kind, s.Rate, s.ThroughputPerS, s.Pass)
+		},
+	}, run)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("capacity %.1f/s, ended: %s\n", c.MaxRate, c.Ended)
+	// Output:
+	// fleet.step-1 coarse at 100.0/s: achieved 100.0/s, pass true
+	// fleet.step-2 coarse at 200.0/s: achieved 200.0/s, pass true
+	// fleet.step-3 coarse at 400.0/s: achieved 300.0/s, pass false
+	// fleet.step-4 bisect at 300.0/s: achieved 300.0/s, pass true
+	// fleet.step-5 bisect at 350.0/s: achieved 300.0/s, pass false
+	// fleet.step-6 bisect at 325.0/s: achieved 300.0/s, pass false
+	// capacity 300.0/s, ended: converged
+}

@@ -266,8 +266,11 @@ func searchFleet(ctx context.Context, w io.Writer, f flags, e env, nodes []strin
 		rf := sf
 		rf.run, rf.rate, rf.thresholds = st.RunID, st.Rate, st.Thresholds
 		m, err := runFleet(ctx, w, rf, e, nodes, fl)
-		if err != nil {
+		switch {
+		case err != nil:
 			return nil, err
+		case m == nil:
+			return nil, errors.New("no node's result came")
 		}
 		ss := stepStart{RunID: st.RunID, Nodes: len(m.Workers)}
 		if m.Start != nil {
