@@ -308,7 +308,7 @@ func (ru *run) startWorkers(runCtx context.Context) error {
 	ch := make(chan struct{})
 	p.wake.Store(&ch)
 	p.target.Store(int64(cfg.Workers))
-	p.rate.Store(math.Float64bits(cfg.Rate))
+	p.rate.Store(&rateChange{rate: cfg.Rate})
 	p.setWindow(never, never)
 	// About two shared histograms per CPU: enough that a worker moving a
 	// batch finds one free (see stats.go), and never more than workers.
@@ -653,7 +653,7 @@ func (ru *run) scale(runCtx context.Context, target float64, why string) {
 	}
 	detail := ""
 	if ru.plan.open {
-		ru.plan.setRate(target)
+		ru.plan.setRate(target, start)
 		detail = "rate=" + strconv.FormatFloat(target, 'f', -1, 64)
 	} else {
 		n := int(target)

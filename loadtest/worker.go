@@ -131,7 +131,7 @@ type plan struct {
 	warmupEnd atomic.Int64                  // measureAt, unless Config.DrainWarmup moved the measure start later
 	stop      atomic.Bool                   // set to end the run early
 	target    atomic.Int64                  // closed loop: the active workers
-	rate      atomic.Uint64                 // arrival rate: float64 bits, ops/s
+	rate      atomic.Pointer[rateChange]    // arrival rate, and since when
 	epoch     atomic.Int64                  // the current interval; see collect.go
 	wake      atomic.Pointer[chan struct{}] // closed and replaced to wake waiting goroutines
 
@@ -282,13 +282,21 @@ func (p *plan) setTarget(n int) {
 	p.signal()
 }
 
-// setRate changes the arrival rate and wakes the pacer.
-func (p *plan) setRate(r float64) {
-	p.rate.Store(math.Float64bits(r))
+// rateChange is an arrival rate, in operations per second, in effect for
+// the starts scheduled from at on.
+type rateChange struct {
+	rate float64
+	at   time.Duration
+}
+
+// setRate changes the arrival rate to r from instant at, and wakes the
+// pacer.
+func (p *plan) setRate(r float64, at time.Duration) {
+	p.rate.Store(&rateChange{r, at})
 	p.signal()
 }
 
-func (p *plan) currentRate() float64 { return math.Float64frombits(p.rate.Load()) }
+func (p *plan) currentRate() float64 { return p.rate.Load().rate }
 
 // refresh reloads the worker's copy of the plan and hands its interval
 // buffer over if the interval ended. gen is loaded first: the values read
@@ -646,24 +654,33 @@ func (p *plan) pace(ctx context.Context, maxInFlight int64, arr arrivals) {
 	gap := arr.gap
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	next, rate := p.startAt, p.currentRate()
+	cur := p.rate.Load()
+	next, rate := p.startAt, cur.rate
 	last := next // the last start scheduled
 	for !p.stop.Load() {
 		// Taken before the rate is read: a change after the read closes it.
 		wake := *p.wake.Load()
-		if nr := p.currentRate(); nr != rate {
-			// The next start follows the new rate from the last one (and
-			// from now if there was none to follow), so that a pacer that
-			// learns of the change late still keeps the schedule.
-			if rate <= 0 {
-				last = max(last, p.rec.Now())
-			}
-			rate = nr
-			if rate > 0 {
-				next = last + gap(rate)
+		now := p.rec.Now()
+		// A change of rate applies to the starts from its instant on: a
+		// pacer that learns of it late (a loaded machine) first schedules
+		// the starts before it at the old rate, then follows the new one
+		// from the last start (or from the change, if there was none to
+		// follow), so the schedule is the one the changes made.
+		until := never
+		if ch := p.rate.Load(); ch != cur {
+			if rate > 0 && next < ch.at {
+				until = ch.at
+			} else {
+				if rate <= 0 {
+					last = max(last, min(ch.at, now))
+				}
+				cur, rate = ch, ch.rate
+				if rate > 0 {
+					next = last + gap(rate)
+				}
 			}
 		}
-		now, end := p.rec.Now(), p.end()
+		end := p.end()
 		if next >= end {
 			return
 		}
@@ -690,7 +707,7 @@ func (p *plan) pace(ctx context.Context, maxInFlight int64, arr arrivals) {
 			b = never // copied already
 		}
 		if rate > 0 {
-			for next <= now && next < end && next < hold {
+			for next <= now && next < end && next < hold && next < until {
 				if next >= b {
 					p.snapshot(b)
 					b = never
@@ -707,6 +724,9 @@ func (p *plan) pace(ctx context.Context, maxInFlight int64, arr arrivals) {
 				last = next
 				next += gap(rate)
 			}
+		}
+		if until != never && next >= until {
+			continue // the old rate's starts are scheduled: apply the change
 		}
 		target := min(next, end, hold)
 		if rate <= 0 {
