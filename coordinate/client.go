@@ -263,9 +263,14 @@ func (m *member) reclock(ctx context.Context, until time.Time) {
 		return // the reading of Join stands
 	}
 	m.clockMu.Lock()
-	defer m.clockMu.Unlock()
-	if bound < m.bound {
+	better := bound < m.bound
+	if better {
 		m.offset, m.bound = off, bound
+	}
+	m.clockMu.Unlock()
+	if better && m.rec != nil {
+		// The node's timeline is merged with the offset it starts with.
+		m.rec.SetClockOffset(off, bound)
 	}
 }
 

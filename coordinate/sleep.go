@@ -23,10 +23,7 @@ const spinWindow = time.Millisecond
 // slack until shortly before it, then a short spin yielding the processor
 // (runtime.Gosched). The start is precise to microseconds, and the spin
 // lasts tens of microseconds, not a millisecond, so that many processes on
-// few cores do not compete for them at the very instant they must run. The
-// goroutines of one process that wait at once (a fleet simulated in one
-// process) share one such waiter (precise.UntilShared), which releases
-// each at its instant.
+// few cores do not compete for them at the very instant they must run.
 //
 // at's monotonic clock reading is used when it has one (a Signal made in
 // this process); otherwise the wall clock is.
@@ -36,7 +33,7 @@ func SleepUntil(ctx context.Context, at time.Time) error {
 	}
 	// A wall-clock instant is moved onto the monotonic clock once, now.
 	if d := time.Until(at); d > 0 {
-		return precise.UntilShared(ctx, time.Now().Add(d))
+		return precise.Until(ctx, time.Now().Add(d))
 	}
 	return nil
 }
