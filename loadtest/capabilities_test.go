@@ -70,12 +70,14 @@ func TestOptionalPoolCapabilities(t *testing.T) {
 	assert.Equal(t, map[string]string{"build": "abc123"}, res.Labels)
 
 	// Each worker is tagged before its first operation and again only when
-	// its phase changes: warmup then measure, or measure alone for a
-	// worker whose first operation came after the warmup (a busy machine).
+	// its phase changes: warmup then measure; on a busy machine measure
+	// alone for a worker whose first operation came after the warmup, or
+	// warmup alone for one that the scheduler left out of the whole
+	// measured window. Never a phase twice, never out of order.
 	require.Len(t, p.tags, cfg.Workers)
 	for w, phases := range p.tags {
 		if len(phases) == 1 {
-			assert.Equal(t, []string{"measure"}, phases, "worker %d", w)
+			assert.Contains(t, []string{"warmup", "measure"}, phases[0], "worker %d", w)
 		} else {
 			assert.Equal(t, []string{"warmup", "measure"}, phases, "worker %d is tagged once per phase", w)
 		}
