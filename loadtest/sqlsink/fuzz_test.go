@@ -26,7 +26,7 @@ func FuzzPrefix(f *testing.F) {
 		"SELECT_", "TABLE", strings.Repeat("p", 60), strings.Repeat("p", 200)} {
 		f.Add(s)
 	}
-	db, err := sql.Open("sqlite3", "file:"+f.TempDir()+"/fuzz.db")
+	db, err := sql.Open("sqlite3", "file:"+f.TempDir()+"/fuzz.db?_txlock=deferred")
 	if err != nil {
 		f.Fatal(err)
 	}
