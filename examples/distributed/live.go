@@ -206,9 +206,10 @@ func (p *livePage) update(run *coordinate.Run, nodes []string) {
 		if s, ok := byID[id]; ok {
 			n.State, n.Phase = string(s.Status), s.Phase
 		}
-		// A running node's phase is its stream's: it says when the
-		// warmup gave way to the measured window.
-		if m != nil && n.State == string(coordinate.StatusRunning) {
+		// Once a node streams, its phase is its stream's: it says when
+		// the warmup gave way to the measured window (the coordinator
+		// keeps the phase the node reported when it began to run).
+		if m != nil {
 			if ph, ok := m.Phase(id); ok {
 				n.Phase = string(ph)
 			}
