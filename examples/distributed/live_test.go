@@ -106,10 +106,18 @@ func testKilledNode(t *testing.T, coord string) {
 			return n
 		}
 	} else {
-		db, err := sql.Open("sqlite3", f.dsn)
+		// The test reads the file on a connection of its own, which does
+		// not set the journal mode (two connections switching it at once
+		// fail with "database is locked": CI saw the orchestrator's seeding
+		// fail so), and uses it only once the orchestrator has put the
+		// file in WAL.
+		db, err := sql.Open("sqlite3", "file:"+path+"?_pragma=busy_timeout(10000)")
 		require.NoError(t, err)
 		defer db.Close()
 		measured = func() int {
+			if _, err := os.Stat(path + "-wal"); err != nil {
+				return 0
+			}
 			var n int
 			_ = db.QueryRow("SELECT COUNT(*) FROM "+f.prefix+"stream WHERE run_id = ? AND node = ? AND record LIKE ?", f.run, "w01", `%"phase":"measure"%`).Scan(&n)
 			return n
