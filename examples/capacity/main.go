@@ -177,16 +177,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
+// writeHTML writes the search's page (report.WriteCapacityHTML).
 func writeHTML(path string, c *loadtest.Capacity) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := report.WriteCapacityHTML(f, c); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return cli.WriteFile(path, func(w io.Writer) error { return report.WriteCapacityHTML(w, c) })
 }
 
 // openPool opens a PostgreSQL pool of conns connections on dsn, or, when

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/startline/startline/internal/cli"
 	"github.com/startline/startline/loadtest"
 	htmlreport "github.com/startline/startline/loadtest/report"
 	"github.com/startline/startline/timing"
@@ -347,13 +348,5 @@ func writeCapacityJSON(path string, last *loadtest.Result, c *loadtest.Capacity,
 
 // writeCapacityHTML writes the search's page (report.WriteCapacityHTML).
 func writeCapacityHTML(path string, c *loadtest.Capacity) error {
-	out, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := htmlreport.WriteCapacityHTML(out, c); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return cli.WriteFile(path, func(w io.Writer) error { return htmlreport.WriteCapacityHTML(w, c) })
 }

@@ -1,6 +1,7 @@
 // Package cli is the one main function of the example commands: it runs a
 // command with the process's arguments and standard streams, cancels its
-// context on an interrupt, and turns its error into an exit status.
+// context on an interrupt, and turns its error into an exit status. It
+// also holds what the commands share besides: writing an output file.
 package cli
 
 import (
@@ -32,4 +33,19 @@ func Main(name string, run Run) {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
 	}
+}
+
+// WriteFile creates (or truncates) the file at path and has write fill
+// it. The error is write's, or the file's own: closing a file that was
+// written can fail too (a full disk), and that failure is not dropped.
+func WriteFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
