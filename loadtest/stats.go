@@ -61,8 +61,8 @@ type shardSet struct{ s []shard }
 
 type shard struct {
 	mu sync.Mutex
-	h  *hdrhistogram.Histogram // nil until the first batch
-	_  [48]byte                // keeps neighbouring shards' locks off one cache line
+	c  *denseCounts // nil until the first batch
+	_  [48]byte     // keeps neighbouring shards' locks off one cache line
 }
 
 func newShardSet(n int) *shardSet { return &shardSet{s: make([]shard, max(n, 1))} }
@@ -76,9 +76,8 @@ func (ss *shardSet) drainInto(h **hdrhistogram.Histogram) {
 	for i := range ss.s {
 		sh := &ss.s[i]
 		sh.mu.Lock()
-		if sh.h != nil && sh.h.TotalCount() > 0 {
-			mergeHist(h, sh.h)
-			sh.h.Reset()
+		if sh.c != nil {
+			sh.c.drainInto(h)
 		}
 		sh.mu.Unlock()
 	}
@@ -114,10 +113,10 @@ func (l *latencies) flush() {
 		for i := range ss.s {
 			sh := &ss.s[(l.first+i)%len(ss.s)]
 			if sh.mu.TryLock() {
-				if sh.h == nil {
-					sh.h = newHist()
+				if sh.c == nil {
+					sh.c = new(denseCounts)
 				}
-				recordAll(sh.h, l.batch[:l.n])
+				sh.c.recordAll(l.batch[:l.n])
 				sh.mu.Unlock()
 				l.moved += int64(l.n)
 				l.n = 0
