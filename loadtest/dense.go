@@ -55,10 +55,10 @@ func denseValue(i int) int64 {
 	return int64(sub) << bucket
 }
 
-// recordAll records vs, clamped to 0..maxLatency like recordAll.
+// recordAll records vs, each clamped to newHist's range.
 func (d *denseCounts) recordAll(vs []int64) {
 	for _, v := range vs {
-		d.counts[denseIndex(min(max(v, 0), int64(maxLatency)))]++
+		d.counts[denseIndex(inRange(v))]++
 	}
 	d.total += int64(len(vs))
 }

@@ -123,7 +123,7 @@ func (d *ServerDist) add(v time.Duration) {
 	if d.Histogram == nil {
 		d.Histogram = &Histogram{h: newServerHist()}
 	}
-	_ = d.Histogram.h.RecordValue(min(max(int64(v), 0), int64(maxLatency))) // within range
+	_ = d.Histogram.h.RecordValue(inRange(int64(v))) // cannot fail: within range
 	d.N++
 	d.Sum += v
 }

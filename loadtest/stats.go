@@ -21,6 +21,9 @@ const (
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, int64(maxLatency), sigFigs) }
 
+// inRange clamps a latency in nanoseconds to what newHist records.
+func inRange(v int64) int64 { return min(max(v, 0), int64(maxLatency)) }
+
 // Why a worker does not keep histograms of its own.
 //
 // An HdrHistogram over 1ns..1h to 3 significant digits is some 270 KB,
@@ -145,7 +148,7 @@ func (l *latencies) settle() {
 
 func recordAll(h *hdrhistogram.Histogram, vs []int64) {
 	for _, v := range vs {
-		_ = h.RecordValue(min(max(v, 0), int64(maxLatency))) // cannot fail: within range
+		_ = h.RecordValue(inRange(v)) // cannot fail: within range
 	}
 }
 
