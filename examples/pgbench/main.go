@@ -24,8 +24,11 @@
 // operation, and keeps it in a slot of its own. -mode chooses the pgx path
 // (cache, prepared, raw-ctx, raw; raw, the default, runs the prepared
 // statement through pgconn with a pre-encoded binary parameter and
-// allocates once per query, in pgx). -io blocking trades Go's network
-// poller for blocking system calls on a thread per client; -procs sets
+// allocates once per query, in pgx). -io blocking, the default, reads and
+// writes each client's socket with blocking system calls on a thread of
+// its own, as pgbench's C clients do, instead of through Go's network
+// poller (-io poller), which on a 2-core machine costs an epoll call, half
+// a futex call and a context switch per query more; -procs sets
 // GOMAXPROCS, -gc the GC percentage, -cpuprofile writes a CPU profile.
 // PERFORMANCE.md gives what each costs on one machine.
 package main
@@ -81,7 +84,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.scale, "s", 0, "scale factor; 0 reads it from pgbench_branches, as pgbench does")
 	fs.DurationVar(&o.warmup, "warmup", 0, "warmup before the measured window, kept out of tps")
 	fs.StringVar(&o.mode, "mode", ModeRaw, "pgx path: cache, prepared, raw-ctx or raw (see PERFORMANCE.md)")
-	fs.StringVar(&o.io, "io", ioPoller, "socket I/O: poller (Go's network poller) or blocking (blocking system calls, one thread per client)")
+	fs.StringVar(&o.io, "io", ioBlocking, "socket I/O: blocking (blocking system calls, one thread per client) or poller (Go's network poller)")
 	fs.IntVar(&o.procs, "procs", 0, "GOMAXPROCS; 0 keeps the runtime's choice, or with -io blocking makes it clients+2")
 	fs.IntVar(&o.gcPercent, "gc", 400, "GOGC percentage (debug.SetGCPercent); the hot path allocates little, so a rarer GC costs little memory")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the startline result as JSON to this file")

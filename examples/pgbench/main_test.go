@@ -77,7 +77,7 @@ func TestParseFlagsRejectsBadInput(t *testing.T) {
 	}
 	o, err := parseFlags([]string{"-c", "8", "-T", "15", "-j", "2"})
 	require.NoError(t, err)
-	assert.Equal(t, options{dsn: o.dsn, clients: 8, seconds: 15, threads: 2, mode: ModeRaw, io: ioPoller, gcPercent: 400}, o)
+	assert.Equal(t, options{dsn: o.dsn, clients: 8, seconds: 15, threads: 2, mode: ModeRaw, io: ioBlocking, gcPercent: 400}, o)
 }
 
 // TestModesReadOneRowPerQuery runs the workload in every mode and checks
@@ -87,9 +87,9 @@ func TestModesReadOneRowPerQuery(t *testing.T) {
 	type variant struct{ mode, io string }
 	var variants []variant
 	for _, m := range modes {
-		variants = append(variants, variant{m, ioPoller})
+		variants = append(variants, variant{m, ioBlocking})
 	}
-	variants = append(variants, variant{ModeRaw, ioBlocking})
+	variants = append(variants, variant{ModeRaw, ioPoller})
 	for _, v := range variants {
 		mode := v.mode
 		t.Run(mode+"/"+v.io, func(t *testing.T) {
