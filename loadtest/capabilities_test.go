@@ -2,11 +2,8 @@ package loadtest_test
 
 import (
 	"context"
-	"errors"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -85,90 +82,4 @@ func TestOptionalPoolCapabilities(t *testing.T) {
 			assert.Equal(t, []string{"warmup", "measure"}, phases, "worker %d is tagged once per phase", w)
 		}
 	}
-}
-
-// preparingPool's sessions prepare statements, and remember which and
-// whether any query had run on them before.
-type preparingPool struct {
-	memPool
-	prepareErr error
-	mu         sync.Mutex
-	prepared   map[*preparingSession][]string
-	late       int // statements prepared after a query on the same session
-	queried    atomic.Int64
-}
-
-type preparingSession struct {
-	pool.Session
-	p       *preparingPool
-	queried bool
-}
-
-func (p *preparingPool) Session(ctx context.Context) (pool.Session, error) {
-	s, err := p.memPool.Session(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &preparingSession{Session: s, p: p}, nil
-}
-
-func (s *preparingSession) PrepareStatement(ctx context.Context, query string) error {
-	s.p.mu.Lock()
-	defer s.p.mu.Unlock()
-	if s.queried {
-		s.p.late++
-	}
-	s.p.prepared[s] = append(s.p.prepared[s], query)
-	return s.p.prepareErr
-}
-
-func (s *preparingSession) Query(ctx context.Context, query string, args ...any) (int64, error) {
-	s.p.mu.Lock()
-	s.queried = true
-	s.p.mu.Unlock()
-	s.p.queried.Add(1)
-	return s.Session.Query(ctx, query, args...)
-}
-
-func preparingConfig(p *preparingPool) loadtest.Config {
-	cfg := baseConfig(&p.memPool)
-	cfg.Pool = p
-	cfg.Workload.Operations = []loadtest.Operation{
-		loadtest.QueryOp("a", 1, "SELECT a", nil),
-		loadtest.QueryOp("b", 1, "SELECT b", nil),
-		{Name: "custom", Weight: 1, Run: noop}, // no statements of its own
-	}
-	return cfg
-}
-
-func TestStatementsPreparedBeforeTheStart(t *testing.T) {
-	p := &preparingPool{prepared: map[*preparingSession][]string{}}
-	cfg := preparingConfig(p)
-	cfg.OpTimeout = time.Second // the wrapped operations keep their statements
-	r, err := loadtest.New(cfg)
-	require.NoError(t, err)
-	res, err := r.Run(context.Background())
-	require.NoError(t, err)
-
-	require.Len(t, p.prepared, cfg.Workers, "every worker's session")
-	for _, stmts := range p.prepared {
-		assert.Equal(t, []string{"SELECT a", "SELECT b"}, stmts)
-	}
-	assert.Zero(t, p.late, "statements prepared after a query on their session")
-	assert.Positive(t, p.queried.Load())
-	assert.Positive(t, res.Phases.Measure.Ops)
-}
-
-func TestStatementPrepareErrorNamesTheWorker(t *testing.T) {
-	p := &preparingPool{prepared: map[*preparingSession][]string{}, prepareErr: errors.New("relation \"a\" does not exist")}
-	r, err := loadtest.New(preparingConfig(p))
-	require.NoError(t, err)
-	_, err = r.Run(context.Background())
-	var pe *loadtest.PhaseError
-	require.ErrorAs(t, err, &pe)
-	assert.Equal(t, timing.ScaleWarmup, pe.Phase)
-	assert.GreaterOrEqual(t, pe.Worker, 0, "names a worker")
-	assert.ErrorContains(t, err, `relation "a" does not exist`)
-	assert.Zero(t, p.queried.Load(), "no query ran")
-	assert.Zero(t, p.openSessions(), "every session taken was closed")
 }

@@ -213,19 +213,13 @@ type Operation struct {
 	// Run does the operation once. It is called by one worker goroutine at a
 	// time, with that worker's state, and must return when ctx is done.
 	Run func(ctx context.Context, w *Worker) error
-	// Statements are the query texts Run sends through the worker's
-	// session, if any. The Runner prepares them on every worker's session
-	// before the start (in scale.warmup, where the session can: see
-	// pool.StatementPreparer), so that no first query at the start instant
-	// pays for preparing its statement. QueryOp sets it.
-	Statements []string
 }
 
 // QueryOp returns an operation that runs query on the worker's session, with
 // the arguments that args appends to buf (buf is reused from call to call, so
 // that building the arguments need not allocate). args may be nil.
 func QueryOp(name string, weight int, query string, args func(w *Worker, buf []any) []any) Operation {
-	return Operation{Name: name, Weight: weight, Statements: []string{query}, Run: func(ctx context.Context, w *Worker) error {
+	return Operation{Name: name, Weight: weight, Run: func(ctx context.Context, w *Worker) error {
 		var a []any
 		if args != nil {
 			a = args(w, w.args[:0])

@@ -11,8 +11,7 @@
 //	coord.register     join the coordinator
 //	heartbeat.running  report ready
 //	results.test_start record the test start in the sinks (or in the background)
-//	scale.warmup       take a session per worker, prepare the workload's statements
-//	                   on it (Operation.Statements) and park the workers at the gate
+//	scale.warmup       take a session per worker and park the workers at the gate
 //	coord.wait         wait for the start signal and sleep until its instant T
 //	query.first        each worker's first operation, from T
 //	warmup, measure    the two windows, whose statistics are kept apart

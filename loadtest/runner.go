@@ -348,27 +348,14 @@ func (ru *run) startWorkers(runCtx context.Context) error {
 	return ru.addWorkers(runCtx, cfg.maxWorkers())
 }
 
-// addWorkers grows the set of worker goroutines to n. Each new worker's
-// session has the workload's statements prepared before its goroutine
-// starts (see prepareStatements).
+// addWorkers grows the set of worker goroutines to n.
 func (ru *run) addWorkers(runCtx context.Context, n int) error {
-	from := len(ru.workers)
-	sessions := make([]pool.Session, 0, max(n-from, 0))
-	for i := from; i < n; i++ {
+	nops := len(ru.plan.ops)
+	for i := len(ru.workers); i < n; i++ {
 		s, err := ru.cfg.Pool.Session(runCtx)
 		if err != nil {
-			closeAll(sessions)
 			return &PhaseError{Phase: timing.ScaleWarmup, Worker: i, Err: err}
 		}
-		sessions = append(sessions, s)
-	}
-	if err := ru.prepareStatements(runCtx, from, sessions); err != nil {
-		closeAll(sessions)
-		return err
-	}
-	nops := len(ru.plan.ops)
-	for j, s := range sessions {
-		i := from + j
 		w := &Worker{
 			id:      i,
 			rand:    rand.New(rand.NewPCG(ru.cfg.Seed, uint64(i))),
@@ -390,47 +377,6 @@ func (ru *run) addWorkers(runCtx context.Context, n int) error {
 		ru.group.Go(func() error { w.run(runCtx, ru.plan); return nil })
 	}
 	return nil
-}
-
-// prepareStatements prepares the workload's statements on the sessions of
-// the workers from, from+1, ..., a few sessions at a time. At the start
-// instant every worker of every process sends its first query at once: a
-// statement prepared then would make each server process parse it and
-// load what it reads in that same instant, and the last workers would
-// start late by all of that work.
-func (ru *run) prepareStatements(ctx context.Context, from int, sessions []pool.Session) error {
-	var stmts []string
-	for _, op := range ru.plan.ops {
-		stmts = append(stmts, op.Statements...)
-	}
-	if len(stmts) == 0 {
-		return nil
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(pool.DefaultParallel)
-	for j, s := range sessions {
-		sp, ok := s.(pool.StatementPreparer)
-		if !ok {
-			continue
-		}
-		g.Go(func() error {
-			for _, q := range stmts {
-				if err := sp.PrepareStatement(gctx, q); err != nil {
-					return &PhaseError{Phase: timing.ScaleWarmup, Worker: from + j, Err: err}
-				}
-			}
-			return nil
-		})
-	}
-	return g.Wait()
-}
-
-// closeAll closes sessions that no worker took; their errors add nothing
-// to the error that made the Runner give them up.
-func closeAll(sessions []pool.Session) {
-	for _, s := range sessions {
-		_ = s.Close()
-	}
 }
 
 // awaitSignal waits for the start signal, sleeps until its instant and

@@ -80,19 +80,6 @@ type Preparer interface {
 	PreparePhase() timing.Phase
 }
 
-// StatementPreparer is implemented by a Session that can prepare a
-// statement before its first use, as its first Query of that text would.
-// A Runner prepares the workload's statements (loadtest.Operation's
-// Statements) on every worker's session in scale.warmup, before the worker
-// reports ready: the first query at the start instant then executes a
-// statement its connection already holds, on a server process that has
-// already loaded what the statement reads, instead of all of them parsing
-// at once when they should all be starting. A Session that cannot prepare
-// a statement ahead (or is set not to prepare) returns nil.
-type StatementPreparer interface {
-	PrepareStatement(ctx context.Context, query string) error
-}
-
 // PhaseTagger is implemented by a Session that labels its statements with
 // the worker, the phase and the operation they belong to (a Snowflake
 // QUERY_TAG, say), so that the database's own query history can be joined

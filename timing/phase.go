@@ -14,7 +14,7 @@ const (
 	CoordStart       Phase = "coord.start"        // instant: the start signal as issued
 	HeartbeatRunning Phase = "heartbeat.running"  // report RUNNING
 	ResultsTestStart Phase = "results.test_start" // record the test start in the sinks
-	ScaleWarmup      Phase = "scale.warmup"       // take the workers' sessions, prepare their statements, start their goroutines
+	ScaleWarmup      Phase = "scale.warmup"       // start the workers' goroutines
 	QueryFirst       Phase = "query.first"        // a worker's first operation
 	Warmup           Phase = "warmup"             // the warmup window
 	Measure          Phase = "measure"            // the measured window

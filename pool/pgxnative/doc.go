@@ -14,9 +14,8 @@
 //
 // A session pins one *pgxpool.Conn for the worker's whole run. Query relies
 // on pgx's per-connection statement cache (QueryExecModeCacheStatement, the
-// default), so each query text is prepared once per connection; a Runner
-// prepares the workload's texts before the start ([Session.PrepareStatement]).
-// Hot paths can call [Session.Conn] for typed arguments and scans.
+// default), so each query text is prepared once per connection. Hot paths
+// can call [Session.Conn] for typed arguments and scans.
 //
 // The Pool owns the *pgxpool.Pool it is given: Close closes it. Errors never
 // contain the connection password.

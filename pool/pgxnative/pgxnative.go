@@ -161,29 +161,6 @@ func (s *Session) Query(ctx context.Context, query string, args ...any) (int64, 
 	return n, nil
 }
 
-// PrepareStatement implements [pool.StatementPreparer]: it prepares query
-// on the session's connection under the query text as its name, which is
-// where pgx's Query looks first, so that the first Query of it executes
-// the statement. Only in pgx's default mode (QueryExecModeCacheStatement,
-// which prepares every text on first use anyway); in any other mode it
-// does nothing, since preparing would change how the queries are sent.
-func (s *Session) PrepareStatement(ctx context.Context, query string) error {
-	if s.c == nil {
-		if err := s.reacquire(ctx); err != nil {
-			return err
-		}
-	}
-	conn := s.c.Conn()
-	if conn.Config().DefaultQueryExecMode != pgx.QueryExecModeCacheStatement {
-		return nil
-	}
-	if _, err := conn.Prepare(ctx, query, query); err != nil {
-		s.dropIfDead()
-		return fmt.Errorf("pgxnative: prepare: %w", err)
-	}
-	return nil
-}
-
 // reacquire takes a new connection for a session whose connection died.
 func (s *Session) reacquire(ctx context.Context) error {
 	if s.closed {

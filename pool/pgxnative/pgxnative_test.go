@@ -187,33 +187,3 @@ func TestCloseAfterCancelledQuery(t *testing.T) {
 	assert.NoError(t, s.Close())
 	assert.NoError(t, s.Close(), "and again")
 }
-
-// TestPrepareStatementOnTheServer: PrepareStatement prepares on the pinned
-// connection before any query, the Query after it adds no second
-// statement, and a bad statement fails there, with the server's reason.
-func TestPrepareStatementOnTheServer(t *testing.T) {
-	dsn := testenv.Postgres(t)
-	p := open(t, dsn, 1)
-	defer p.Close()
-	ps, err := p.Session(context.Background())
-	require.NoError(t, err)
-	defer ps.Close()
-	s := ps.(*pgxnative.Session)
-	const q = "SELECT generate_series(1, $1::int) AS prepared_ahead"
-	count := func() (n int) {
-		require.NoError(t, s.Conn().QueryRow(context.Background(),
-			"SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", q).Scan(&n))
-		return n
-	}
-	require.Zero(t, count())
-	require.NoError(t, s.PrepareStatement(context.Background(), q))
-	assert.Equal(t, 1, count(), "prepared before the first Query")
-	n, err := s.Query(context.Background(), q, 3)
-	require.NoError(t, err)
-	assert.EqualValues(t, 3, n)
-	assert.Equal(t, 1, count(), "the Query used the statement prepared ahead")
-
-	err = s.PrepareStatement(context.Background(), "SELECT nope FROM nowhere")
-	assert.ErrorContains(t, err, "pgxnative: prepare")
-	assert.ErrorContains(t, err, "nowhere")
-}

@@ -54,9 +54,6 @@ type Options struct {
 //     context.Canceled, and Warm stops opening once its context is cancelled;
 //   - Session.Query returns the number of rows, from several sessions on
 //     concurrent goroutines (run the tests with -race);
-//   - a Session that implements pool.StatementPreparer prepares Query (twice
-//     without error), and Query then returns its rows; PrepareStatement
-//     after Session.Close returns pool.ErrClosed;
 //   - Session.Query after Session.Close returns pool.ErrClosed, and closing a
 //     Session twice returns nil;
 //   - Warm and Session after Close return pool.ErrClosed, and closing twice
@@ -166,28 +163,6 @@ func Run(t *testing.T, newPool func(t *testing.T) pool.Pool, opts Options) {
 			assert.Equal(t, opts.Rows, n, "run %d", i)
 		}
 		require.NoError(t, s.Close())
-	})
-
-	t.Run("PrepareStatement", func(t *testing.T) {
-		p := open(t)
-		s, err := p.Session(context.Background())
-		require.NoError(t, err)
-		sp, ok := s.(pool.StatementPreparer)
-		if !ok {
-			require.NoError(t, s.Close())
-			t.Skip("the pool's sessions do not implement pool.StatementPreparer")
-		}
-		// Preparing ahead, and twice, leaves the statement usable as the
-		// session's first Query of it would have.
-		require.NoError(t, sp.PrepareStatement(context.Background(), opts.Query))
-		require.NoError(t, sp.PrepareStatement(context.Background(), opts.Query), "a second PrepareStatement of the same text")
-		for i := range 2 {
-			n, err := s.Query(context.Background(), opts.Query)
-			require.NoError(t, err, "run %d after PrepareStatement", i)
-			assert.Equal(t, opts.Rows, n, "run %d after PrepareStatement", i)
-		}
-		require.NoError(t, s.Close())
-		assert.ErrorIs(t, sp.PrepareStatement(context.Background(), opts.Query), pool.ErrClosed, "PrepareStatement after Session.Close")
 	})
 
 	t.Run("ConcurrentSessions", func(t *testing.T) {

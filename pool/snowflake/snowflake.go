@@ -376,13 +376,6 @@ func (s *Session) Query(ctx context.Context, query string, args ...any) (int64, 
 	return s.inner.Query(gosnowflake.WithQueryTag(ctx, s.tag), query, args...)
 }
 
-// PrepareStatement implements [pool.StatementPreparer], as the session's
-// first Query of query would prepare it (gosnowflake prepares on the
-// client, without a round trip).
-func (s *Session) PrepareStatement(ctx context.Context, query string) error {
-	return s.inner.PrepareStatement(gosnowflake.WithQueryTag(ctx, s.tag), query)
-}
-
 // Close implements [pool.Session].
 func (s *Session) Close() error { return s.inner.Close() }
 

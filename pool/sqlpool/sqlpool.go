@@ -279,28 +279,6 @@ func (s *Session) deadAfterClose() bool {
 	return s.conn.PingContext(ctx) != nil
 }
 
-// PrepareStatement implements [pool.StatementPreparer]: it prepares query
-// as the session's first Query of it would, so that the Query reuses the
-// statement. With Options.NoPrepare it does nothing.
-func (s *Session) PrepareStatement(ctx context.Context, query string) error {
-	if s.closed {
-		return pool.ErrClosed
-	}
-	if s.opts.NoPrepare {
-		return nil
-	}
-	if s.q == nil {
-		if err := s.repin(ctx); err != nil {
-			return err
-		}
-	}
-	_, err := s.stmt(ctx, query)
-	if err != nil && s.conn != nil {
-		s.dropIfDead(ctx, err)
-	}
-	return withCtxErr(ctx, err)
-}
-
 // stmt returns the session's prepared statement for query, preparing it on
 // first use.
 func (s *Session) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
