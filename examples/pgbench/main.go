@@ -27,8 +27,8 @@
 // allocates once per query, in pgx). -io blocking, the default, reads and
 // writes each client's socket with blocking system calls on a thread of
 // its own, as pgbench's C clients do, instead of through Go's network
-// poller (-io poller), which on a 2-core machine costs an epoll call, half
-// a futex call and a context switch per query more; -procs sets
+// poller (-io poller), whose epoll and futex calls cost more per query on
+// a 2-core machine (PERFORMANCE.md has the counts); -procs sets
 // GOMAXPROCS, -gc the GC percentage, -cpuprofile writes a CPU profile.
 // PERFORMANCE.md gives what each costs on one machine.
 package main
