@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/startline/startline/coordinate"
+	"github.com/startline/startline/internal/unixns"
 )
 
 // Default option values.
@@ -553,22 +554,8 @@ type runJSON struct {
 	Reason      string          `json:"reason,omitempty"`
 }
 
-func ns(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, v)
-}
-
 func encodeRun(r coordinate.RunRecord) []byte {
-	j := runJSON{Status: string(r.Status), Created: ns(r.Created), Published: ns(r.Published), At: ns(r.At),
+	j := runJSON{Status: string(r.Status), Created: unixns.Of(r.Created), Published: unixns.Of(r.Published), At: unixns.Of(r.At),
 		StartSeq: r.StartSeq, Reason: r.Reason}
 	j.Want, _ = json.Marshal(r.Want)
 	j.Concurrency, _ = json.Marshal(r.Concurrency)
@@ -584,8 +571,8 @@ func decodeRun(data []byte) (coordinate.RunRecord, error) {
 	if err := json.Unmarshal(data, &j); err != nil {
 		return coordinate.RunRecord{}, fmt.Errorf("the run's record is not what natscoord writes: %w", clip(err))
 	}
-	r := coordinate.RunRecord{Status: coordinate.RunStatus(j.Status), Created: fromNS(j.Created), Published: fromNS(j.Published),
-		At: fromNS(j.At), StartSeq: j.StartSeq, Reason: j.Reason}
+	r := coordinate.RunRecord{Status: coordinate.RunStatus(j.Status), Created: unixns.Time(j.Created), Published: unixns.Time(j.Published),
+		At: unixns.Time(j.At), StartSeq: j.StartSeq, Reason: j.Reason}
 	var bad []error
 	if len(j.Want) > 0 {
 		if err := json.Unmarshal(j.Want, &r.Want); err != nil || r.Want < 0 {
@@ -721,7 +708,7 @@ type eventJSON struct {
 func (b *Backend) AddEvent(ctx context.Context, e coordinate.EventRecord) (int64, error) {
 	ctx, cancel := b.bound(ctx)
 	defer cancel()
-	data, _ := json.Marshal(eventJSON{Kind: string(e.Kind), Concurrency: e.Concurrency, Reason: e.Reason, Created: ns(e.Created)})
+	data, _ := json.Marshal(eventJSON{Kind: string(e.Kind), Concurrency: e.Concurrency, Reason: e.Reason, Created: unixns.Of(e.Created)})
 	ack, err := b.js.Publish(ctx, b.n.events, data, jetstream.WithExpectStream(b.n.stream))
 	if err != nil {
 		return 0, fmt.Errorf("natscoord: publishing a %s event of run %q: %w", e.Kind, b.n.run, err)
@@ -771,7 +758,7 @@ func decodeEvent(seq int64, data []byte) coordinate.EventRecord {
 		e.Bad, e.Raw = fmt.Errorf("not an event natscoord writes: %w", clip(err)), strconv.FormatInt(seq, 10)
 		return e
 	}
-	e.Kind, e.Concurrency, e.Reason, e.Created = coordinate.EventKind(j.Kind), j.Concurrency, j.Reason, fromNS(j.Created)
+	e.Kind, e.Concurrency, e.Reason, e.Created = coordinate.EventKind(j.Kind), j.Concurrency, j.Reason, unixns.Time(j.Created)
 	return e
 }
 
@@ -791,8 +778,8 @@ type nodeJSON struct {
 }
 
 func encodeNode(n coordinate.NodeRecord) []byte {
-	j := nodeJSON{ID: n.ID, Status: string(n.Status), Phase: n.Phase, Concurrency: n.Concurrency, Joined: ns(n.Joined),
-		Ready: ns(n.Ready), Beat: ns(n.Beat), Seen: ns(n.Seen), ClockOffset: int64(n.ClockOffset), ClockError: int64(n.ClockError)}
+	j := nodeJSON{ID: n.ID, Status: string(n.Status), Phase: n.Phase, Concurrency: n.Concurrency, Joined: unixns.Of(n.Joined),
+		Ready: unixns.Of(n.Ready), Beat: unixns.Of(n.Beat), Seen: unixns.Of(n.Seen), ClockOffset: int64(n.ClockOffset), ClockError: int64(n.ClockError)}
 	if n.Err != nil {
 		j.Err = n.Err.Error()
 	}
@@ -807,7 +794,7 @@ func decodeNode(id string, data []byte) coordinate.NodeRecord {
 		return coordinate.NodeRecord{ID: id, Bad: fmt.Errorf("not a node record natscoord writes: %w", clip(err))}
 	}
 	n := coordinate.NodeRecord{ID: id, Status: coordinate.Status(j.Status), Phase: j.Phase, Concurrency: j.Concurrency,
-		Joined: fromNS(j.Joined), Ready: fromNS(j.Ready), Beat: fromNS(j.Beat), Seen: fromNS(j.Seen),
+		Joined: unixns.Time(j.Joined), Ready: unixns.Time(j.Ready), Beat: unixns.Time(j.Beat), Seen: unixns.Time(j.Seen),
 		ClockOffset: time.Duration(j.ClockOffset), ClockError: time.Duration(j.ClockError)}
 	if j.ID != id {
 		n.Bad = fmt.Errorf("the record under the key of %q names node %q", id, clipRaw([]byte(j.ID)))
@@ -845,7 +832,7 @@ func (b *Backend) PutNode(ctx context.Context, n coordinate.NodeRecord, w coordi
 		}
 		return nil
 	case coordinate.NodeBeat:
-		if _, err := kv.Put(ctx, beatKey(n.ID), strconv.AppendInt(nil, ns(n.Beat), 10)); err != nil {
+		if _, err := kv.Put(ctx, beatKey(n.ID), strconv.AppendInt(nil, unixns.Of(n.Beat), 10)); err != nil {
 			return fail(err)
 		}
 		return nil

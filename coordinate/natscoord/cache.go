@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/startline/startline/coordinate"
+	"github.com/startline/startline/internal/unixns"
 )
 
 // cache is the orchestrator's copy of the nodes' records and beats, kept
@@ -88,7 +89,7 @@ func (c *cache) apply(m jetstream.Msg) {
 				delete(c.beats, id)
 			} else {
 				delete(c.badBeat, id)
-				c.beats[id] = fromNS(v)
+				c.beats[id] = unixns.Time(v)
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/startline/startline/coordinate"
+	"github.com/startline/startline/internal/unixns"
 )
 
 // Options configures a Backend.
@@ -77,22 +78,6 @@ func (b *Backend) Name() string {
 	return "sql"
 }
 
-// ns is t in Unix nanoseconds, 0 for the zero time.
-func ns(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-// fromNS is the inverse of ns.
-func fromNS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, v)
-}
-
 // nullText is NULL for "".
 func nullText(s string) any {
 	if s == "" {
@@ -126,7 +111,7 @@ func (b *Backend) PutRun(ctx context.Context, r coordinate.RunRecord, from coord
 	}
 	if from == "" {
 		_, err := s.db.ExecContext(ctx, s.q.insertRun, b.run, string(r.Status), r.Want, expect, r.Concurrency,
-			ns(r.Created), ns(r.Published), ns(r.At), r.StartSeq, nullText(r.Reason))
+			unixns.Of(r.Created), unixns.Of(r.Published), unixns.Of(r.At), r.StartSeq, nullText(r.Reason))
 		if err != nil {
 			if _, rerr := b.status(ctx); rerr == nil {
 				return fmt.Errorf("%w: %q", coordinate.ErrRunExists, b.run)
@@ -136,7 +121,7 @@ func (b *Backend) PutRun(ctx context.Context, r coordinate.RunRecord, from coord
 		return nil
 	}
 	res, err := s.db.ExecContext(ctx, s.q.putRun, string(r.Status), r.Want, expect, r.Concurrency,
-		ns(r.Published), ns(r.At), r.StartSeq, nullText(r.Reason), b.run, string(from))
+		unixns.Of(r.Published), unixns.Of(r.At), r.StartSeq, nullText(r.Reason), b.run, string(from))
 	if err != nil {
 		return fmt.Errorf("sqlcoord: writing run %q: %w", b.run, err)
 	}
@@ -184,7 +169,7 @@ func (b *Backend) Run(ctx context.Context) (coordinate.RunRecord, error) {
 		return r, fmt.Errorf("sqlcoord: reading run %q: %w", b.run, err)
 	}
 	r.Status, r.Reason = coordinate.RunStatus(status), reason.String
-	r.Created, r.Published, r.At = fromNS(created), fromNS(published), fromNS(at)
+	r.Created, r.Published, r.At = unixns.Time(created), unixns.Time(published), unixns.Time(at)
 	var bad []error
 	if want.Err == nil && want.Int64 >= 0 && want.Int64 <= math.MaxInt32 {
 		r.Want = int(want.Int64)
@@ -222,7 +207,7 @@ func (b *Backend) AddEvent(ctx context.Context, e coordinate.EventRecord) (int64
 		return 0, fmt.Errorf("%w: the events table of run %q already holds seq %d, the largest there is", ErrSeqOverflow, b.run, top)
 	}
 	seq := top + 1
-	if _, err := s.db.ExecContext(ctx, s.q.insertEvent, b.run, seq, string(e.Kind), e.Concurrency, nullText(e.Reason), ns(e.Created)); err != nil {
+	if _, err := s.db.ExecContext(ctx, s.q.insertEvent, b.run, seq, string(e.Kind), e.Concurrency, nullText(e.Reason), unixns.Of(e.Created)); err != nil {
 		return 0, fmt.Errorf("sqlcoord: inserting event %d of run %q: %w", seq, b.run, err)
 	}
 	b.notify(ctx)
@@ -308,7 +293,7 @@ func (b *Backend) PutNode(ctx context.Context, n coordinate.NodeRecord, w coordi
 	switch w {
 	case coordinate.NodeJoin:
 		_, err := s.db.ExecContext(ctx, s.q.insertNode, b.run, n.ID, string(n.Status), n.Phase, n.Concurrency,
-			ns(n.Joined), ns(n.Beat), int64(n.ClockOffset), int64(n.ClockError))
+			unixns.Of(n.Joined), unixns.Of(n.Beat), int64(n.ClockOffset), int64(n.ClockError))
 		if err != nil {
 			var count int
 			if s.db.QueryRowContext(ctx, s.q.nodeExists, b.run, n.ID).Scan(&count) == nil && count > 0 {
@@ -318,7 +303,7 @@ func (b *Backend) PutNode(ctx context.Context, n coordinate.NodeRecord, w coordi
 		}
 		return nil
 	case coordinate.NodeReady:
-		res, err := s.db.ExecContext(ctx, s.q.readyNode, string(n.Status), n.Phase, ns(n.Ready), ns(n.Beat), b.run, n.ID, b.run)
+		res, err := s.db.ExecContext(ctx, s.q.readyNode, string(n.Status), n.Phase, unixns.Of(n.Ready), unixns.Of(n.Beat), b.run, n.ID, b.run)
 		if err != nil {
 			return fail(err)
 		}
@@ -327,13 +312,13 @@ func (b *Backend) PutNode(ctx context.Context, n coordinate.NodeRecord, w coordi
 		}
 		return nil
 	case coordinate.NodeState:
-		_, err := s.db.ExecContext(ctx, s.q.stateNode, string(n.Status), n.Phase, ns(n.Ready), ns(n.Seen), ns(n.Beat), errText, b.run, n.ID)
+		_, err := s.db.ExecContext(ctx, s.q.stateNode, string(n.Status), n.Phase, unixns.Of(n.Ready), unixns.Of(n.Seen), unixns.Of(n.Beat), errText, b.run, n.ID)
 		if err != nil {
 			return fail(err)
 		}
 		return nil
 	case coordinate.NodeBeat:
-		if _, err := s.db.ExecContext(ctx, s.q.beatNode, ns(n.Beat), b.run, n.ID); err != nil {
+		if _, err := s.db.ExecContext(ctx, s.q.beatNode, unixns.Of(n.Beat), b.run, n.ID); err != nil {
 			return fail(err)
 		}
 		return nil
@@ -374,7 +359,7 @@ func (b *Backend) Nodes(ctx context.Context) ([]coordinate.NodeRecord, error) {
 		}
 		n := coordinate.NodeRecord{
 			ID: id.String, Status: coordinate.Status(state.String), Phase: phase.String, Concurrency: int(conc.Int64),
-			Joined: fromNS(joined.Int64), Ready: fromNS(ready.Int64), Beat: fromNS(beat.Int64), Seen: fromNS(seen.Int64),
+			Joined: unixns.Time(joined.Int64), Ready: unixns.Time(ready.Int64), Beat: unixns.Time(beat.Int64), Seen: unixns.Time(seen.Int64),
 			ClockOffset: time.Duration(offset.Int64), ClockError: time.Duration(bound.Int64),
 		}
 		n.Bad = errors.Join(named("concurrency", conc), named("joined_ns", joined), named("ready_ns", ready),
