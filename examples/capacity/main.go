@@ -58,16 +58,13 @@ func (l *listFlag) Set(s string) error {
 }
 
 type options struct {
-	dsn, query           string
-	workers, steps       int
-	slo                  listFlag
-	warmup, duration     time.Duration
-	budget               time.Duration
-	start, factor        float64
-	precision            float64
-	minAchieved, maxErrs float64
-	jsonPath, htmlPath   string
-	progress, confirm    bool
+	dsn, query         string
+	workers            int
+	slo                listFlag
+	warmup, duration   time.Duration
+	search             loadtest.CapacitySearch // the search's flags; SLO and OnStep set in run
+	jsonPath, htmlPath string
+	progress           bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -80,17 +77,13 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&o.slo, "slo", "a threshold every passing step holds, such as 'p99<50ms' (repeatable, or comma-separated)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "each step's warmup, at the step's rate")
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "each step's measured window; keep it much longer than the latency the SLO allows")
-	fs.IntVar(&o.steps, "steps", loadtest.DefaultCapacitySteps, "the most steps to run")
-	fs.DurationVar(&o.budget, "budget", 3*time.Minute, "the most time to search for; 0 means no bound but -steps")
-	fs.Float64Var(&o.start, "start", 100, "the first rate, in operations per second")
-	fs.Float64Var(&o.factor, "factor", loadtest.DefaultCapacityFactor, "the rate's factor from one coarse step to the next")
-	fs.Float64Var(&o.precision, "precision", loadtest.DefaultCapacityPrecision, "stop bisecting when the failing rate is within this fraction above the passing one")
-	fs.Float64Var(&o.minAchieved, "min-achieved", loadtest.DefaultMinAchieved, "the least share of the offered rate a passing step achieves")
-	fs.Float64Var(&o.maxErrs, "max-error-rate", loadtest.DefaultMaxErrorRate, "the error rate a passing step stays below")
+	o.search = loadtest.CapacitySearch{MaxSteps: loadtest.DefaultCapacitySteps, Budget: 3 * time.Minute, Start: 100,
+		Factor: loadtest.DefaultCapacityFactor, Precision: loadtest.DefaultCapacityPrecision,
+		MinAchieved: loadtest.DefaultMinAchieved, MaxErrorRate: loadtest.DefaultMaxErrorRate, Confirm: true}
+	cli.CapacityFlags(fs, &o.search, "", "the first rate, in operations per second")
 	fs.StringVar(&o.jsonPath, "json", "", "write the search as JSON to this file")
 	fs.StringVar(&o.htmlPath, "html", "", "write the search as an HTML page to this file")
 	fs.BoolVar(&o.progress, "progress", true, "print each step on standard error as it ends")
-	fs.BoolVar(&o.confirm, "confirm", true, "run a failing rate once more before taking it as failed (a stall of a shared machine is not the system's)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -126,10 +119,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			loadtest.QueryOp("query", 1, o.query, nil),
 		}},
 	}
-	search := loadtest.CapacitySearch{
-		SLO: o.slo, Start: o.start, Factor: o.factor, Precision: o.precision, MaxSteps: o.steps, Budget: o.budget,
-		MinAchieved: o.minAchieved, MaxErrorRate: o.maxErrs, Confirm: o.confirm,
-	}
+	search := o.search
+	search.SLO = o.slo
 	if o.slo == nil {
 		search.SLO = []string{}
 	}

@@ -36,29 +36,20 @@ import (
 // capacityFlags are the flags of the capacity search, named as
 // examples/capacity names them.
 type capacityFlags struct {
-	on                   bool
-	slo                  listFlag
-	steps                int
-	budget               time.Duration
-	start, factor        float64
-	precision            float64
-	minAchieved, maxErrs float64
-	confirm              bool
-	htmlPath             string
+	on       bool
+	slo      listFlag
+	search   loadtest.CapacitySearch // the search's flags; SLO, Start's default and OnStep set in searchFleet
+	htmlPath string
 }
 
 func (c *capacityFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.on, "capacity", false, "search for the highest fleet rate at which every -slo holds: each step one distributed run at its rate, started together through the coordinator")
 	fs.Var(&c.slo, "slo", "with -capacity: a threshold every passing step's merged result holds, such as 'p99<20ms' (repeatable)")
-	fs.IntVar(&c.steps, "steps", 6, "with -capacity: the most steps to run")
-	fs.DurationVar(&c.budget, "budget", 2*time.Minute, "with -capacity: the most time to search for; 0 means no bound but -steps")
-	fs.Float64Var(&c.start, "start", 0, "with -capacity: the fleet's first rate, in operations per second (default: -rate, else 100 per node)")
-	fs.Float64Var(&c.factor, "factor", loadtest.DefaultCapacityFactor, "with -capacity: the rate's factor from one coarse step to the next")
-	fs.Float64Var(&c.precision, "precision", loadtest.DefaultCapacityPrecision, "with -capacity: stop bisecting when the failing rate is within this fraction above the passing one")
-	fs.Float64Var(&c.minAchieved, "min-achieved", loadtest.DefaultMinAchieved, "with -capacity: the least share of the offered rate a passing step achieves")
-	fs.Float64Var(&c.maxErrs, "max-error-rate", loadtest.DefaultMaxErrorRate, "with -capacity: the error rate a passing step stays below")
+	c.search = loadtest.CapacitySearch{MaxSteps: 6, Budget: 2 * time.Minute,
+		Factor: loadtest.DefaultCapacityFactor, Precision: loadtest.DefaultCapacityPrecision,
+		MinAchieved: loadtest.DefaultMinAchieved, MaxErrorRate: loadtest.DefaultMaxErrorRate, Confirm: true}
+	cli.CapacityFlags(fs, &c.search, "with -capacity: ", "the fleet's first rate, in operations per second (default: -rate, else 100 per node)")
 	fs.StringVar(&c.htmlPath, "html", "", "with -capacity: write the search as an HTML page to this file (latency and achieved throughput against the offered rate, the knee marked)")
-	fs.BoolVar(&c.confirm, "confirm", true, "with -capacity: run a failing rate once more before taking it as failed (a stall of a shared machine is not the system's)")
 }
 
 // checkRate checks -rate and the capacity search's flags before anything
@@ -218,10 +209,8 @@ func (fl *fleet) end() {
 // and "step_starts" (each step's start) added.
 func searchFleet(ctx context.Context, w io.Writer, f flags, e env, nodes []string) (*loadtest.Result, error) {
 	c := f.capacity
-	search := loadtest.CapacitySearch{
-		SLO: c.slo, Start: c.start, Factor: c.factor, Precision: c.precision, MaxSteps: c.steps, Budget: c.budget,
-		MinAchieved: c.minAchieved, MaxErrorRate: c.maxErrs, Confirm: c.confirm,
-	}
+	search := c.search
+	search.SLO = c.slo
 	if search.Start == 0 {
 		search.Start = cmp.Or(f.rate, 100*float64(f.workers))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/startline/startline/internal/testenv"
+	"github.com/startline/startline/loadtest"
 )
 
 // capacityTestFlags are a short capacity search of 3 steps on 3 nodes: steps
@@ -23,8 +24,8 @@ import (
 func capacityTestFlags(t *testing.T, dsn string) flags {
 	f := testFlags(t, dsn)
 	f.warmup, f.duration = 150*time.Millisecond, time.Second
-	f.capacity = capacityFlags{on: true, slo: listFlag{"p99<5s"}, steps: 3, start: 60, factor: 2,
-		precision: 0.05, minAchieved: 0.5, maxErrs: 0.01}
+	f.capacity = capacityFlags{on: true, slo: listFlag{"p99<5s"}, search: loadtest.CapacitySearch{MaxSteps: 3, Start: 60, Factor: 2,
+		Precision: 0.05, MinAchieved: 0.5, MaxErrorRate: 0.01}}
 	return f
 }
 
@@ -83,7 +84,7 @@ func runCapacity(t *testing.T, f flags, coordinator string) capacityDoc {
 	require.NotNil(t, doc.Capacity.MaxRate, "capacity.max_rate")
 	steps := doc.Capacity.Steps
 	require.NotEmpty(t, steps)
-	assert.LessOrEqual(t, len(steps), f.capacity.steps)
+	assert.LessOrEqual(t, len(steps), f.capacity.search.MaxSteps)
 	require.Len(t, doc.StepStarts, len(steps), "one start per step")
 	for i, s := range steps {
 		want := f.run + ".step-" + strconv.Itoa(i+1)
@@ -144,7 +145,7 @@ func TestCapacityPostgres(t *testing.T) {
 	f := capacityTestFlags(t, dsn)
 	f.workers, f.conns = 2, 2
 	f.query = "SELECT pg_sleep(0.01)"
-	f.capacity.start, f.capacity.slo, f.capacity.minAchieved = 200, listFlag{"p99<1s"}, 0.9
+	f.capacity.search.Start, f.capacity.slo, f.capacity.search.MinAchieved = 200, listFlag{"p99<1s"}, 0.9
 	doc := runCapacity(t, f, "pgnotify")
 	const conns, service = 2 * 2, 0.010
 	most := conns/service + conns/f.duration.Seconds()
@@ -188,7 +189,7 @@ func TestBadCapacityFlags(t *testing.T) {
 		{func(f *flags) { f.live = "127.0.0.1:0" }, "-capacity: not with -live"},
 		{func(f *flags) { f.thresholds = listFlag{"p99<1s"} }, "-capacity: give the conditions with -slo"},
 		{func(f *flags) { f.capacity.slo = listFlag{"p98<1s"} }, "SLO[0]"},
-		{func(f *flags) { f.capacity.factor = 1 }, "Factor"},
+		{func(f *flags) { f.capacity.search.Factor = 1 }, "Factor"},
 		{func(f *flags) { f.capacity.on, f.capacity.slo = false, nil; f.capacity.htmlPath = "x.html" }, "-html: only with -capacity"},
 	} {
 		f := capacityTestFlags(t, "")
