@@ -77,9 +77,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&o.slo, "slo", "a threshold every passing step holds, such as 'p99<50ms' (repeatable, or comma-separated)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "each step's warmup, at the step's rate")
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "each step's measured window; keep it much longer than the latency the SLO allows")
-	o.search = loadtest.CapacitySearch{MaxSteps: loadtest.DefaultCapacitySteps, Budget: 3 * time.Minute, Start: 100,
-		Factor: loadtest.DefaultCapacityFactor, Precision: loadtest.DefaultCapacityPrecision,
-		MinAchieved: loadtest.DefaultMinAchieved, MaxErrorRate: loadtest.DefaultMaxErrorRate, Confirm: true}
+	o.search = cli.CapacityDefaults()
+	o.search.Budget, o.search.Start = 3*time.Minute, 100
 	cli.CapacityFlags(fs, &o.search, "", "the first rate, in operations per second")
 	fs.StringVar(&o.jsonPath, "json", "", "write the search as JSON to this file")
 	fs.StringVar(&o.htmlPath, "html", "", "write the search as an HTML page to this file")

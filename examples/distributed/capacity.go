@@ -45,9 +45,8 @@ type capacityFlags struct {
 func (c *capacityFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.on, "capacity", false, "search for the highest fleet rate at which every -slo holds: each step one distributed run at its rate, started together through the coordinator")
 	fs.Var(&c.slo, "slo", "with -capacity: a threshold every passing step's merged result holds, such as 'p99<20ms' (repeatable)")
-	c.search = loadtest.CapacitySearch{MaxSteps: 6, Budget: 2 * time.Minute,
-		Factor: loadtest.DefaultCapacityFactor, Precision: loadtest.DefaultCapacityPrecision,
-		MinAchieved: loadtest.DefaultMinAchieved, MaxErrorRate: loadtest.DefaultMaxErrorRate, Confirm: true}
+	c.search = cli.CapacityDefaults()
+	c.search.MaxSteps, c.search.Budget, c.search.Start = 6, 2*time.Minute, 0 // 0: -rate, else 100 per node
 	cli.CapacityFlags(fs, &c.search, "with -capacity: ", "the fleet's first rate, in operations per second (default: -rate, else 100 per node)")
 	fs.StringVar(&c.htmlPath, "html", "", "with -capacity: write the search as an HTML page to this file (latency and achieved throughput against the offered rate, the knee marked)")
 }

@@ -6,6 +6,15 @@ import (
 	"github.com/startline/startline/loadtest"
 )
 
+// CapacityDefaults is the capacity search the commands start their flags
+// from: loadtest's defaults, with a failing rate confirmed once more. A
+// command sets its own MaxSteps, Budget and Start.
+func CapacityDefaults() loadtest.CapacitySearch {
+	return loadtest.CapacitySearch{MaxSteps: loadtest.DefaultCapacitySteps, Start: loadtest.DefaultCapacityStart,
+		Factor: loadtest.DefaultCapacityFactor, Precision: loadtest.DefaultCapacityPrecision,
+		MinAchieved: loadtest.DefaultMinAchieved, MaxErrorRate: loadtest.DefaultMaxErrorRate, Confirm: true}
+}
+
 // CapacityFlags registers the flags of a capacity search on fs, writing
 // into s, whose fields hold their defaults: -steps, -budget, -start,
 // -factor, -precision, -min-achieved, -max-error-rate and -confirm, named
