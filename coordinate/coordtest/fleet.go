@@ -66,6 +66,10 @@ const fleetOpen = 32
 //     first-after-t-ns and last-after-t-ns, how long after T (on the
 //     orchestrator's clock, which is this host's) the first and the last
 //     returned (negative: before T, by an offset's error);
+//   - wake-p99-ns and wake-max-ns: how long after its own T (the
+//     Signal's At, on its clock as its offset has it) a member returned
+//     from SleepUntil, the 99th percentile and largest: the part of the
+//     skew that is the wake-up's, not the offsets';
 //   - lead-ns: the lead published (Lead raised to the run's MinLead), and
 //     late: how many members saw the start after T;
 //   - offset-max-ns, offset-err-p99-ns, bound-p50-ns and bound-max-ns:
@@ -250,6 +254,13 @@ func fleetOnce(b *testing.B, n int, f Fleet) map[string]float64 {
 		time.Sleep(10 * time.Millisecond)
 	}
 	slices.Sort(seen)
+	wake := make([]time.Duration, n)
+	for i := range began {
+		wake[i] = began[i].Sub(sigs[i].At)
+	}
+	slices.Sort(wake)
+	out["wake-p99-ns"] = float64(quantile(wake, 0.99))
+	out["wake-max-ns"] = float64(wake[n-1])
 	lo, hi := slices.MinFunc(began, time.Time.Compare), slices.MaxFunc(began, time.Time.Compare)
 	out["seen-p50-ns"] = float64(quantile(seen, 0.50))
 	out["seen-p99-ns"] = float64(quantile(seen, 0.99))
