@@ -235,6 +235,59 @@ func TestRunGoesThroughThePhasesInOrder(t *testing.T) {
 	assert.Equal(t, coordinate.StatusDone, st[0].Status)
 }
 
+// TestRunningIsReportedAfterTheStart: a node reports RUNNING, not at T,
+// where the write would compete with the first operations, but 20 ms
+// after it (runningAfter): no look at the node's state before then sees
+// RUNNING, and one after it does.
+func TestRunningIsReportedAfterTheStart(t *testing.T) {
+	local := coordinate.NewLocal(coordinate.LocalOptions{Heartbeat: 10 * time.Millisecond})
+	cfg := baseConfig(&memPool{})
+	cfg.Coordinator = local
+	cfg.Node = "n1"
+	at := make(chan time.Time, 1)
+	cfg.Hooks.StartSignal = func(s loadtest.StartSignalInfo) { at <- s.At }
+	r, err := loadtest.New(cfg)
+	require.NoError(t, err)
+
+	ctx := t.Context()
+	go func() { _, _ = local.StartWhenReady(ctx, coordinate.Readiness{Nodes: 1}, 20*time.Millisecond) }()
+	type look struct {
+		when   time.Time
+		status coordinate.Status
+	}
+	var looks []look
+	stop := make(chan struct{})
+	looked := make(chan struct{})
+	go func() {
+		defer close(looked)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for _, m := range local.Members() {
+				looks = append(looks, look{time.Now(), m.Status})
+			}
+			time.Sleep(500 * time.Microsecond)
+		}
+	}()
+	_, err = r.Run(ctx)
+	close(stop)
+	<-looked
+	require.NoError(t, err)
+
+	start := <-at
+	running := 0
+	for _, l := range looks {
+		if l.status == coordinate.StatusRunning {
+			running++
+			assert.GreaterOrEqual(t, l.when.Sub(start), 20*time.Millisecond, "RUNNING seen before 20 ms past the start")
+		}
+	}
+	assert.Positive(t, running, "RUNNING never seen during the run's 130 ms after it was due")
+}
+
 // TestWarmupNeverReachesMeasure: every warmup operation fails and takes
 // long, every measured one succeeds fast; the measure statistics must show
 // none of the warmup's errors or latencies, and every operation run must be
