@@ -43,24 +43,10 @@ import (
 
 func main() { cli.Main("capacity", run) }
 
-// listFlag collects a repeated flag; each value may hold several items
-// separated by commas.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-func (l *listFlag) Set(s string) error {
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			*l = append(*l, v)
-		}
-	}
-	return nil
-}
-
 type options struct {
 	dsn, query         string
 	workers            int
-	slo                listFlag
+	slo                cli.List
 	warmup, duration   time.Duration
 	search             loadtest.CapacitySearch // the search's flags; SLO and OnStep set in run
 	jsonPath, htmlPath string

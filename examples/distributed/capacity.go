@@ -37,14 +37,14 @@ import (
 // examples/capacity names them.
 type capacityFlags struct {
 	on       bool
-	slo      listFlag
+	slo      cli.List
 	search   loadtest.CapacitySearch // the search's flags; SLO, Start's default and OnStep set in searchFleet
 	htmlPath string
 }
 
 func (c *capacityFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.on, "capacity", false, "search for the highest fleet rate at which every -slo holds: each step one distributed run at its rate, started together through the coordinator")
-	fs.Var(&c.slo, "slo", "with -capacity: a threshold every passing step's merged result holds, such as 'p99<20ms' (repeatable)")
+	fs.Var(&c.slo, "slo", "with -capacity: a threshold every passing step's merged result holds, such as 'p99<20ms' (repeatable, or comma-separated)")
 	c.search = cli.CapacityDefaults()
 	c.search.MaxSteps, c.search.Budget, c.search.Start = 6, 2*time.Minute, 0 // 0: -rate, else 100 per node
 	cli.CapacityFlags(fs, &c.search, "with -capacity: ", "the fleet's first rate, in operations per second (default: -rate, else 100 per node)")

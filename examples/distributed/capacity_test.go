@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/startline/startline/internal/cli"
 	"github.com/startline/startline/internal/testenv"
 	"github.com/startline/startline/loadtest"
 )
@@ -24,7 +25,7 @@ import (
 func capacityTestFlags(t *testing.T, dsn string) flags {
 	f := testFlags(t, dsn)
 	f.warmup, f.duration = 150*time.Millisecond, time.Second
-	f.capacity = capacityFlags{on: true, slo: listFlag{"p99<5s"}, search: loadtest.CapacitySearch{MaxSteps: 3, Start: 60, Factor: 2,
+	f.capacity = capacityFlags{on: true, slo: cli.List{"p99<5s"}, search: loadtest.CapacitySearch{MaxSteps: 3, Start: 60, Factor: 2,
 		Precision: 0.05, MinAchieved: 0.5, MaxErrorRate: 0.01}}
 	return f
 }
@@ -145,7 +146,7 @@ func TestCapacityPostgres(t *testing.T) {
 	f := capacityTestFlags(t, dsn)
 	f.workers, f.conns = 2, 2
 	f.query = "SELECT pg_sleep(0.01)"
-	f.capacity.search.Start, f.capacity.slo, f.capacity.search.MinAchieved = 200, listFlag{"p99<1s"}, 0.9
+	f.capacity.search.Start, f.capacity.slo, f.capacity.search.MinAchieved = 200, cli.List{"p99<1s"}, 0.9
 	doc := runCapacity(t, f, "pgnotify")
 	const conns, service = 2 * 2, 0.010
 	most := conns/service + conns/f.duration.Seconds()
@@ -187,8 +188,8 @@ func TestBadCapacityFlags(t *testing.T) {
 		{func(f *flags) { f.rate = -1 }, "-rate"},
 		{func(f *flags) { f.capacity.on = false }, "-slo: only with -capacity"},
 		{func(f *flags) { f.live = "127.0.0.1:0" }, "-capacity: not with -live"},
-		{func(f *flags) { f.thresholds = listFlag{"p99<1s"} }, "-capacity: give the conditions with -slo"},
-		{func(f *flags) { f.capacity.slo = listFlag{"p98<1s"} }, "SLO[0]"},
+		{func(f *flags) { f.thresholds = cli.List{"p99<1s"} }, "-capacity: give the conditions with -slo"},
+		{func(f *flags) { f.capacity.slo = cli.List{"p98<1s"} }, "SLO[0]"},
 		{func(f *flags) { f.capacity.search.Factor = 1 }, "Factor"},
 		{func(f *flags) { f.capacity.on, f.capacity.slo = false, nil; f.capacity.htmlPath = "x.html" }, "-html: only with -capacity"},
 	} {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/startline/startline/coordinate/natscoord"
 	"github.com/startline/startline/coordinate/natscoord/natsembed"
+	"github.com/startline/startline/internal/cli"
 	"github.com/startline/startline/loadtest"
 )
 
@@ -179,7 +180,7 @@ func testKilledNode(t *testing.T, coord string) {
 func TestThresholdAbortsTheFleet(t *testing.T) {
 	f := testFlags(t, "")
 	f.duration = time.Minute
-	f.thresholds, f.abortOnFail = listFlag{"p99<1us"}, true
+	f.thresholds, f.abortOnFail = cli.List{"p99<1us"}, true
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
@@ -276,9 +277,9 @@ func TestBadLiveFlags(t *testing.T) {
 		mod  func(*flags)
 		want string
 	}{
-		{func(f *flags) { f.thresholds = listFlag{"p42<1s"} }, `-threshold: threshold "p42<1s": unknown metric`},
+		{func(f *flags) { f.thresholds = cli.List{"p42<1s"} }, `-threshold: threshold "p42<1s": unknown metric`},
 		{func(f *flags) { f.abortOnFail = true }, "-abort-on-fail: give the thresholds"},
-		{func(f *flags) { f.thresholds, f.abortOnFail, f.abortGrace = listFlag{"p99<1s"}, true, -time.Second }, "-abort-grace: must not be negative"},
+		{func(f *flags) { f.thresholds, f.abortOnFail, f.abortGrace = cli.List{"p99<1s"}, true, -time.Second }, "-abort-grace: must not be negative"},
 		{func(f *flags) { f.abortGrace = time.Second }, "-abort-grace: only means something with -abort-on-fail"},
 		{func(f *flags) { f.live = "127.0.0.1:-1" }, "-live: "},
 	} {

@@ -112,6 +112,7 @@ import (
 	"github.com/startline/startline/coordinate/natscoord/natsembed"
 	"github.com/startline/startline/coordinate/pgnotify"
 	"github.com/startline/startline/coordinate/sqlcoord"
+	"github.com/startline/startline/internal/cli"
 	"github.com/startline/startline/loadtest"
 	"github.com/startline/startline/loadtest/sqlsink"
 	"github.com/startline/startline/pool/dialect"
@@ -140,7 +141,7 @@ type flags struct {
 	quiet     bool
 	compare   bool
 	// The fleet, live (see live.go).
-	thresholds  listFlag
+	thresholds  cli.List
 	abortOnFail bool
 	abortGrace  time.Duration
 	live        string
@@ -171,7 +172,7 @@ func main() {
 	flag.DurationVar(&f.lead, "lead", 0, "lead from publishing the start to T (default: 100ms, 10ms with -reference)")
 	flag.BoolVar(&f.quiet, "quiet", false, "print only the start report, not the waterfall")
 	flag.BoolVar(&f.compare, "compare", false, "run the fast order, then the reference order, and compare their starts side by side (with -json, the reference's result goes to FILE with .reference before its extension)")
-	flag.Var(&f.thresholds, "threshold", "a fleet threshold on the merged measured window, such as 'p99<50ms' or 'error_rate<0.01' (repeatable); a failed one exits 1")
+	flag.Var(&f.thresholds, "threshold", "a fleet threshold on the merged measured window, such as 'p99<50ms' or 'error_rate<0.01' (repeatable, or comma-separated); a failed one exits 1")
 	flag.BoolVar(&f.abortOnFail, "abort-on-fail", false, "abort every node as soon as a -threshold fails on the merged window so far")
 	flag.DurationVar(&f.abortGrace, "abort-grace", 0, "with -abort-on-fail: measure this long before a threshold may abort the run")
 	flag.StringVar(&f.live, "live", "", "serve the live page of the run on this address (host:port): nodes, waterfall, throughput and latency as they come")

@@ -29,7 +29,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	_ "github.com/ncruces/go-sqlite3/driver" // the embedded database, pure Go
@@ -70,12 +69,6 @@ func (w *warmupFlag) Set(s string) error {
 	return nil
 }
 
-// listFlag collects a repeated flag.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
-
 // run runs the quickstart with the command-line arguments args, writing the
 // report to stdout and the progress line to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -87,8 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	duration := fs.Duration("duration", 5*time.Second, "length of the measured window")
 	rate := fs.Float64("rate", 0, "arrival rate in queries per second, instead of a closed loop (must be positive)")
 	drainWarmup := fs.Bool("drain-warmup", false, "with -rate: drain the warmup's backlog before the measured window opens (a warmup.drain span on the timeline)")
-	var thresholds listFlag
-	fs.Var(&thresholds, "threshold", "a threshold on the measured window, such as 'p99<50ms', 'error_rate<0.01', 'throughput>1000' or 'point_select:p99<20ms' (repeatable)")
+	var thresholds cli.List
+	fs.Var(&thresholds, "threshold", "a threshold on the measured window, such as 'p99<50ms', 'error_rate<0.01', 'throughput>1000' or 'point_select:p99<20ms' (repeatable, or comma-separated)")
 	progress := fs.Bool("progress", true, "draw a progress line on standard error while the run is on")
 	rows := fs.Int("rows", 100_000, "rows to seed the table with")
 	jsonPath := fs.String("json", "", "also write the result as JSON to this file")
