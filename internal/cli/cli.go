@@ -1,8 +1,8 @@
 // Package cli is the one main function of the example commands: it runs a
 // command with the process's arguments and standard streams, cancels its
 // context on an interrupt, and turns its error into an exit status. It
-// also holds what the commands share besides: writing an output file and
-// the flags of a capacity search.
+// also holds what the commands share besides: writing an output file, the
+// repeatable list flag and the flags of a capacity search.
 package cli
 
 import (
