@@ -448,12 +448,6 @@ func (ru *run) setStart(at time.Duration) {
 func (ru *run) openGate() {
 	ru.started = true
 	close(ru.plan.gate)
-	// Yield, so that the workers just readied run now (the last of them
-	// is next on this P, the others in its queue or stolen by another P),
-	// not after the work that follows here (the phase hooks, the drive
-	// loop): on a loaded host their first operations are then the first
-	// thing this process does at T.
-	runtime.Gosched()
 }
 
 // runningAfter is how long after the start a node reports RUNNING. At T
@@ -461,7 +455,7 @@ func (ru *run) openGate() {
 // the SQL coordinators) and a wake-up of the orchestrator, which watches
 // the nodes, at the instant every node's first operations compete for the
 // cores: with 8 processes on 2 cores, reporting at T measured a median T
-// to first query of 2.2 ms against 1.1 ms (PERFORMANCE.md).
+// to first query of about 2 ms, against 1.1 ms after it (PERFORMANCE.md).
 const runningAfter = 20 * time.Millisecond
 
 // drive runs the warmup and measured windows: it follows the clock to end
