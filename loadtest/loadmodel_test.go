@@ -207,7 +207,10 @@ func TestSteadyWarmupEndsWhenSettled(t *testing.T) {
 	cfg.Duration = 300 * time.Millisecond
 	cfg.Interval = 200 * time.Millisecond
 	cfg.Steady = &loadtest.Steady{Tolerance: 0.5, Intervals: 3, Max: 30 * time.Second}
-	cfg.Hooks.PhaseStart = onStart(timing.Warmup, func() { t0.Store(time.Now().UnixNano()) })
+	// The warmup starts at the start instant: the operations are timed
+	// from it, known before any of them runs (the warmup's PhaseStart hook
+	// may run after the first ones).
+	cfg.Hooks.StartSignal = func(i loadtest.StartSignalInfo) { t0.Store(i.At.UnixNano()) }
 	cfg.Workload.Operations = []loadtest.Operation{{Name: "op", Weight: 1, Run: func(ctx context.Context, w *loadtest.Worker) error {
 		el := time.Duration(time.Now().UnixNano() - t0.Load())
 		extra := 40 * time.Millisecond
@@ -238,7 +241,10 @@ func TestSteadyWarmupStopsAtMax(t *testing.T) {
 	cfg.Duration = 200 * time.Millisecond
 	cfg.Interval = 200 * time.Millisecond
 	cfg.Steady = &loadtest.Steady{Tolerance: 0.2, Intervals: 3, Max: 1200 * time.Millisecond}
-	cfg.Hooks.PhaseStart = onStart(timing.Warmup, func() { t0.Store(time.Now().UnixNano()) })
+	// The warmup starts at the start instant: the operations are timed
+	// from it, known before any of them runs (the warmup's PhaseStart hook
+	// may run after the first ones).
+	cfg.Hooks.StartSignal = func(i loadtest.StartSignalInfo) { t0.Store(i.At.UnixNano()) }
 	cfg.Workload.Operations = []loadtest.Operation{{Name: "op", Weight: 1, Run: func(ctx context.Context, w *loadtest.Worker) error {
 		d := time.Millisecond
 		for range int(time.Duration(time.Now().UnixNano()-t0.Load()) / (200 * time.Millisecond)) {
