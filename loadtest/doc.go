@@ -18,7 +18,9 @@
 //	teardown           stop the workers, close their sessions, leave
 //
 // Everything that can happen before the start signal does, so that only the
-// gate lies between T and the first query. Every step leaves a monotonic
+// gate lies between T and the first query; what must come after it, a
+// coordinated node's RUNNING report, waits until 20 ms past T, so that it
+// does not compete with the first queries. Every step leaves a monotonic
 // timing mark; the [Result] carries the timeline, and its text report
 // (Result.WriteText) draws the startup waterfall and states the gap from the
 // start signal to each worker's first query. Config.WritesAfterSignal puts
