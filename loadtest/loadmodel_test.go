@@ -207,10 +207,7 @@ func TestSteadyWarmupEndsWhenSettled(t *testing.T) {
 	cfg.Duration = 300 * time.Millisecond
 	cfg.Interval = 200 * time.Millisecond
 	cfg.Steady = &loadtest.Steady{Tolerance: 0.5, Intervals: 3, Max: 30 * time.Second}
-	// The warmup starts at the start instant: the operations are timed
-	// from it, known before any of them runs (the warmup's PhaseStart hook
-	// may run after the first ones).
-	cfg.Hooks.StartSignal = func(i loadtest.StartSignalInfo) { t0.Store(i.At.UnixNano()) }
+	cfg.Hooks.StartSignal = storeStart(&t0)
 	cfg.Workload.Operations = []loadtest.Operation{{Name: "op", Weight: 1, Run: func(ctx context.Context, w *loadtest.Worker) error {
 		el := time.Duration(time.Now().UnixNano() - t0.Load())
 		extra := 40 * time.Millisecond
@@ -232,6 +229,14 @@ func TestSteadyWarmupEndsWhenSettled(t *testing.T) {
 	assert.Equal(t, w.Duration, warm[0].Duration())
 }
 
+// storeStart returns a StartSignal hook that stores the start instant, in
+// Unix nanoseconds, in t0: the warmup begins there, and the hook runs
+// before any operation does (the warmup's PhaseStart hook may run after
+// the first ones), so operations can time themselves from it.
+func storeStart(t0 *atomic.Int64) func(loadtest.StartSignalInfo) {
+	return func(i loadtest.StartSignalInfo) { t0.Store(i.At.UnixNano()) }
+}
+
 // TestSteadyWarmupStopsAtMax: a workload that slows down every interval
 // never settles; the warmup ends at its maximum and says so.
 func TestSteadyWarmupStopsAtMax(t *testing.T) {
@@ -241,10 +246,7 @@ func TestSteadyWarmupStopsAtMax(t *testing.T) {
 	cfg.Duration = 200 * time.Millisecond
 	cfg.Interval = 200 * time.Millisecond
 	cfg.Steady = &loadtest.Steady{Tolerance: 0.2, Intervals: 3, Max: 1200 * time.Millisecond}
-	// The warmup starts at the start instant: the operations are timed
-	// from it, known before any of them runs (the warmup's PhaseStart hook
-	// may run after the first ones).
-	cfg.Hooks.StartSignal = func(i loadtest.StartSignalInfo) { t0.Store(i.At.UnixNano()) }
+	cfg.Hooks.StartSignal = storeStart(&t0)
 	cfg.Workload.Operations = []loadtest.Operation{{Name: "op", Weight: 1, Run: func(ctx context.Context, w *loadtest.Worker) error {
 		d := time.Millisecond
 		for range int(time.Duration(time.Now().UnixNano()-t0.Load()) / (200 * time.Millisecond)) {
