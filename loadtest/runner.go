@@ -507,12 +507,7 @@ func (ru *run) drive(ctx, runCtx context.Context, cancel context.CancelFunc) err
 		switch flip := ru.nextFlip(); {
 		case runningDue && now >= runningAt:
 			runningDue = false
-			// A warmup shorter than runningAfter is over by now.
-			ph := timing.Measure
-			if c.inWarmupWin {
-				ph = timing.Warmup
-			}
-			if err := ru.member.SetState(ctx, coordinate.State{Status: coordinate.StatusRunning, Phase: string(ph)}); err != nil {
+			if err := ru.member.SetState(ctx, coordinate.State{Status: coordinate.StatusRunning, Phase: string(timing.Warmup)}); err != nil {
 				ru.cfg.Logger.Warn("reporting RUNNING failed", "err", err)
 			}
 		case c.gatherDue && now >= c.gatherAt:
