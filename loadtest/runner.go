@@ -507,7 +507,13 @@ func (ru *run) drive(ctx, runCtx context.Context, cancel context.CancelFunc) err
 		switch flip := ru.nextFlip(); {
 		case runningDue && now >= runningAt:
 			runningDue = false
-			if err := ru.member.SetState(ctx, coordinate.State{Status: coordinate.StatusRunning, Phase: string(timing.Warmup)}); err != nil {
+			// The phase is the window open now: the measured one when
+			// the warmup was shorter than runningAfter, or absent.
+			ph := timing.Measure
+			if c.inWarmupWin {
+				ph = timing.Warmup
+			}
+			if err := ru.member.SetState(ctx, coordinate.State{Status: coordinate.StatusRunning, Phase: string(ph)}); err != nil {
 				ru.cfg.Logger.Warn("reporting RUNNING failed", "err", err)
 			}
 		case c.gatherDue && now >= c.gatherAt:

@@ -238,55 +238,69 @@ func TestRunGoesThroughThePhasesInOrder(t *testing.T) {
 // TestRunningIsReportedAfterTheStart: a node reports RUNNING, not at T,
 // where the write would compete with the first operations, but 20 ms
 // after it (runningAfter): no look at the node's state before then sees
-// RUNNING, and one after it does.
+// RUNNING, and one after it does. The phase it reports is the window open
+// then: the warmup when it lasts longer than those 20 ms, the measured
+// window when there is none.
 func TestRunningIsReportedAfterTheStart(t *testing.T) {
-	local := coordinate.NewLocal(coordinate.LocalOptions{Heartbeat: 10 * time.Millisecond})
-	cfg := baseConfig(&memPool{})
-	cfg.Duration = 300 * time.Millisecond // RUNNING stands for 330 ms, until teardown
-	cfg.Coordinator = local
-	cfg.Node = "n1"
-	at := make(chan time.Time, 1)
-	cfg.Hooks.StartSignal = func(s loadtest.StartSignalInfo) { at <- s.At }
-	r, err := loadtest.New(cfg)
-	require.NoError(t, err)
+	for _, tc := range []struct {
+		warmup time.Duration
+		phase  timing.Phase
+	}{
+		{50 * time.Millisecond, timing.Warmup},
+		{0, timing.Measure},
+	} {
+		t.Run("warmup="+tc.warmup.String(), func(t *testing.T) {
+			local := coordinate.NewLocal(coordinate.LocalOptions{Heartbeat: 10 * time.Millisecond})
+			cfg := baseConfig(&memPool{})
+			cfg.Warmup = tc.warmup
+			cfg.Duration = 300 * time.Millisecond // RUNNING stands for at least 280 ms, until teardown
+			cfg.Coordinator = local
+			cfg.Node = "n1"
+			at := make(chan time.Time, 1)
+			cfg.Hooks.StartSignal = func(s loadtest.StartSignalInfo) { at <- s.At }
+			r, err := loadtest.New(cfg)
+			require.NoError(t, err)
 
-	ctx := t.Context()
-	go func() { _, _ = local.StartWhenReady(ctx, coordinate.Readiness{Nodes: 1}, 20*time.Millisecond) }()
-	type look struct {
-		when   time.Time
-		status coordinate.Status
-	}
-	var looks []look
-	stop := make(chan struct{})
-	looked := make(chan struct{})
-	go func() {
-		defer close(looked)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
+			ctx := t.Context()
+			go func() { _, _ = local.StartWhenReady(ctx, coordinate.Readiness{Nodes: 1}, 20*time.Millisecond) }()
+			type look struct {
+				when time.Time
+				st   coordinate.NodeStatus
 			}
-			for _, m := range local.Members() {
-				looks = append(looks, look{time.Now(), m.Status})
-			}
-			time.Sleep(500 * time.Microsecond)
-		}
-	}()
-	_, err = r.Run(ctx)
-	close(stop)
-	<-looked
-	require.NoError(t, err)
+			var looks []look
+			stop := make(chan struct{})
+			looked := make(chan struct{})
+			go func() {
+				defer close(looked)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					for _, m := range local.Members() {
+						looks = append(looks, look{time.Now(), m})
+					}
+					time.Sleep(500 * time.Microsecond)
+				}
+			}()
+			_, err = r.Run(ctx)
+			close(stop)
+			<-looked
+			require.NoError(t, err)
 
-	start := <-at
-	running := 0
-	for _, l := range looks {
-		if l.status == coordinate.StatusRunning {
-			running++
-			assert.GreaterOrEqual(t, l.when.Sub(start), 20*time.Millisecond, "RUNNING seen before 20 ms past the start")
-		}
+			start := <-at
+			running := 0
+			for _, l := range looks {
+				if l.st.Status == coordinate.StatusRunning {
+					running++
+					assert.GreaterOrEqual(t, l.when.Sub(start), 20*time.Millisecond, "RUNNING seen before 20 ms past the start")
+					assert.Equal(t, string(tc.phase), l.st.Phase, "the phase RUNNING names")
+				}
+			}
+			assert.Positive(t, running, "RUNNING never seen during the run's 280 ms after it was due")
+		})
 	}
-	assert.Positive(t, running, "RUNNING never seen during the run's 330 ms after it was due")
 }
 
 // TestWarmupNeverReachesMeasure: every warmup operation fails and takes
