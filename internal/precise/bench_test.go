@@ -1,7 +1,10 @@
 package precise
 
 import (
+	"context"
+	"fmt"
 	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -93,4 +96,36 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkCrowd: n goroutines of one process wait with Until for the same
+// instant, 5 ms ahead, as the members of a fleet simulated in one process
+// do (coordtest.FleetStart). It reports, as medians over the rounds, how
+// late the median waiter returned (p50-ns) and the last one (last-ns):
+// what the waits themselves add to a crowd's skew, apart from the
+// coordinator's traffic and the collections of a shared heap.
+func BenchmarkCrowd(b *testing.B) {
+	for _, n := range []int{1, 8, 100, 1000} {
+		b.Run(fmt.Sprintf("waiters=%d", n), func(b *testing.B) {
+			var p50s, lasts []time.Duration
+			late := make([]time.Duration, n)
+			for range b.N {
+				at := time.Now().Add(5 * time.Millisecond)
+				var wg sync.WaitGroup
+				for i := range n {
+					wg.Go(func() {
+						_ = Until(context.Background(), at)
+						late[i] = time.Since(at)
+					})
+				}
+				wg.Wait()
+				slices.Sort(late)
+				p50s, lasts = append(p50s, late[n/2]), append(lasts, late[n-1])
+			}
+			slices.Sort(p50s)
+			slices.Sort(lasts)
+			b.ReportMetric(float64(p50s[len(p50s)/2]), "p50-ns")
+			b.ReportMetric(float64(lasts[len(lasts)/2]), "last-ns")
+		})
+	}
 }
