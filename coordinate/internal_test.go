@@ -108,11 +108,13 @@ type slowAtFirst struct {
 	delay time.Duration
 	mu    sync.Mutex
 	reads int
+	at    []time.Time // when each read began
 }
 
 func (c *slowAtFirst) ReadClock(context.Context) (time.Time, time.Duration, error) {
 	c.mu.Lock()
 	c.reads++
+	c.at = append(c.at, time.Now())
 	slow := c.reads <= c.slow
 	c.mu.Unlock()
 	if slow {
@@ -127,7 +129,9 @@ func (c *slowAtFirst) ReadClock(context.Context) (time.Time, time.Duration, erro
 
 // TestLeadClockSamples: readings in the lead whose round trip is shorter
 // than those of Join tighten the bound, the offset stays within it, and T
-// is converted with it; with LeadClockSamples negative none is taken.
+// is converted with it; none begins before an eighth of the lead has
+// passed, while the start still travels to the rest of a fleet; with
+// LeadClockSamples negative none is taken.
 func TestLeadClockSamples(t *testing.T) {
 	for _, lead := range []int{3, -1} {
 		ctx := context.Background()
@@ -169,13 +173,36 @@ func TestLeadClockSamples(t *testing.T) {
 			t.Errorf("lead %d: T %v on the member's clock, want the published one plus the offset, %v", lead, got, want)
 		}
 		clk.mu.Lock()
-		reads := clk.reads
+		reads, at := clk.reads, clk.at
 		clk.mu.Unlock()
+		// The member saw the start after its publication: its readings
+		// begin an eighth of the rest of the lead after that, or later.
+		hold := pub.At.Add(-spinWindow)
+		earliest := pub.Published.Add(hold.Sub(pub.Published) / 8)
+		for i, a := range at[min(2, len(at)):] {
+			if a.Before(earliest) {
+				t.Errorf("lead %d: reading %d in the lead began %v after the publication, before an eighth of the lead (%v)",
+					lead, i+1, a.Sub(pub.Published), earliest.Sub(pub.Published))
+			}
+		}
 		switch {
 		case lead > 0 && (bound >= joinBound || reads != 2+lead):
 			t.Errorf("lead %d: bound %v after the lead (%v at Join), %d readings; want tighter, %d", lead, bound, joinBound, reads, 2+lead)
 		case lead < 0 && (bound != joinBound || reads != 2):
 			t.Errorf("lead %d: bound %v (%v at Join), %d readings; want the same, 2", lead, bound, joinBound, reads)
+		}
+		if lead > 0 {
+			// The instants themselves, drawn many times: from an eighth
+			// to a half of the time to the end of the hold.
+			now := time.Now()
+			until := now.Add(800 * time.Millisecond)
+			for range 100 {
+				for _, a := range m.(*member).leadClock(now, until) {
+					if d := a.Sub(now); d < 100*time.Millisecond || d >= 400*time.Millisecond {
+						t.Fatalf("lead %d: a reading %v into an 800 ms hold, want from 100 to 400 ms", lead, d)
+					}
+				}
+			}
 		}
 		if err := m.Leave(ctx, nil); err != nil {
 			t.Fatal(err)

@@ -52,7 +52,9 @@ type Options struct {
 	ClockSamples int
 	// LeadClockSamples is how many more times a member reads the
 	// reference clock once it has seen the start, at random instants
-	// spread over the first half of the lead before T, keeping a reading
+	// spread from an eighth to a half of the lead before T (not sooner,
+	// where they would slow the start's way to the rest of the fleet),
+	// keeping a reading
 	// whose bound is tighter than the one it has (and converting T, and
 	// its sighting of the start, with it). At Join every node of a fleet
 	// reads the clock at about the same time, and the readings queue
