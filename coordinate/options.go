@@ -54,14 +54,13 @@ type Options struct {
 	// reference clock once it has seen the start, at random instants
 	// spread from an eighth to a half of the lead before T (not sooner,
 	// where they would slow the start's way to the rest of the fleet),
-	// keeping a reading
-	// whose bound is tighter than the one it has (and converting T, and
-	// its sighting of the start, with it). At Join every node of a fleet
-	// reads the clock at about the same time, and the readings queue
-	// behind each other; in the lead the fleet waits, and spread readings
-	// meet no queue. The member's other writes after the sighting (the
-	// sighting itself, its first read of the events) wait for the third
-	// quarter of the lead, so as not to meet them. Default:
+	// keeping a reading whose bound is tighter than the one it has (and
+	// converting T, and its sighting of the start, with it). At Join every
+	// node of a fleet reads the clock at about the same time, and the
+	// readings queue behind each other; in the lead the fleet waits, and
+	// spread readings meet no queue. The member's other writes after the
+	// sighting (the sighting itself, its first read of the events) wait
+	// for the third quarter of the lead, so as not to meet them. Default:
 	// DefaultLeadClockSamples; negative means none.
 	LeadClockSamples int
 	// MaxScale bounds the concurrency: Send refuses a scale target above

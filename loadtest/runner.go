@@ -507,13 +507,11 @@ func (ru *run) drive(ctx, runCtx context.Context, cancel context.CancelFunc) err
 		switch flip := ru.nextFlip(); {
 		case runningDue && now >= runningAt:
 			runningDue = false
-			// The phase is the window open now: the measured one when
-			// the warmup was shorter than runningAfter, or absent.
-			ph := timing.Measure
-			if c.inWarmupWin {
-				ph = timing.Warmup
-			}
-			if err := ru.member.SetState(ctx, coordinate.State{Status: coordinate.StatusRunning, Phase: string(ph)}); err != nil {
+			// The phase is the one under way now, by the clock (a loop
+			// late for the warmup's end may not have closed its window
+			// yet): the measured one when the warmup was shorter than
+			// runningAfter, or absent.
+			if err := ru.member.SetState(ctx, coordinate.State{Status: coordinate.StatusRunning, Phase: string(ru.currentPhase())}); err != nil {
 				ru.cfg.Logger.Warn("reporting RUNNING failed", "err", err)
 			}
 		case c.gatherDue && now >= c.gatherAt:
