@@ -243,8 +243,8 @@ func (m *member) local(t time.Time) time.Time {
 // interleaved: seen-p99 52.5 ms with readings over the whole first half,
 // 44.3 ms from an eighth on (PERFORMANCE.md).
 func (m *member) leadClock(now, until time.Time) []time.Time {
-	n, half := m.c.opts.LeadClockSamples, min(until.Sub(now)/2, until.Add(-leadClockMargin).Sub(now))
-	skip := until.Sub(now) / 8
+	n, lead := m.c.opts.LeadClockSamples, until.Sub(now)
+	half, skip := min(lead/2, lead-leadClockMargin), lead/8
 	if m.c.clock == nil || n <= 0 || half <= skip {
 		return nil
 	}
